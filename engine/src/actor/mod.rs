@@ -1,0 +1,154 @@
+//! The train-date actor: owns one `TrainDateState`, runs decide/apply for each
+//! message in turn, publishes availability, and drives hold expiry.
+
+mod messages;
+pub mod replies;
+pub mod view;
+
+pub use messages::*;
+
+use crate::allocation::AllocationPolicy;
+use crate::clock::Clock;
+use crate::decide;
+use crate::domain::apply::apply;
+use crate::domain::command::Command;
+use crate::domain::event::{EVENT_SCHEMA_VERSION, Event, EventRecord};
+use crate::domain::rejection::Rejection;
+use crate::domain::state::TrainDateState;
+use crate::registry::OrderIndex;
+use actix::{Actor, AsyncContext, Context, SpawnHandle};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use view::{AvailabilityView, TrainDateShared};
+
+/// Most messages an actor accepts ahead of processing. At a few microseconds
+/// a message this is a few milliseconds of queue; past it a caller is better
+/// served by an immediate "try again" than by waiting.
+pub const MAILBOX_PENDING_MAX: usize = 4096;
+
+/// Most changes before the availability view is republished even while the
+/// mailbox is busy; bounds how stale a search can be under sustained load.
+pub const PUBLISH_CHANGES_MAX: u32 = 64;
+
+/// Expiries due within this window go out in one sweep instead of one timer each.
+pub const EXPIRY_COALESCE_MS: u64 = 250;
+
+/// Per-actor behaviour chosen by configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct ActorSettings {
+    /// How long a hold stays unpaid before its seats return.
+    pub hold_ttl_ms: u64,
+    pub policy: AllocationPolicy,
+}
+
+impl Default for ActorSettings {
+    fn default() -> Self {
+        ActorSettings { hold_ttl_ms: 10 * 60 * 1000, policy: AllocationPolicy::TightestFit }
+    }
+}
+
+pub struct TrainDateActor {
+    state: TrainDateState,
+    /// Published view and mailbox depth, shared with the registry handle.
+    shared: Arc<TrainDateShared>,
+    /// Global order-id and user → order indexes, updated as holds are applied.
+    orders: Arc<OrderIndex>,
+    clock: Arc<dyn Clock>,
+    settings: ActorSettings,
+    changes_since_publish: u32,
+    /// The expiry time the pending sweep timer is for, and its handle.
+    expiry_timer: Option<(u64, SpawnHandle)>,
+}
+
+impl Actor for TrainDateActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_PENDING_MAX);
+        self.schedule_expiry(ctx);
+    }
+}
+
+impl TrainDateActor {
+    pub fn new(
+        state: TrainDateState,
+        shared: Arc<TrainDateShared>,
+        orders: Arc<OrderIndex>,
+        clock: Arc<dyn Clock>,
+        settings: ActorSettings,
+    ) -> Self {
+        TrainDateActor { state, shared, orders, clock, settings, changes_since_publish: 0, expiry_timer: None }
+    }
+
+    /// Decides and applies one command; the applied records on success.
+    fn execute(&mut self, command: &Command, ctx: &mut Context<Self>) -> Result<Vec<EventRecord>, Rejection> {
+        let now_ms = self.clock.now_ms();
+        let events = decide(&self.state, command, now_ms)?;
+        let records: Vec<EventRecord> = events.into_iter().map(|event| self.apply_event(event)).collect();
+        if !records.is_empty() {
+            self.changes_since_publish += records.len() as u32;
+            self.schedule_expiry(ctx);
+        }
+        Ok(records)
+    }
+
+    fn apply_event(&mut self, event: Event) -> EventRecord {
+        let record = EventRecord { seq: self.state.last_seq + 1, version: EVENT_SCHEMA_VERSION, event };
+        apply(&mut self.state, &record);
+        if let Event::SeatsHeld(held) = &record.event {
+            self.orders.record(held.order_id, &self.state.key, &held.user_id);
+        }
+        record
+    }
+
+    /// Called first by every handler: the message has left the mailbox.
+    fn message_received(&self) {
+        self.shared.pending_messages.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Called last by every handler: republish once the mailbox drains, or
+    /// after `PUBLISH_CHANGES_MAX` changes, whichever is first.
+    fn message_done(&mut self) {
+        if self.changes_since_publish == 0 {
+            return;
+        }
+        let mailbox_empty = self.shared.pending_messages.load(Ordering::Acquire) == 0;
+        if mailbox_empty || self.changes_since_publish >= PUBLISH_CHANGES_MAX {
+            self.shared.view.store(Arc::new(AvailabilityView::of(&self.state)));
+            self.changes_since_publish = 0;
+        }
+    }
+
+    /// Keeps one timer armed for the earliest hold expiry.
+    fn schedule_expiry(&mut self, ctx: &mut Context<Self>) {
+        let Some(&(next_expiry_ms, _)) = self.state.hold_expiries.first() else { return };
+        if self.expiry_timer.as_ref().is_some_and(|(armed_for_ms, _)| *armed_for_ms <= next_expiry_ms) {
+            return;
+        }
+        if let Some((_, handle)) = self.expiry_timer.take() {
+            ctx.cancel_future(handle);
+        }
+        let delay_ms = next_expiry_ms.saturating_sub(self.clock.now_ms()) + EXPIRY_COALESCE_MS;
+        let handle = ctx.run_later(Duration::from_millis(delay_ms), |actor, ctx| {
+            actor.expiry_timer = None;
+            actor.expire_due(ctx);
+            actor.message_done();
+        });
+        self.expiry_timer = Some((next_expiry_ms, handle));
+    }
+
+    /// Releases every hold due now; returns how many.
+    fn expire_due(&mut self, ctx: &mut Context<Self>) -> usize {
+        let mut expired = 0;
+        loop {
+            let released = self.execute(&Command::ExpireHolds, ctx).map(|records| records.len()).unwrap_or(0);
+            expired += released;
+            if released < decide::EXPIRIES_PER_COMMAND_MAX {
+                break;
+            }
+        }
+        self.schedule_expiry(ctx);
+        expired
+    }
+}

@@ -1,0 +1,21 @@
+use crate::domain::event::Event;
+use crate::domain::order::{OrderId, OrderStatus};
+use crate::domain::rejection::Rejection;
+use crate::domain::state::TrainDateState;
+
+/// Releases a hold, or refunds a paid order until the train leaves the
+/// passenger's boarding station. An order already ended changes nothing.
+pub fn decide_cancel(
+    state: &TrainDateState,
+    order_id: &OrderId,
+    user_id: Option<&str>,
+    now_ms: u64,
+) -> Result<Vec<Event>, Rejection> {
+    let order = super::owned_order(state, order_id, user_id)?;
+    match order.status {
+        OrderStatus::Held => Ok(vec![Event::HoldCancelled { order_id: *order_id, at_ms: now_ms }]),
+        OrderStatus::Confirmed if now_ms >= state.departure_ms(usize::from(order.from)) => Err(Rejection::Departed),
+        OrderStatus::Confirmed => Ok(vec![Event::TicketsRefunded { order_id: *order_id, at_ms: now_ms }]),
+        OrderStatus::Cancelled | OrderStatus::Refunded | OrderStatus::Expired => Ok(Vec::new()),
+    }
+}

@@ -1,0 +1,39 @@
+//! `decide`: all business logic. Reads the state, the command and the time it
+//! is given; returns the events to apply or the reason for changing nothing.
+
+mod cancel;
+mod close;
+mod confirm;
+mod expire;
+mod hold;
+
+pub use expire::EXPIRIES_PER_COMMAND_MAX;
+
+use crate::domain::command::Command;
+use crate::domain::event::Event;
+use crate::domain::order::{Order, OrderId};
+use crate::domain::rejection::Rejection;
+use crate::domain::state::TrainDateState;
+
+/// Decides `command` against `state` at Unix time `now_ms`.
+///
+/// An empty event list is a success that changes nothing: an idempotent
+/// repeat of a hold, confirm, cancel or close.
+pub fn decide(state: &TrainDateState, command: &Command, now_ms: u64) -> Result<Vec<Event>, Rejection> {
+    match command {
+        Command::HoldSeats(hold) => hold::decide_hold(state, hold, now_ms),
+        Command::ConfirmOrder { order_id, user_id } => confirm::decide_confirm(state, order_id, user_id.as_deref(), now_ms),
+        Command::CancelOrder { order_id, user_id } => cancel::decide_cancel(state, order_id, user_id.as_deref(), now_ms),
+        Command::ExpireHolds => Ok(expire::decide_expire(state, now_ms)),
+        Command::CloseSales => Ok(close::decide_close(state, now_ms)),
+    }
+}
+
+/// The order, if it exists and (when a user is named) belongs to that user.
+/// Another user's order is reported as not found, so ids cannot be probed.
+fn owned_order<'a>(state: &'a TrainDateState, order_id: &OrderId, user_id: Option<&str>) -> Result<&'a Order, Rejection> {
+    state
+        .order(order_id)
+        .filter(|order| user_id.is_none_or(|user| order.user_id == user))
+        .ok_or(Rejection::OrderNotFound { order_id: *order_id })
+}

@@ -1,0 +1,93 @@
+//! `apply`: folds one event into the state. No decisions here; the live actor
+//! and journal replay both come through this one function.
+
+use super::event::{Event, EventRecord, SeatsHeld};
+use super::order::{Order, OrderId, OrderStatus};
+use super::state::{PassengerJourney, SalesStatus, TrainDateState};
+
+/// Applies `record` to `state`.
+///
+/// Panics if the record is out of sequence or contradicts the state: a stream
+/// that does either is corrupt, and carrying on would sell seats twice.
+pub fn apply(state: &mut TrainDateState, record: &EventRecord) {
+    assert_eq!(record.seq, state.last_seq + 1, "{}: event seq {} out of order", state.key, record.seq);
+    match &record.event {
+        Event::SeatsHeld(held) => apply_seats_held(state, held),
+        Event::OrderConfirmed { order_id, at_ms } => confirm(state, order_id, *at_ms),
+        Event::HoldCancelled { order_id, at_ms } => release(state, order_id, *at_ms, OrderStatus::Cancelled),
+        Event::TicketsRefunded { order_id, at_ms } => release(state, order_id, *at_ms, OrderStatus::Refunded),
+        Event::HoldExpired { order_id, at_ms } => release(state, order_id, *at_ms, OrderStatus::Expired),
+        Event::SalesClosed { at_ms } => state.sales = SalesStatus::Closed { at_ms: *at_ms },
+    }
+    state.last_seq = record.seq;
+}
+
+fn apply_seats_held(state: &mut TrainDateState, held: &SeatsHeld) {
+    let (from, to) = (usize::from(held.from), usize::from(held.to));
+    for ticket in &held.tickets {
+        state.inventory.take(ticket.seat, from, to);
+        state.passenger_journeys.entry(ticket.id_number.clone()).or_default().push(PassengerJourney {
+            order_id: held.order_id,
+            from: held.from,
+            to: held.to,
+        });
+    }
+    let order = Order {
+        id: held.order_id,
+        user_id: held.user_id.clone(),
+        request_id: held.request_id.clone(),
+        from: held.from,
+        to: held.to,
+        tickets: held.tickets.clone(),
+        status: OrderStatus::Held,
+        held_at_ms: held.held_at_ms,
+        expires_at_ms: held.expires_at_ms,
+        updated_at_ms: held.held_at_ms,
+    };
+    let previous_request = state.requests.insert((held.user_id.clone(), held.request_id.clone()), held.order_id);
+    assert!(previous_request.is_none(), "request {} applied twice", held.request_id);
+    assert!(state.hold_expiries.insert((held.expires_at_ms, held.order_id)));
+    state.totals.held_orders += 1;
+    state.totals.held_tickets += held.tickets.len() as u32;
+    let previous = state.orders.insert(held.order_id, order);
+    assert!(previous.is_none(), "order {} held twice", held.order_id);
+}
+
+fn confirm(state: &mut TrainDateState, order_id: &OrderId, at_ms: u64) {
+    let order = state.orders.get_mut(order_id).expect("confirmed order exists");
+    assert_eq!(order.status, OrderStatus::Held, "only a held order can be confirmed");
+    order.status = OrderStatus::Confirmed;
+    order.updated_at_ms = at_ms;
+    assert!(state.hold_expiries.remove(&(order.expires_at_ms, order.id)));
+    let tickets = order.tickets.len() as u32;
+    state.totals.held_orders -= 1;
+    state.totals.held_tickets -= tickets;
+    state.totals.sold_tickets += tickets;
+}
+
+/// Returns the order's seats and ends it in `outcome`.
+fn release(state: &mut TrainDateState, order_id: &OrderId, at_ms: u64, outcome: OrderStatus) {
+    let order = state.orders.get_mut(order_id).expect("released order exists");
+    let was = order.status;
+    let expected_before = if outcome == OrderStatus::Refunded { OrderStatus::Confirmed } else { OrderStatus::Held };
+    assert_eq!(was, expected_before, "{outcome:?} needs a {expected_before:?} order");
+    order.status = outcome;
+    order.updated_at_ms = at_ms;
+    let (from, to) = order.journey();
+    let tickets = order.tickets.len() as u32;
+    for ticket in &order.tickets {
+        state.inventory.release(ticket.seat, from, to);
+        let journeys = state.passenger_journeys.get_mut(&ticket.id_number).expect("passenger journey indexed");
+        journeys.retain(|journey| journey.order_id != *order_id);
+        if journeys.is_empty() {
+            state.passenger_journeys.remove(&ticket.id_number);
+        }
+    }
+    if was == OrderStatus::Held {
+        assert!(state.hold_expiries.remove(&(order.expires_at_ms, order.id)));
+        state.totals.held_orders -= 1;
+        state.totals.held_tickets -= tickets;
+    } else {
+        state.totals.sold_tickets -= tickets;
+    }
+}

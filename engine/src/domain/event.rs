@@ -1,0 +1,55 @@
+//! Events: the only way a train-date's state changes, and what the journal stores.
+
+use super::order::{OrderId, Ticket};
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever an event's stored shape changes; readers accept every
+/// version up to this one.
+pub const EVENT_SCHEMA_VERSION: u16 = 1;
+
+/// An event with its place in its train-date's stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// 1-based, gapless position in the train-date's stream.
+    pub seq: u64,
+    pub version: u16,
+    pub event: Event,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    SeatsHeld(SeatsHeld),
+    OrderConfirmed { order_id: OrderId, at_ms: u64 },
+    /// A held order cancelled before payment.
+    HoldCancelled { order_id: OrderId, at_ms: u64 },
+    /// A confirmed order cancelled after payment.
+    TicketsRefunded { order_id: OrderId, at_ms: u64 },
+    HoldExpired { order_id: OrderId, at_ms: u64 },
+    SalesClosed { at_ms: u64 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatsHeld {
+    pub order_id: OrderId,
+    pub user_id: String,
+    pub request_id: String,
+    pub from: u8,
+    pub to: u8,
+    pub tickets: Vec<Ticket>,
+    pub held_at_ms: u64,
+    pub expires_at_ms: u64,
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::SeatsHeld(_) => "seats_held",
+            Event::OrderConfirmed { .. } => "order_confirmed",
+            Event::HoldCancelled { .. } => "hold_cancelled",
+            Event::TicketsRefunded { .. } => "tickets_refunded",
+            Event::HoldExpired { .. } => "hold_expired",
+            Event::SalesClosed { .. } => "sales_closed",
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Seat masks and exact remaining counts per (class, from, to).
+
+use super::plan::{SeatIndex, TrainPlan};
+use super::segments::{free_run, journey_bits, pair_count, pair_index};
+use serde::{Deserialize, Serialize};
+
+/// Taken segments of every seat, and for every (class, from, to) the number of
+/// seats on which that journey is wholly free.
+///
+/// Counts are maintained incrementally by the overlap rule on every take and
+/// release, so a search reads one number instead of scanning seats.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatInventory {
+    stop_count: usize,
+    /// Bit k set: segment k of that seat is sold or held.
+    masks: Vec<u64>,
+    /// `remaining[class_slot * pair_count + pair_index(from, to)]`.
+    remaining: Vec<u32>,
+    /// Class slot of each seat, so the counts can be found without the plan.
+    seat_class_slots: Vec<u8>,
+}
+
+impl SeatInventory {
+    /// Every seat free.
+    pub fn new(plan: &TrainPlan) -> Self {
+        let stop_count = plan.stop_count();
+        let pairs = pair_count(stop_count);
+        let mut remaining = vec![0; plan.classes().len() * pairs];
+        let mut seat_class_slots = Vec::with_capacity(plan.seat_count() as usize);
+        for carriage in plan.carriages() {
+            let slot = plan.class_slot(carriage.class).expect("plan lists every class it carries");
+            seat_class_slots.extend(std::iter::repeat_n(slot as u8, carriage.seat_count() as usize));
+            for count in &mut remaining[slot * pairs..(slot + 1) * pairs] {
+                *count += carriage.seat_count();
+            }
+        }
+        SeatInventory { stop_count, masks: vec![0; seat_class_slots.len()], remaining, seat_class_slots }
+    }
+
+    pub fn stop_count(&self) -> usize {
+        self.stop_count
+    }
+
+    pub fn seat_count(&self) -> usize {
+        self.masks.len()
+    }
+
+    #[inline]
+    pub fn mask(&self, seat: SeatIndex) -> u64 {
+        self.masks[seat as usize]
+    }
+
+    #[inline]
+    pub fn is_free(&self, seat: SeatIndex, from: usize, to: usize) -> bool {
+        self.masks[seat as usize] & journey_bits(from, to) == 0
+    }
+
+    /// Seats of the class in `class_slot` on which `from..to` is wholly free.
+    #[inline]
+    pub fn remaining(&self, class_slot: usize, from: usize, to: usize) -> u32 {
+        self.remaining[class_slot * pair_count(self.stop_count) + pair_index(self.stop_count, from, to)]
+    }
+
+    /// The whole remaining-count table, for publishing.
+    pub fn remaining_table(&self) -> &[u32] {
+        &self.remaining
+    }
+
+    /// Marks `from..to` taken on `seat`.
+    ///
+    /// Panics if any of those segments is already taken: that would be a
+    /// double sale, and decide must have ruled it out.
+    pub fn take(&mut self, seat: SeatIndex, from: usize, to: usize) {
+        let bits = journey_bits(from, to);
+        let mask = self.masks[seat as usize];
+        assert_eq!(mask & bits, 0, "seat {seat} segments {from}..{to} already taken (mask {mask:#b})");
+        self.adjust_overlapping_pairs(seat, mask, from, to, |count| {
+            *count = count.checked_sub(1).expect("remaining count underflow");
+        });
+        self.masks[seat as usize] = mask | bits;
+    }
+
+    /// Frees `from..to` on `seat`, leaving every other holder's segments.
+    ///
+    /// Panics unless every one of those segments was taken.
+    pub fn release(&mut self, seat: SeatIndex, from: usize, to: usize) {
+        let bits = journey_bits(from, to);
+        let mask = self.masks[seat as usize];
+        assert_eq!(mask & bits, bits, "seat {seat} segments {from}..{to} released but not all taken (mask {mask:#b})");
+        let freed = mask & !bits;
+        self.masks[seat as usize] = freed;
+        self.adjust_overlapping_pairs(seat, freed, from, to, |count| *count += 1);
+    }
+
+    /// Applies `change` to every pair that overlaps `from..to` and lies inside
+    /// the free run around it on `mask_without_journey`: exactly the pairs
+    /// whose availability on this seat flips when the journey is taken or freed.
+    fn adjust_overlapping_pairs(
+        &mut self,
+        seat: SeatIndex,
+        mask_without_journey: u64,
+        from: usize,
+        to: usize,
+        mut change: impl FnMut(&mut u32),
+    ) {
+        let stop_count = self.stop_count;
+        let (run_start, run_end) = free_run(mask_without_journey, from, to, stop_count - 1);
+        let base = usize::from(self.seat_class_slots[seat as usize]) * pair_count(stop_count);
+        for start in run_start..to {
+            let row = base + pair_index(stop_count, start, start + 1);
+            for end in (start + 1).max(from + 1)..=run_end {
+                change(&mut self.remaining[row + (end - start - 1)]);
+            }
+        }
+    }
+
+    /// Counts recomputed from the masks alone; equals `remaining_table` unless
+    /// there is a bug.
+    pub fn recount(&self) -> Vec<u32> {
+        let stop_count = self.stop_count;
+        let pairs = pair_count(stop_count);
+        let mut counts = vec![0; self.remaining.len()];
+        for (seat, mask) in self.masks.iter().enumerate() {
+            let base = usize::from(self.seat_class_slots[seat]) * pairs;
+            for from in 0..stop_count {
+                for to in from + 1..stop_count {
+                    if mask & journey_bits(from, to) == 0 {
+                        counts[base + pair_index(stop_count, from, to)] += 1;
+                    }
+                }
+            }
+        }
+        counts
+    }
+
+    /// Panics if the incremental counts have drifted from a recount.
+    pub fn assert_counts_match_recount(&self) {
+        assert_eq!(self.remaining, self.recount(), "remaining counts drifted from a recount");
+    }
+}

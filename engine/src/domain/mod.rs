@@ -1,0 +1,15 @@
+//! The train-date domain: pure data and the `apply` fold. No I/O, no clock.
+
+pub mod apply;
+pub mod command;
+pub mod event;
+pub mod inventory;
+pub mod order;
+pub mod plan;
+pub mod pricing;
+pub mod rejection;
+pub mod seat_class;
+pub mod segments;
+pub mod state;
+pub mod timetable;
+pub mod timetable_file;

@@ -1,0 +1,172 @@
+//! One train-date's whole state, owned by its actor and changed only by `apply`.
+
+use super::inventory::SeatInventory;
+use super::order::{Order, OrderId, OrderStatus};
+use super::plan::TrainPlan;
+use super::timetable::StationCode;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+/// One run of a train on one departure date.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TrainDateKey {
+    pub date: NaiveDate,
+    pub train: String,
+}
+
+impl TrainDateKey {
+    pub fn new(train: impl Into<String>, date: NaiveDate) -> Self {
+        TrainDateKey { date, train: train.into() }
+    }
+}
+
+impl fmt::Display for TrainDateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.train, self.date)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SalesStatus {
+    Open,
+    /// Closed by an operator (or the scheduler) at `at_ms`.
+    Closed { at_ms: u64 },
+}
+
+/// A journey a passenger holds on this train-date, for the overlap rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassengerJourney {
+    pub order_id: OrderId,
+    pub from: u8,
+    pub to: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainDateState {
+    pub key: TrainDateKey,
+    pub plan: Arc<TrainPlan>,
+    /// Unix ms of midnight, service time zone, on the departure date; stop
+    /// times count from here.
+    pub service_day_start_ms: u64,
+    pub inventory: SeatInventory,
+    pub orders: HashMap<OrderId, Order>,
+    /// (user id, request id) → the order that request made.
+    pub requests: HashMap<(String, String), OrderId>,
+    /// ID number → journeys that passenger holds seats for.
+    pub passenger_journeys: HashMap<String, Vec<PassengerJourney>>,
+    /// Held orders by expiry time, so expiry never scans all orders.
+    pub hold_expiries: BTreeSet<(u64, OrderId)>,
+    pub sales: SalesStatus,
+    /// Seq of the last applied event; 0 for a new train-date.
+    pub last_seq: u64,
+    /// Running totals, kept so stats never scan orders.
+    pub totals: TrainDateTotals,
+}
+
+/// Counters a monitoring call reads without scanning.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainDateTotals {
+    /// Orders currently Held.
+    pub held_orders: u32,
+    /// Tickets on Held orders.
+    pub held_tickets: u32,
+    /// Tickets on Confirmed orders.
+    pub sold_tickets: u32,
+}
+
+/// Service time zone of every timetable: China Standard Time, UTC+8, no DST.
+pub const SERVICE_UTC_OFFSET_MINUTES: i64 = 8 * 60;
+
+/// Unix ms of midnight (service time) at the start of `date`.
+pub fn service_day_start_ms(date: NaiveDate) -> u64 {
+    let midnight_utc = date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis();
+    (midnight_utc - SERVICE_UTC_OFFSET_MINUTES * 60_000).max(0) as u64
+}
+
+/// The service date (UTC+8) that contains the Unix time `now_ms`.
+pub fn service_date_of(now_ms: u64) -> NaiveDate {
+    let shifted_ms = now_ms as i64 + SERVICE_UTC_OFFSET_MINUTES * 60_000;
+    chrono::DateTime::from_timestamp_millis(shifted_ms).expect("time in range").date_naive()
+}
+
+impl TrainDateState {
+    /// A freshly opened train-date: every seat free, sales open.
+    pub fn open(key: TrainDateKey, plan: Arc<TrainPlan>) -> Self {
+        let inventory = SeatInventory::new(&plan);
+        TrainDateState {
+            service_day_start_ms: service_day_start_ms(key.date),
+            key,
+            plan,
+            inventory,
+            orders: HashMap::new(),
+            requests: HashMap::new(),
+            passenger_journeys: HashMap::new(),
+            hold_expiries: BTreeSet::new(),
+            sales: SalesStatus::Open,
+            last_seq: 0,
+            totals: TrainDateTotals::default(),
+        }
+    }
+
+    /// Unix ms at which the train leaves stop `stop` (or reaches it, at the terminus).
+    pub fn departure_ms(&self, stop: usize) -> u64 {
+        self.service_day_start_ms + u64::from(self.plan.template.stops[stop].time_minutes()) * 60_000
+    }
+
+    pub fn stop_station(&self, stop: usize) -> &StationCode {
+        &self.plan.template.stops[stop].station
+    }
+
+    pub fn order(&self, order_id: &OrderId) -> Option<&Order> {
+        self.orders.get(order_id)
+    }
+
+    pub fn order_for_request(&self, user_id: &str, request_id: &str) -> Option<&Order> {
+        let order_id = self.requests.get(&(user_id.to_owned(), request_id.to_owned()))?;
+        self.orders.get(order_id)
+    }
+
+    /// Checks every derived structure against the orders and masks: counts
+    /// equal a recount, no segment is taken twice, masks match the orders,
+    /// totals match. O(seats × pairs); run after replay and in tests.
+    pub fn verify_invariants(&self) -> Result<(), String> {
+        if self.inventory.remaining_table() != self.inventory.recount().as_slice() {
+            return Err(format!("{}: remaining counts differ from a recount", self.key));
+        }
+        let mut expected_masks = vec![0u64; self.inventory.seat_count()];
+        let mut totals = TrainDateTotals::default();
+        for order in self.orders.values() {
+            match order.status {
+                OrderStatus::Held => {
+                    totals.held_orders += 1;
+                    totals.held_tickets += order.tickets.len() as u32;
+                    if !self.hold_expiries.contains(&(order.expires_at_ms, order.id)) {
+                        return Err(format!("{}: held order {} has no expiry entry", self.key, order.id));
+                    }
+                }
+                OrderStatus::Confirmed => totals.sold_tickets += order.tickets.len() as u32,
+                _ => continue,
+            }
+            let bits = super::segments::journey_bits(usize::from(order.from), usize::from(order.to));
+            for ticket in &order.tickets {
+                let mask = &mut expected_masks[ticket.seat as usize];
+                if *mask & bits != 0 {
+                    return Err(format!("{}: seat {} segments sold twice", self.key, ticket.seat));
+                }
+                *mask |= bits;
+            }
+        }
+        for (seat, expected) in expected_masks.iter().enumerate() {
+            if self.inventory.mask(seat as u32) != *expected {
+                return Err(format!("{}: seat {seat} mask differs from its orders", self.key));
+            }
+        }
+        if self.totals != totals || self.hold_expiries.len() as u32 != totals.held_orders {
+            return Err(format!("{}: running totals differ from the orders", self.key));
+        }
+        Ok(())
+    }
+}

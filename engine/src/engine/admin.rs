@@ -1,0 +1,193 @@
+//! Timetable upserts, opening and closing train-dates, listing and stats.
+
+use super::{Engine, EngineError};
+use crate::actor::{CloseSalesMsg, VerifyMsg};
+use crate::catalog::UpsertOutcome;
+use crate::domain::state::{SalesStatus, TrainDateKey, TrainDateTotals};
+use crate::domain::timetable::{Station, TrainTemplate};
+use chrono::{Days, NaiveDate};
+
+/// Most train-dates one `open_train_dates` call opens: 14,000 trains × 15
+/// days with room to spare, while still bounding one admin call.
+pub const TRAIN_DATES_PER_OPEN_MAX: usize = 1_000_000;
+/// Longest date range one open call covers; the longest presale 12306 has
+/// used is 60 days.
+pub const OPEN_RANGE_DAYS_MAX: u64 = 90;
+/// Most train-dates one ListTrainDates page returns.
+pub const TRAIN_DATES_PER_PAGE_MAX: usize = 1000;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenSummary {
+    pub opened: usize,
+    pub already_open: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrainDateSummary {
+    pub key: TrainDateKey,
+    pub sales: SalesStatus,
+    pub totals: TrainDateTotals,
+    pub seat_count: u32,
+    pub stop_count: usize,
+    pub mailbox_depth: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrainDatePage {
+    pub train_dates: Vec<TrainDateSummary>,
+    /// Key after which the next page starts, if there is one.
+    pub next_after: Option<TrainDateKey>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub train_dates: usize,
+    pub arbiters: usize,
+    pub stations: usize,
+    pub trains: usize,
+    pub orders: usize,
+    pub held_orders: u64,
+    pub held_tickets: u64,
+    pub sold_tickets: u64,
+    pub mailbox_depth_total: u64,
+    pub mailbox_depth_max: u64,
+    /// The train-date with the deepest mailbox, if any has a queue.
+    pub busiest: Option<TrainDateKey>,
+}
+
+impl Engine {
+    /// Adds or replaces stations; all or none.
+    pub fn upsert_stations(&self, stations: &[Station]) -> Result<usize, EngineError> {
+        self.catalog
+            .upsert_stations(stations)
+            .map_err(|(index, error)| EngineError::invalid(format!("stations[{index}].{}", error.field), error.reason))?;
+        Ok(stations.len())
+    }
+
+    /// Adds or replaces a train's template. Open train-dates keep their copy.
+    pub fn upsert_train(&self, template: TrainTemplate) -> Result<UpsertOutcome, EngineError> {
+        self.catalog.upsert_train(template).map_err(|error| EngineError::invalid(format!("train.{}", error.field), error.reason))
+    }
+
+    /// Opens one train-date from the train's current template. Opening an
+    /// open train-date changes nothing and answers `false`.
+    pub fn open_train_date(&self, train: &str, date: NaiveDate) -> Result<bool, EngineError> {
+        let plan = self.catalog.train(train).ok_or_else(|| EngineError::NotFound(format!("no train {train:?}")))?;
+        let key = TrainDateKey::new(train, date);
+        Ok(self.registry.open_with(key.clone(), || self.spawn(key, plan)))
+    }
+
+    /// Opens every date from `first` to `last` inclusive for each train in
+    /// `trains`, or for every train when `trains` is empty.
+    pub fn open_train_dates(&self, trains: &[String], first: NaiveDate, last: NaiveDate) -> Result<OpenSummary, EngineError> {
+        if last < first {
+            return Err(EngineError::invalid("last_date", "must not be before first_date"));
+        }
+        let days = (last - first).num_days() as u64 + 1;
+        if days > OPEN_RANGE_DAYS_MAX {
+            return Err(EngineError::invalid("last_date", format!("a range covers at most {OPEN_RANGE_DAYS_MAX} days")));
+        }
+        let trains = if trains.is_empty() { self.catalog.train_codes() } else { trains.to_vec() };
+        if trains.len() as u64 * days > TRAIN_DATES_PER_OPEN_MAX as u64 {
+            return Err(EngineError::invalid("trains", format!("one call opens at most {TRAIN_DATES_PER_OPEN_MAX} train-dates")));
+        }
+        for (index, train) in trains.iter().enumerate() {
+            if self.catalog.train(train).is_none() {
+                return Err(EngineError::invalid(format!("trains[{index}]"), format!("no train {train:?}")));
+            }
+        }
+        let mut summary = OpenSummary::default();
+        for train in &trains {
+            for day in 0..days {
+                let date = first + Days::new(day);
+                if self.open_train_date(train, date)? {
+                    summary.opened += 1;
+                } else {
+                    summary.already_open += 1;
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Stops new holds on a train-date; idempotent.
+    pub async fn close_sales(&self, key: &TrainDateKey) -> Result<(), EngineError> {
+        let handle = self.handle(key)?;
+        Ok(handle.ask(key, CloseSalesMsg).await?)
+    }
+
+    /// Open train-dates in (date, train) order, after `after`, optionally of one date.
+    pub fn list_train_dates(&self, date: Option<NaiveDate>, after: Option<&TrainDateKey>, limit: usize) -> TrainDatePage {
+        let limit = limit.clamp(1, TRAIN_DATES_PER_PAGE_MAX);
+        let mut keys: Vec<TrainDateKey> = self
+            .registry
+            .sorted_keys()
+            .into_iter()
+            .filter(|key| date.is_none_or(|date| key.date == date))
+            .filter(|key| after.is_none_or(|after| key > after))
+            .take(limit + 1)
+            .collect();
+        let more = keys.len() > limit;
+        keys.truncate(limit);
+        let train_dates: Vec<TrainDateSummary> = keys.iter().filter_map(|key| self.summary(key)).collect();
+        TrainDatePage { next_after: if more { keys.last().cloned() } else { None }, train_dates }
+    }
+
+    fn summary(&self, key: &TrainDateKey) -> Option<TrainDateSummary> {
+        let handle = self.registry.get(key)?;
+        let view = handle.shared.view.load();
+        Some(TrainDateSummary {
+            key: key.clone(),
+            sales: view.sales,
+            totals: view.totals,
+            seat_count: view.plan.seat_count(),
+            stop_count: view.plan.stop_count(),
+            mailbox_depth: handle.mailbox_depth(),
+        })
+    }
+
+    /// Totals over every train-date, from the published views.
+    pub fn stats(&self) -> EngineStats {
+        let mut stats = EngineStats {
+            train_dates: self.registry.len(),
+            arbiters: self.host.arbiter_count(),
+            stations: self.catalog.station_count(),
+            trains: self.catalog.train_count(),
+            orders: self.orders.order_count(),
+            ..EngineStats::default()
+        };
+        self.registry.for_each(|key, handle| {
+            let view = handle.shared.view.load();
+            stats.held_orders += u64::from(view.totals.held_orders);
+            stats.held_tickets += u64::from(view.totals.held_tickets);
+            stats.sold_tickets += u64::from(view.totals.sold_tickets);
+            let depth = handle.mailbox_depth() as u64;
+            stats.mailbox_depth_total += depth;
+            if depth > stats.mailbox_depth_max {
+                stats.mailbox_depth_max = depth;
+                stats.busiest = Some(key.clone());
+            }
+        });
+        stats
+    }
+
+    /// Asks every train-date to recount and compare; the first failure, if any.
+    pub async fn verify_all(&self) -> Result<usize, EngineError> {
+        let keys = self.registry.sorted_keys();
+        for key in &keys {
+            let handle = self.handle(key)?;
+            handle.ask(key, VerifyMsg).await?.map_err(EngineError::Unavailable)?;
+        }
+        Ok(keys.len())
+    }
+
+    /// Runs every train-date's expiry sweep now; the number of holds released.
+    pub async fn expire_due_now(&self) -> Result<usize, EngineError> {
+        let mut expired = 0;
+        for key in self.registry.sorted_keys() {
+            let handle = self.handle(&key)?;
+            expired += handle.ask(&key, crate::actor::ExpireDueMsg).await?;
+        }
+        Ok(expired)
+    }
+}

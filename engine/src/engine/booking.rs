@@ -1,0 +1,116 @@
+//! Holds, confirms, cancels and order reads: each goes to the one actor that
+//! owns the train-date.
+
+use super::search::journey_stops;
+use super::{Engine, EngineError};
+use crate::actor::replies::{OrderSnapshot, SeatMap};
+use crate::actor::{CancelMsg, ConfirmMsg, GetOrderMsg, HoldMsg, SeatMapMsg};
+use crate::domain::command::PassengerRequest;
+use crate::domain::order::OrderId;
+use crate::domain::state::TrainDateKey;
+
+/// Most orders one ListOrders page returns; each costs a mailbox round trip.
+pub const ORDERS_PER_PAGE_MAX: usize = 100;
+
+/// A hold as the API receives it, stations still as the user typed them.
+#[derive(Clone, Debug)]
+pub struct HoldInput {
+    pub request_id: String,
+    pub user_id: String,
+    pub key: TrainDateKey,
+    pub from_station: String,
+    pub to_station: String,
+    pub passengers: Vec<PassengerRequest>,
+}
+
+/// One page of a user's orders, oldest first.
+#[derive(Clone, Debug)]
+pub struct OrderPage {
+    pub orders: Vec<OrderSnapshot>,
+    /// Offset of the next page, if there is one.
+    pub next_offset: Option<usize>,
+    pub total: usize,
+}
+
+impl Engine {
+    pub async fn hold(&self, input: HoldInput) -> Result<OrderSnapshot, EngineError> {
+        let from = self.resolve_station("from_station", &input.from_station)?;
+        let to = self.resolve_station("to_station", &input.to_station)?;
+        let handle = self.handle(&input.key)?;
+        let (from_stop, to_stop) = journey_stops(&handle.shared.view.load(), &from, &to)?;
+        let msg = HoldMsg {
+            request_id: input.request_id,
+            user_id: input.user_id,
+            from: from_stop,
+            to: to_stop,
+            passengers: input.passengers,
+        };
+        Ok(handle.ask(&input.key, msg).await??)
+    }
+
+    /// Pays a held order. `user_id` set: only that user's order is found.
+    pub async fn confirm(&self, order_id: OrderId, user_id: Option<&str>) -> Result<OrderSnapshot, EngineError> {
+        let (key, handle) = self.order_home(&order_id)?;
+        let msg = ConfirmMsg { order_id, user_id: user_id.map(str::to_owned) };
+        Ok(handle.ask(&key, msg).await??)
+    }
+
+    /// Cancels a hold or refunds a paid order.
+    pub async fn cancel(&self, order_id: OrderId, user_id: Option<&str>) -> Result<OrderSnapshot, EngineError> {
+        let (key, handle) = self.order_home(&order_id)?;
+        let msg = CancelMsg { order_id, user_id: user_id.map(str::to_owned) };
+        Ok(handle.ask(&key, msg).await??)
+    }
+
+    pub async fn get_order(&self, order_id: OrderId, user_id: Option<&str>) -> Result<OrderSnapshot, EngineError> {
+        let not_found = || EngineError::NotFound(format!("order {order_id} not found"));
+        let (key, handle) = self.order_home(&order_id)?;
+        let snapshot = handle.ask(&key, GetOrderMsg { order_id }).await?.ok_or_else(not_found)?;
+        if user_id.is_some_and(|user| snapshot.order.user_id != user) {
+            return Err(not_found());
+        }
+        Ok(snapshot)
+    }
+
+    /// A user's orders from `offset`, at most `limit` (capped at `ORDERS_PER_PAGE_MAX`).
+    pub async fn list_orders(&self, user_id: &str, offset: usize, limit: usize) -> Result<OrderPage, EngineError> {
+        let limit = limit.clamp(1, ORDERS_PER_PAGE_MAX);
+        let (order_ids, total) = self.orders.user_orders(user_id, offset, limit);
+        let mut orders = Vec::with_capacity(order_ids.len());
+        for order_id in &order_ids {
+            orders.push(self.get_order(*order_id, Some(user_id)).await?);
+        }
+        let next = offset + order_ids.len();
+        Ok(OrderPage { orders, next_offset: (next < total).then_some(next), total })
+    }
+
+    /// Which seats of one carriage are free for a journey; exact, via the actor.
+    pub async fn seat_map(
+        &self,
+        key: &TrainDateKey,
+        carriage: u8,
+        from_station: &str,
+        to_station: &str,
+    ) -> Result<SeatMap, EngineError> {
+        let from = self.resolve_station("from_station", from_station)?;
+        let to = self.resolve_station("to_station", to_station)?;
+        let handle = self.handle(key)?;
+        let view = handle.shared.view.load();
+        let (from_stop, to_stop) = journey_stops(&view, &from, &to)?;
+        if view.plan.carriage(carriage).is_none() {
+            let count = view.plan.carriages().len();
+            return Err(EngineError::invalid("carriage", format!("{} has carriages 1 to {count}", key.train)));
+        }
+        let msg = SeatMapMsg { carriage, from: from_stop, to: to_stop };
+        handle.ask(key, msg).await?.ok_or_else(|| EngineError::invalid("carriage", "no such carriage"))
+    }
+
+    fn order_home(&self, order_id: &OrderId) -> Result<(TrainDateKey, crate::registry::TrainDateHandle), EngineError> {
+        let key = self
+            .orders
+            .train_date_of(order_id)
+            .ok_or_else(|| EngineError::NotFound(format!("order {order_id} not found")))?;
+        let handle = self.handle(&key)?;
+        Ok((key, handle))
+    }
+}

@@ -1,0 +1,91 @@
+//! The async facade the gRPC layer calls. Reads go to published views; every
+//! change goes through a train-date actor's mailbox.
+
+mod admin;
+mod booking;
+mod error;
+mod search;
+
+pub use admin::{EngineStats, OpenSummary, TrainDatePage, TrainDateSummary};
+pub use booking::{HoldInput, OrderPage};
+pub use error::EngineError;
+pub use search::{ClassOffer, TrainOffer};
+
+use crate::actor::view::TrainDateShared;
+use crate::actor::{ActorSettings, TrainDateActor};
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::domain::plan::TrainPlan;
+use crate::domain::state::{TrainDateKey, TrainDateState};
+use crate::registry::{ActorHost, OrderIndex, Registry, TrainDateHandle};
+use actix::Actor;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug)]
+pub struct EngineSettings {
+    /// Threads running actors; one per core by default.
+    pub arbiters: usize,
+    pub actor: ActorSettings,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            arbiters: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+            actor: ActorSettings::default(),
+        }
+    }
+}
+
+pub struct Engine {
+    catalog: Catalog,
+    registry: Registry,
+    orders: Arc<OrderIndex>,
+    clock: Arc<dyn Clock>,
+    settings: EngineSettings,
+    host: ActorHost,
+}
+
+impl Engine {
+    /// Starts the arbiters; nothing is open yet.
+    pub fn start(settings: EngineSettings, clock: Arc<dyn Clock>) -> Self {
+        Engine {
+            catalog: Catalog::default(),
+            registry: Registry::default(),
+            orders: Arc::new(OrderIndex::default()),
+            clock,
+            host: ActorHost::start(settings.arbiters),
+            settings,
+        }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// The running train-date, or NOT_FOUND naming it.
+    fn handle(&self, key: &TrainDateKey) -> Result<TrainDateHandle, EngineError> {
+        self.registry.get(key).ok_or_else(|| EngineError::NotFound(format!("train-date {key} is not open")))
+    }
+
+    fn spawn(&self, key: TrainDateKey, plan: Arc<TrainPlan>) -> TrainDateHandle {
+        let state = TrainDateState::open(key, plan);
+        let shared = Arc::new(TrainDateShared::new(&state));
+        let actor_shared = Arc::clone(&shared);
+        let orders = Arc::clone(&self.orders);
+        let clock = Arc::clone(&self.clock);
+        let settings = self.settings.actor;
+        let addr = TrainDateActor::start_in_arbiter(self.host.next_arbiter(), move |_| {
+            TrainDateActor::new(state, actor_shared, orders, clock, settings)
+        });
+        TrainDateHandle { addr, shared }
+    }
+}

@@ -1,0 +1,24 @@
+//! Seat inventory engine: one actor per train-date owns its seats as segment
+//! bitmaps and decides bookings one message at a time, without locks.
+//!
+//! Modules:
+//! - `domain`: timetable, seat plan, inventory masks and counts, orders, commands, events, `apply`.
+//! - `allocation`: which free seats a hold takes (tightest-fit or first-fit, groups, 选座 picks).
+//! - `decide`: all business rules; `decide(state, command, now)` → events or a rejection.
+//! - `actor`: the actix actor that wraps decide/apply for one train-date, and its messages.
+//! - `registry`: train-date → actor address, the published availability views, and the arbiters.
+//! - `catalog`: stations and train templates, with the station → trains index searches use.
+//! - `engine`: the async facade the API calls: open, search, hold, confirm, cancel, stats.
+//! - `clock`: wall-clock time for the actors, and a manual clock for tests.
+
+pub mod actor;
+pub mod allocation;
+pub mod catalog;
+pub mod clock;
+pub mod decide;
+pub mod domain;
+pub mod engine;
+pub mod registry;
+
+pub use decide::decide;
+pub use domain::apply::apply;

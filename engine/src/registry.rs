@@ -1,0 +1,180 @@
+//! Where train-date actors live: the arbiters they run on, the map from
+//! train-date to address, and the global order indexes.
+
+use crate::actor::view::TrainDateShared;
+use crate::actor::{MAILBOX_PENDING_MAX, TrainDateActor};
+use crate::domain::order::OrderId;
+use crate::domain::state::TrainDateKey;
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, Message};
+use actix_rt::{Arbiter, ArbiterHandle, System};
+use dashmap::DashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use thiserror::Error;
+
+/// Global indexes so an order is found by id alone, and a user's orders are
+/// listed without asking every actor.
+#[derive(Default)]
+pub struct OrderIndex {
+    by_id: DashMap<OrderId, TrainDateKey>,
+    /// A user's orders in the order they were made; only ever appended, so an
+    /// offset is a stable page token.
+    by_user: DashMap<String, Vec<OrderId>>,
+}
+
+impl OrderIndex {
+    pub fn record(&self, order_id: OrderId, key: &TrainDateKey, user_id: &str) {
+        if self.by_id.insert(order_id, key.clone()).is_none() {
+            self.by_user.entry(user_id.to_owned()).or_default().push(order_id);
+        }
+    }
+
+    pub fn train_date_of(&self, order_id: &OrderId) -> Option<TrainDateKey> {
+        self.by_id.get(order_id).map(|key| key.clone())
+    }
+
+    /// Up to `limit` of a user's order ids starting at `offset`, and the
+    /// user's total.
+    pub fn user_orders(&self, user_id: &str, offset: usize, limit: usize) -> (Vec<OrderId>, usize) {
+        match self.by_user.get(user_id) {
+            Some(orders) => (orders.iter().skip(offset).take(limit).copied().collect(), orders.len()),
+            None => (Vec::new(), 0),
+        }
+    }
+
+    pub fn order_count(&self) -> usize {
+        self.by_id.len()
+    }
+}
+
+/// The actix system and its arbiters, on threads of their own, so actors run
+/// beside (not inside) the tokio runtime that serves gRPC.
+pub struct ActorHost {
+    system: System,
+    arbiters: Vec<ArbiterHandle>,
+    next_arbiter: AtomicUsize,
+}
+
+impl ActorHost {
+    /// Starts `arbiter_count` arbiters (at least one), each a thread with its
+    /// own event loop.
+    pub fn start(arbiter_count: usize) -> Self {
+        let arbiter_count = arbiter_count.max(1);
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("actix-system".into())
+            .spawn(move || {
+                let system = actix_rt::System::new();
+                let arbiters: Vec<Arbiter> = (0..arbiter_count).map(|_| Arbiter::new()).collect();
+                let handles = arbiters.iter().map(Arbiter::handle).collect::<Vec<_>>();
+                started_tx.send((System::current(), handles)).expect("host waits for arbiters");
+                system.run().expect("actix system ran");
+            })
+            .expect("spawn actix system thread");
+        let (system, arbiters) = started_rx.recv().expect("actix system started");
+        ActorHost { system, arbiters, next_arbiter: AtomicUsize::new(0) }
+    }
+
+    pub fn arbiter_count(&self) -> usize {
+        self.arbiters.len()
+    }
+
+    /// Arbiters in turn, so actors spread evenly over cores.
+    pub fn next_arbiter(&self) -> &ArbiterHandle {
+        let index = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
+        &self.arbiters[index]
+    }
+}
+
+impl Drop for ActorHost {
+    fn drop(&mut self) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+        self.system.stop();
+    }
+}
+
+/// A running train-date: its address and what it publishes.
+#[derive(Clone)]
+pub struct TrainDateHandle {
+    pub addr: Addr<TrainDateActor>,
+    pub shared: Arc<TrainDateShared>,
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SendError {
+    #[error("train-date {0} has {MAILBOX_PENDING_MAX} messages waiting; try again shortly")]
+    MailboxFull(TrainDateKey),
+    #[error("train-date {0} is not running")]
+    Stopped(TrainDateKey),
+}
+
+impl TrainDateHandle {
+    /// Sends a message unless the mailbox is at its bound, and awaits the reply.
+    pub async fn ask<M>(&self, key: &TrainDateKey, msg: M) -> Result<M::Result, SendError>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        TrainDateActor: Handler<M>,
+        <TrainDateActor as Actor>::Context: ToEnvelope<TrainDateActor, M>,
+    {
+        let pending = &self.shared.pending_messages;
+        if pending.fetch_add(1, Ordering::AcqRel) >= MAILBOX_PENDING_MAX {
+            pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(SendError::MailboxFull(key.clone()));
+        }
+        self.addr.send(msg).await.map_err(|_| SendError::Stopped(key.clone()))
+    }
+
+    pub fn mailbox_depth(&self) -> usize {
+        self.shared.pending_messages.load(Ordering::Relaxed)
+    }
+}
+
+/// Open train-dates by key.
+#[derive(Default)]
+pub struct Registry {
+    train_dates: DashMap<TrainDateKey, TrainDateHandle>,
+}
+
+impl Registry {
+    pub fn get(&self, key: &TrainDateKey) -> Option<TrainDateHandle> {
+        self.train_dates.get(key).map(|handle| handle.clone())
+    }
+
+    /// Inserts the handle `spawn` makes unless the key is already open;
+    /// returns whether it spawned.
+    pub fn open_with(&self, key: TrainDateKey, spawn: impl FnOnce() -> TrainDateHandle) -> bool {
+        match self.train_dates.entry(key) {
+            dashmap::Entry::Occupied(_) => false,
+            dashmap::Entry::Vacant(vacant) => {
+                vacant.insert(spawn());
+                true
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.train_dates.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.train_dates.is_empty()
+    }
+
+    /// Every open train-date's key, sorted by date then train.
+    pub fn sorted_keys(&self) -> Vec<TrainDateKey> {
+        let mut keys: Vec<TrainDateKey> = self.train_dates.iter().map(|entry| entry.key().clone()).collect();
+        keys.sort();
+        keys
+    }
+
+    /// Visits every handle; the visitor must not touch the registry.
+    pub fn for_each(&self, mut visit: impl FnMut(&TrainDateKey, &TrainDateHandle)) {
+        for entry in self.train_dates.iter() {
+            visit(entry.key(), entry.value());
+        }
+    }
+}
