@@ -1,1 +1,28 @@
+//! gRPC face of the seat engine: the booking and admin services, the server
+//! wiring, and the pieces seatd and seatctl share.
+//!
+//! Modules:
+//! - `pb`: code generated from `proto/seat/v1` (lints off).
+//! - `convert`: proto ↔ engine conversions and request field validation.
+//! - `status`: the one place engine errors become gRPC statuses.
+//! - `booking`: the Booking service.
+//! - `admin`: the Admin service.
+//! - `server`: builds the tonic server (services, health, reflection) and runs it.
+//! - `demo`: the bundled Beijing–Shanghai demo timetable and how to load it.
+//! - `timetable`: turns a parsed timetable file into admin requests.
 
+pub mod admin;
+pub mod booking;
+pub mod convert;
+pub mod demo;
+pub mod server;
+pub mod status;
+pub mod timetable;
+
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+pub mod pb {
+    tonic::include_proto!("seat.v1");
+
+    /// Encoded descriptors of every seat.v1 file, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("seat_v1_descriptor");
+}

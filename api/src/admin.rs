@@ -1,0 +1,111 @@
+//! The Admin service: timetable upserts, opening and closing train-dates, stats.
+
+use crate::convert;
+use crate::pb::{self, admin_server};
+use crate::status::{engine_status, invalid_argument};
+use engine::catalog::UpsertOutcome;
+use engine::domain::state::TrainDateKey;
+use engine::engine::Engine;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// Most stations one UpsertStations call takes; the whole network has ~3,000.
+const STATIONS_PER_UPSERT_MAX: usize = 10_000;
+/// Default and largest ListTrainDates page.
+const TRAIN_DATES_PAGE_DEFAULT: usize = 100;
+const TRAIN_DATES_PAGE_MAX: usize = 1000;
+
+pub struct AdminService {
+    engine: Arc<Engine>,
+}
+
+impl AdminService {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        AdminService { engine }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl admin_server::Admin for AdminService {
+    async fn upsert_stations(&self, request: Request<pb::UpsertStationsRequest>) -> Reply<pb::UpsertStationsResponse> {
+        let request = request.into_inner();
+        if request.stations.is_empty() || request.stations.len() > STATIONS_PER_UPSERT_MAX {
+            return Err(invalid_argument("stations", &format!("give 1 to {STATIONS_PER_UPSERT_MAX} stations")));
+        }
+        let stations: Vec<_> = request.stations.iter().map(convert::station_from_pb).collect();
+        let upserted = self.engine.upsert_stations(&stations).map_err(engine_status)?;
+        Ok(Response::new(pb::UpsertStationsResponse { upserted: upserted as u32 }))
+    }
+
+    async fn upsert_train(&self, request: Request<pb::UpsertTrainRequest>) -> Reply<pb::UpsertTrainResponse> {
+        let train = request.into_inner().train.ok_or_else(|| invalid_argument("train", "is required"))?;
+        let template = convert::train_from_pb(&train)?;
+        let seat_count = template.seat_count();
+        let outcome = match self.engine.upsert_train(template).map_err(engine_status)? {
+            UpsertOutcome::Created => pb::upsert_train_response::Outcome::Created,
+            UpsertOutcome::Updated => pb::upsert_train_response::Outcome::Updated,
+            UpsertOutcome::Unchanged => pb::upsert_train_response::Outcome::Unchanged,
+        };
+        Ok(Response::new(pb::UpsertTrainResponse { outcome: outcome.into(), seat_count }))
+    }
+
+    async fn open_train_date(&self, request: Request<pb::OpenTrainDateRequest>) -> Reply<pb::OpenTrainDateResponse> {
+        let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
+        let opened = self.engine.open_train_date(&key.train, key.date).map_err(engine_status)?;
+        Ok(Response::new(pb::OpenTrainDateResponse { opened }))
+    }
+
+    async fn open_train_dates(&self, request: Request<pb::OpenTrainDatesRequest>) -> Reply<pb::OpenTrainDatesResponse> {
+        let request = request.into_inner();
+        let first = convert::date("first_date", &request.first_date)?;
+        let last = convert::date("last_date", &request.last_date)?;
+        for (index, train) in request.trains.iter().enumerate() {
+            convert::train_code(&format!("trains[{index}]"), train)?;
+        }
+        // Opening 210,000 actors takes a while; keep it off the async workers.
+        let engine = Arc::clone(&self.engine);
+        let summary = tokio::task::spawn_blocking(move || engine.open_train_dates(&request.trains, first, last))
+            .await
+            .map_err(|error| Status::internal(format!("open task failed: {error}")))?
+            .map_err(engine_status)?;
+        Ok(Response::new(pb::OpenTrainDatesResponse {
+            opened: summary.opened as u32,
+            already_open: summary.already_open as u32,
+        }))
+    }
+
+    async fn close_sales(&self, request: Request<pb::CloseSalesRequest>) -> Reply<pb::CloseSalesResponse> {
+        let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
+        self.engine.close_sales(&key).await.map_err(engine_status)?;
+        Ok(Response::new(pb::CloseSalesResponse {}))
+    }
+
+    async fn list_train_dates(&self, request: Request<pb::ListTrainDatesRequest>) -> Reply<pb::ListTrainDatesResponse> {
+        let request = request.into_inner();
+        let date = if request.date.is_empty() { None } else { Some(convert::date("date", &request.date)?) };
+        let after = page_token_key(&request.page_token)?;
+        let limit = convert::page_size(request.page_size, TRAIN_DATES_PAGE_DEFAULT, TRAIN_DATES_PAGE_MAX);
+        let page = self.engine.list_train_dates(date, after.as_ref(), limit);
+        Ok(Response::new(pb::ListTrainDatesResponse {
+            train_dates: page.train_dates.iter().map(convert::train_date_info_pb).collect(),
+            next_page_token: page.next_after.map(|key| format!("{}|{}", key.date, key.train)).unwrap_or_default(),
+        }))
+    }
+
+    async fn stats(&self, _request: Request<pb::StatsRequest>) -> Reply<pb::StatsResponse> {
+        Ok(Response::new(convert::stats_pb(&self.engine.stats())))
+    }
+}
+
+/// ListTrainDates page tokens are `date|train` of the last key returned.
+fn page_token_key(token: &str) -> Result<Option<TrainDateKey>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || invalid_argument("page_token", "is not a token from a previous page");
+    let (date, train) = token.split_once('|').ok_or_else(bad)?;
+    let date = convert::date("page_token", date).map_err(|_| bad())?;
+    Ok(Some(TrainDateKey::new(train, date)))
+}

@@ -1,0 +1,293 @@
+//! seatctl output: readable tables by default, JSON with --json.
+
+use api::pb;
+use serde::Serialize;
+use serde_json::Value;
+
+pub struct Output {
+    pub json: bool,
+}
+
+impl Output {
+    fn print_json<T: Serialize>(&self, value: &T) {
+        let mut value = serde_json::to_value(value).expect("replies serialise");
+        name_enums(&mut value);
+        println!("{}", serde_json::to_string_pretty(&value).expect("json prints"));
+    }
+
+    pub fn status_error(&self, status: &tonic::Status) {
+        let reason = api::status::reason_of(status).unwrap_or_default();
+        let field = api::status::field_of(status).unwrap_or_default();
+        if self.json {
+            let error = serde_json::json!({
+                "error": { "code": format!("{:?}", status.code()), "message": status.message(), "reason": reason, "field": field }
+            });
+            println!("{}", serde_json::to_string_pretty(&error).expect("json prints"));
+        } else {
+            eprintln!("error: {:?}: {} [{reason}]", status.code(), status.message());
+        }
+    }
+
+    pub fn usage_error(&self, message: &str) {
+        if self.json {
+            println!("{}", serde_json::json!({ "error": { "code": "Usage", "message": message } }));
+        } else {
+            eprintln!("error: {message}");
+        }
+    }
+
+    pub fn done(&self, message: &str) {
+        if self.json {
+            println!("{}", serde_json::json!({ "ok": message }));
+        } else {
+            println!("{message}");
+        }
+    }
+
+    pub fn imported(&self, stations: u32, trains: &[(String, pb::UpsertTrainResponse)]) {
+        if self.json {
+            let trains: Vec<Value> = trains
+                .iter()
+                .map(|(code, reply)| serde_json::json!({ "train": code, "outcome": outcome_name(reply.outcome), "seat_count": reply.seat_count }))
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "stations": stations, "trains": trains }))
+                    .expect("json")
+            );
+            return;
+        }
+        println!("{stations} stations upserted");
+        for (code, reply) in trains {
+            println!("  {code:<8} {:<10} {} seats", outcome_name(reply.outcome), reply.seat_count);
+        }
+    }
+
+    pub fn opened(&self, reply: &pb::OpenTrainDatesResponse) {
+        if self.json {
+            return self.print_json(reply);
+        }
+        println!("{} train-dates opened, {} already open", reply.opened, reply.already_open);
+    }
+
+    pub fn offers(&self, offers: &[pb::TrainOffer]) {
+        if self.json {
+            return self.print_json(&serde_json::json!({ "trains": offers }));
+        }
+        if offers.is_empty() {
+            println!("no open train-dates for this journey");
+            return;
+        }
+        println!(
+            "{:<6} {:<10} {:<12} {:>5} {:<12} {:>5} {:>7}  seats left (fare)",
+            "train", "date", "from", "dep", "to", "arr", "km"
+        );
+        for offer in offers {
+            let train_date = offer.train_date.clone().unwrap_or_default();
+            let classes: Vec<String> = offer
+                .classes
+                .iter()
+                .map(|class| {
+                    format!("{} {} (¥{})", class_label(class.seat_class), class.remaining, yuan(class.fare_fen))
+                })
+                .collect();
+            println!(
+                "{:<6} {:<10} {:<12} {:>5} {:<12} {:>5} {:>7}  {}{}",
+                train_date.train,
+                train_date.date,
+                pad(&offer.from_station_name, 12),
+                offer.depart_time,
+                pad(&offer.to_station_name, 12),
+                offer.arrive_time,
+                offer.distance_km,
+                classes.join("  "),
+                if offer.on_sale { "" } else { "  [not on sale]" },
+            );
+        }
+    }
+
+    pub fn seat_map(&self, map: &pb::SeatMap, from: &str, to: &str) {
+        if self.json {
+            return self.print_json(map);
+        }
+        let train_date = map.train_date.clone().unwrap_or_default();
+        let free: usize = map.rows.iter().map(|row| row.free.iter().filter(|free| **free).count()).sum();
+        println!(
+            "{} {} carriage {:02} ({}) {from} → {to}: {free} free   □ free  ■ taken",
+            train_date.train,
+            train_date.date,
+            map.carriage,
+            class_label(map.seat_class)
+        );
+        let aisle = aisle_before(&map.letters);
+        let mut header = String::from("     ");
+        for (index, letter) in map.letters.chars().enumerate() {
+            if Some(index) == aisle {
+                header.push_str("   ");
+            }
+            header.push_str(&format!(" {letter} "));
+        }
+        println!("{header}");
+        for row in &map.rows {
+            let mut line = format!("  {:02} ", row.row);
+            for (index, free) in row.free.iter().enumerate() {
+                if Some(index) == aisle {
+                    line.push_str("   ");
+                }
+                line.push_str(if *free { " □ " } else { " ■ " });
+            }
+            println!("{line}");
+        }
+    }
+
+    pub fn order(&self, order: &pb::Order) {
+        if self.json {
+            return self.print_json(order);
+        }
+        let train_date = order.train_date.clone().unwrap_or_default();
+        let status = pb::OrderStatus::try_from(order.status).map(|s| s.as_str_name()).unwrap_or("?");
+        println!("order {}  {}", order.order_id, status.trim_start_matches("ORDER_STATUS_"));
+        println!(
+            "  {} {}  {} {} → {} {}  total ¥{}",
+            train_date.train,
+            train_date.date,
+            order.from_station,
+            api::convert::local_time(order.depart_at_ms),
+            order.to_station,
+            api::convert::local_time(order.arrive_at_ms),
+            yuan(order.total_fare_fen)
+        );
+        if status == "ORDER_STATUS_HELD" {
+            println!("  pay by {} (UTC+8)", api::convert::local_time(order.expires_at_ms));
+        }
+        for ticket in &order.tickets {
+            println!(
+                "  {:<10} {}  {:<12} carriage {:02} seat {:<4} ¥{}{}",
+                ticket.passenger_name,
+                ticket.id_number_masked,
+                class_label(ticket.seat_class),
+                ticket.carriage,
+                ticket.seat,
+                yuan(ticket.fare_fen),
+                if ticket.preference_met { "" } else { "  (pick not available)" }
+            );
+        }
+    }
+
+    pub fn orders(&self, reply: &pb::ListOrdersResponse) {
+        if self.json {
+            return self.print_json(reply);
+        }
+        println!("{} orders in all", reply.total);
+        for order in &reply.orders {
+            self.order(order);
+        }
+        if !reply.next_page_token.is_empty() {
+            println!("more: --page-token {}", reply.next_page_token);
+        }
+    }
+
+    pub fn train_dates(&self, reply: &pb::ListTrainDatesResponse) {
+        if self.json {
+            return self.print_json(reply);
+        }
+        println!(
+            "{:<8} {:<10} {:>5} {:>6} {:>6} {:>6} {:>7}  sales",
+            "train", "date", "stops", "seats", "held", "sold", "mailbox"
+        );
+        for info in &reply.train_dates {
+            let train_date = info.train_date.clone().unwrap_or_default();
+            println!(
+                "{:<8} {:<10} {:>5} {:>6} {:>6} {:>6} {:>7}  {}",
+                train_date.train,
+                train_date.date,
+                info.stop_count,
+                info.seat_count,
+                info.held_tickets,
+                info.sold_tickets,
+                info.mailbox_depth,
+                if info.sales_open { "open" } else { "closed" }
+            );
+        }
+        if !reply.next_page_token.is_empty() {
+            println!("more: --page-token '{}'", reply.next_page_token);
+        }
+    }
+
+    pub fn stats(&self, stats: &pb::StatsResponse) {
+        if self.json {
+            return self.print_json(stats);
+        }
+        println!("actors (open train-dates) {}", stats.actors);
+        println!("arbiters                  {}", stats.arbiters);
+        println!("stations / trains         {} / {}", stats.stations, stats.trains);
+        println!("orders                    {}", stats.orders);
+        println!("held orders / tickets     {} / {}", stats.held_orders, stats.held_tickets);
+        println!("sold tickets              {}", stats.sold_tickets);
+        println!("mailbox depth total / max {} / {}", stats.mailbox_depth_total, stats.mailbox_depth_max);
+    }
+}
+
+/// Replaces enum numbers with their names, so JSON output is self-explaining.
+fn name_enums(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, entry) in map.iter_mut() {
+                let Some(number) = entry.as_i64() else {
+                    name_enums(entry);
+                    continue;
+                };
+                let number = number as i32;
+                let name = match key.as_str() {
+                    "seat_class" => {
+                        pb::SeatClass::try_from(number).ok().map(|c| c.as_str_name().trim_start_matches("SEAT_CLASS_"))
+                    }
+                    "status" => pb::OrderStatus::try_from(number)
+                        .ok()
+                        .map(|s| s.as_str_name().trim_start_matches("ORDER_STATUS_")),
+                    _ => None,
+                };
+                if let Some(name) = name {
+                    *entry = Value::String(name.to_ascii_lowercase());
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(name_enums),
+        _ => {}
+    }
+}
+
+fn outcome_name(outcome: i32) -> &'static str {
+    match pb::upsert_train_response::Outcome::try_from(outcome) {
+        Ok(pb::upsert_train_response::Outcome::Created) => "created",
+        Ok(pb::upsert_train_response::Outcome::Updated) => "updated",
+        Ok(pb::upsert_train_response::Outcome::Unchanged) => "unchanged",
+        _ => "?",
+    }
+}
+
+fn class_label(class: i32) -> &'static str {
+    match pb::SeatClass::try_from(class) {
+        Ok(pb::SeatClass::Business) => "business",
+        Ok(pb::SeatClass::First) => "first",
+        Ok(pb::SeatClass::Second) => "second",
+        Ok(pb::SeatClass::SoftSleeper) => "soft-sleeper",
+        Ok(pb::SeatClass::HardSleeper) => "hard-sleeper",
+        _ => "?",
+    }
+}
+
+fn yuan(fen: u64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+/// Pads by display width, counting CJK characters as two columns.
+fn pad(text: &str, width: usize) -> String {
+    let shown: usize = text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+    format!("{text}{}", " ".repeat(width.saturating_sub(shown)))
+}
+
+/// Column index the aisle comes before: D where there is one, else F.
+fn aisle_before(letters: &str) -> Option<usize> {
+    letters.find('D').or_else(|| if letters.len() > 2 { letters.find('F') } else { None })
+}

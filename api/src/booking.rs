@@ -1,0 +1,109 @@
+//! The Booking service: validate, convert, call the engine, map errors.
+
+use crate::convert;
+use crate::pb::{self, booking_server};
+use crate::status::{engine_status, invalid_argument};
+use engine::engine::{Engine, HoldInput};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// Default and largest ListOrders page.
+const ORDERS_PAGE_DEFAULT: usize = 20;
+const ORDERS_PAGE_MAX: usize = 100;
+
+pub struct BookingService {
+    engine: Arc<Engine>,
+}
+
+impl BookingService {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        BookingService { engine }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl booking_server::Booking for BookingService {
+    async fn search_trains(&self, request: Request<pb::SearchTrainsRequest>) -> Reply<pb::SearchTrainsResponse> {
+        let request = request.into_inner();
+        let date = convert::date("date", &request.date)?;
+        let offers = self.engine.search(date, &request.from_station, &request.to_station).map_err(engine_status)?;
+        let trains = offers.iter().map(|offer| convert::offer_pb(offer, self.engine.catalog())).collect();
+        Ok(Response::new(pb::SearchTrainsResponse { trains }))
+    }
+
+    async fn get_availability(&self, request: Request<pb::GetAvailabilityRequest>) -> Reply<pb::TrainOffer> {
+        let request = request.into_inner();
+        let key = convert::train_date("train_date", request.train_date.as_ref())?;
+        let offer =
+            self.engine.availability(&key, &request.from_station, &request.to_station).map_err(engine_status)?;
+        Ok(Response::new(convert::offer_pb(&offer, self.engine.catalog())))
+    }
+
+    async fn get_seat_map(&self, request: Request<pb::GetSeatMapRequest>) -> Reply<pb::SeatMap> {
+        let request = request.into_inner();
+        let key = convert::train_date("train_date", request.train_date.as_ref())?;
+        let carriage = u8::try_from(request.carriage)
+            .ok()
+            .filter(|number| *number > 0)
+            .ok_or_else(|| invalid_argument("carriage", "must be a carriage number from 1"))?;
+        let map = self
+            .engine
+            .seat_map(&key, carriage, &request.from_station, &request.to_station)
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(convert::seat_map_pb(&key, &map)))
+    }
+
+    async fn hold(&self, request: Request<pb::HoldRequest>) -> Reply<pb::Order> {
+        let request = request.into_inner();
+        let input = HoldInput {
+            request_id: convert::key("request_id", &request.request_id)?,
+            user_id: convert::key("user_id", &request.user_id)?,
+            key: convert::train_date("train_date", request.train_date.as_ref())?,
+            from_station: request.from_station,
+            to_station: request.to_station,
+            passengers: convert::passengers(&request.passengers)?,
+        };
+        let order = self.engine.hold(input).await.map_err(engine_status)?;
+        Ok(Response::new(convert::order_pb(&order)))
+    }
+
+    async fn confirm(&self, request: Request<pb::ConfirmRequest>) -> Reply<pb::Order> {
+        let request = request.into_inner();
+        let order_id = convert::order_id("order_id", &request.order_id)?;
+        let user = convert::optional_user("user_id", &request.user_id)?;
+        let order = self.engine.confirm(order_id, user.as_deref()).await.map_err(engine_status)?;
+        Ok(Response::new(convert::order_pb(&order)))
+    }
+
+    async fn cancel(&self, request: Request<pb::CancelRequest>) -> Reply<pb::Order> {
+        let request = request.into_inner();
+        let order_id = convert::order_id("order_id", &request.order_id)?;
+        let user = convert::optional_user("user_id", &request.user_id)?;
+        let order = self.engine.cancel(order_id, user.as_deref()).await.map_err(engine_status)?;
+        Ok(Response::new(convert::order_pb(&order)))
+    }
+
+    async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> Reply<pb::Order> {
+        let request = request.into_inner();
+        let order_id = convert::order_id("order_id", &request.order_id)?;
+        let user = convert::optional_user("user_id", &request.user_id)?;
+        let order = self.engine.get_order(order_id, user.as_deref()).await.map_err(engine_status)?;
+        Ok(Response::new(convert::order_pb(&order)))
+    }
+
+    async fn list_orders(&self, request: Request<pb::ListOrdersRequest>) -> Reply<pb::ListOrdersResponse> {
+        let request = request.into_inner();
+        let user = convert::key("user_id", &request.user_id)?;
+        let limit = convert::page_size(request.page_size, ORDERS_PAGE_DEFAULT, ORDERS_PAGE_MAX);
+        let offset = convert::offset_token("page_token", &request.page_token)?;
+        let page = self.engine.list_orders(&user, offset, limit).await.map_err(engine_status)?;
+        Ok(Response::new(pb::ListOrdersResponse {
+            orders: page.orders.iter().map(convert::order_pb).collect(),
+            next_page_token: page.next_offset.map(|offset| offset.to_string()).unwrap_or_default(),
+            total: page.total as u32,
+        }))
+    }
+}

@@ -1,0 +1,10 @@
+//! proto ↔ engine conversions. Requests are validated field by field here, so
+//! the engine sees only well-formed values; every error names its field.
+
+mod fields;
+mod replies;
+mod timetable;
+
+pub use fields::*;
+pub use replies::*;
+pub use timetable::*;

@@ -1,0 +1,77 @@
+//! Engine errors and rejections → gRPC statuses, in one place.
+//!
+//! Every error carries `google.rpc.ErrorInfo` with a stable reason code, and
+//! argument errors carry `google.rpc.BadRequest` naming the field.
+
+use engine::domain::rejection::Rejection;
+use engine::engine::EngineError;
+use std::collections::HashMap;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// ErrorInfo domain of every status this API returns.
+pub const ERROR_DOMAIN: &str = "seat.v1";
+
+/// INVALID_ARGUMENT naming `field` and saying why.
+pub fn invalid_argument(field: &str, reason: &str) -> Status {
+    let mut details = ErrorDetails::with_bad_request_violation(field, reason);
+    details.set_error_info("INVALID_ARGUMENT", ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(Code::InvalidArgument, format!("{field}: {reason}"), details)
+}
+
+pub fn engine_status(error: EngineError) -> Status {
+    match error {
+        EngineError::InvalidArgument { field, reason } => invalid_argument(&field, &reason),
+        EngineError::NotFound(message) => with_reason(Code::NotFound, "NOT_FOUND", message),
+        EngineError::Rejected(rejection) => rejection_status(&rejection),
+        EngineError::Overloaded(message) => with_reason(Code::ResourceExhausted, "MAILBOX_FULL", message),
+        EngineError::Unavailable(message) => with_reason(Code::Unavailable, "UNAVAILABLE", message),
+    }
+}
+
+pub fn rejection_status(rejection: &Rejection) -> Status {
+    let message = rejection.to_string();
+    let reason = rejection.reason_code();
+    match rejection {
+        Rejection::PassengerCount { .. } => field_rejection("passengers", reason, message),
+        Rejection::InvalidJourney { .. } => field_rejection("to_station", reason, message),
+        Rejection::DuplicatePassenger { passenger } => {
+            field_rejection(&format!("passengers[{passenger}].id_number"), reason, message)
+        }
+        Rejection::ClassNotOnTrain { passenger, .. } => {
+            field_rejection(&format!("passengers[{passenger}].seat_class"), reason, message)
+        }
+        Rejection::InvalidSeatChoice { passenger, .. } => {
+            field_rejection(&format!("passengers[{passenger}]"), reason, message)
+        }
+        Rejection::RequestIdReused { .. } => field_rejection("request_id", reason, message),
+        Rejection::PassengerOverlap { .. } => with_reason(Code::AlreadyExists, reason, message),
+        Rejection::OrderNotFound { .. } => with_reason(Code::NotFound, reason, message),
+        Rejection::SalesClosed
+        | Rejection::Departed
+        | Rejection::SeatTaken { .. }
+        | Rejection::SoldOut { .. }
+        | Rejection::NotConfirmable { .. }
+        | Rejection::HoldExpired { .. } => with_reason(Code::FailedPrecondition, reason, message),
+    }
+}
+
+fn field_rejection(field: &str, reason: &str, message: String) -> Status {
+    let mut details = ErrorDetails::with_bad_request_violation(field, message.clone());
+    details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+fn with_reason(code: Code, reason: &str, message: String) -> Status {
+    Status::with_error_details(code, message, ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()))
+}
+
+/// The ErrorInfo reason of a status from this API, for clients and tests.
+pub fn reason_of(status: &Status) -> Option<String> {
+    status.get_details_error_info().map(|info| info.reason)
+}
+
+/// The first BadRequest field of a status, for clients and tests.
+pub fn field_of(status: &Status) -> Option<String> {
+    status.get_details_bad_request().and_then(|bad| bad.field_violations.first().map(|v| v.field.clone()))
+}
