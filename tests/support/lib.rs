@@ -1,0 +1,151 @@
+//! Test support: starts the real gRPC server on port 0 over a fresh engine
+//! with the demo timetable, on a manual clock, and hands out clients.
+
+use api::pb::admin_client::AdminClient;
+use api::pb::booking_client::BookingClient;
+use api::pb::{self};
+use chrono::NaiveDate;
+use engine::clock::ManualClock;
+use engine::domain::state::service_day_start_ms;
+use engine::engine::{Engine, EngineSettings};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+/// The demo opens from this date; tests book mostly for `TOMORROW`.
+pub const TODAY: &str = "2026-11-24";
+pub const TOMORROW: &str = "2026-11-25";
+
+/// Valid resident ID numbers (correct MOD 11-2 check characters).
+pub const IDS: [&str; 7] = [
+    "11010519491231002X",
+    "440524188001010014",
+    "11010119900307803X",
+    "110101199003077897",
+    "110101199003072017",
+    "310115198506123454",
+    "320102199208156789",
+];
+
+/// Passenger names, cycled through by `hold_request`.
+pub const NAMES: [&str; 6] = ["张三", "李四", "王五", "赵六", "钱七", "Li Lei"];
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    pub clock: Arc<ManualClock>,
+    shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Demo loaded, clock at 06:00 (UTC+8) on `TODAY`.
+    pub async fn start() -> Self {
+        Self::start_with(EngineSettings::default()).await
+    }
+
+    pub async fn start_with(settings: EngineSettings) -> Self {
+        let today = NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").expect("date");
+        let clock = Arc::new(ManualClock::new(service_day_start_ms(today) + 6 * 3_600_000));
+        let engine = Arc::new(Engine::start(settings, clock.clone()));
+        api::demo::load_demo(&engine, today).expect("demo loads");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let served_engine = Arc::clone(&engine);
+        let served = tokio::spawn(async move {
+            api::server::serve(listener, served_engine, async {
+                let _ = shutdown_rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        TestServer { addr, engine, clock, shutdown: Some(shutdown_tx), served: Some(served) }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr)).expect("uri").connect().await.expect("connect")
+    }
+
+    pub async fn booking(&self) -> BookingClient<Channel> {
+        BookingClient::new(self.channel().await)
+    }
+
+    pub async fn admin(&self) -> AdminClient<Channel> {
+        AdminClient::new(self.channel().await)
+    }
+
+    /// Stops accepting, waits for in-flight calls, and checks every train-date's
+    /// counts against a recount.
+    pub async fn stop(mut self) {
+        self.engine.verify_all().await.expect("every train-date's invariants hold");
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.expect("server task ends cleanly");
+        }
+    }
+}
+
+pub fn train_date(train: &str, date: &str) -> Option<pb::TrainDate> {
+    Some(pb::TrainDate { train: train.into(), date: date.into() })
+}
+
+pub fn passenger(name: &str, id_number: &str, class: pb::SeatClass) -> pb::PassengerRequest {
+    pb::PassengerRequest { name: name.into(), id_number: id_number.into(), seat_class: class.into(), ..Default::default() }
+}
+
+/// A hold on `TOMORROW` for `user`, one passenger per ID given.
+pub fn hold_request(
+    request_id: &str,
+    user: &str,
+    train: &str,
+    from: &str,
+    to: &str,
+    class: pb::SeatClass,
+    ids: &[&str],
+) -> pb::HoldRequest {
+    pb::HoldRequest {
+        request_id: request_id.into(),
+        user_id: user.into(),
+        train_date: train_date(train, TOMORROW),
+        from_station: from.into(),
+        to_station: to.into(),
+        passengers: ids.iter().zip(NAMES.iter().cycle()).map(|(id, name)| passenger(name, id, class)).collect(),
+    }
+}
+
+/// A valid 18-character ID number built from a serial, for tests that need many.
+pub fn resident_id(serial: u32) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let body = format!("110101199001{serial:05}");
+    let sum: u32 = body.bytes().zip(WEIGHTS).map(|(digit, weight)| u32::from(digit - b'0') * weight).sum();
+    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+}
+
+/// Remaining seats of `class` for a journey on `TOMORROW`.
+pub async fn remaining(
+    booking: &mut BookingClient<Channel>,
+    train: &str,
+    from: &str,
+    to: &str,
+    class: pb::SeatClass,
+) -> u32 {
+    let offer = booking
+        .get_availability(pb::GetAvailabilityRequest {
+            train_date: train_date(train, TOMORROW),
+            from_station: from.into(),
+            to_station: to.into(),
+        })
+        .await
+        .expect("availability")
+        .into_inner();
+    offer.classes.iter().find(|offer| offer.seat_class == class as i32).map(|offer| offer.remaining).unwrap_or(0)
+}
+
+/// The ErrorInfo reason of a failed call.
+pub fn reason(status: &tonic::Status) -> String {
+    api::status::reason_of(status).unwrap_or_default()
+}
