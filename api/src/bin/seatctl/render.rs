@@ -92,13 +92,13 @@ impl Output {
                 })
                 .collect();
             println!(
-                "{:<6} {:<10} {:<12} {:>5} {:<12} {:>5} {:>7}  {}{}",
+                "{:<6} {:<10} {} {:>5} {} {:>7} {:>5}  {}{}",
                 train_date.train,
                 train_date.date,
                 pad(&offer.from_station_name, 12),
                 offer.depart_time,
                 pad(&offer.to_station_name, 12),
-                offer.arrive_time,
+                format!("{}{}", offer.arrive_time, day_suffix(offer.depart_at_ms, offer.arrive_at_ms)),
                 offer.distance_km,
                 classes.join("  "),
                 if offer.on_sale { "" } else { "  [not on sale]" },
@@ -275,6 +275,13 @@ fn class_label(class: i32) -> &'static str {
         Ok(pb::SeatClass::HardSleeper) => "hard-sleeper",
         _ => "?",
     }
+}
+
+/// `+N` when arrival is N service days after departure.
+fn day_suffix(depart_at_ms: u64, arrive_at_ms: u64) -> String {
+    use engine::domain::state::service_date_of;
+    let days = (service_date_of(arrive_at_ms) - service_date_of(depart_at_ms)).num_days();
+    if days > 0 { format!("+{days}") } else { String::new() }
 }
 
 fn yuan(fen: u64) -> String {
