@@ -125,7 +125,11 @@ impl TrainDateHandle {
             pending.fetch_sub(1, Ordering::AcqRel);
             return Err(SendError::MailboxFull(key.clone()));
         }
-        self.addr.send(msg).await.map_err(|_| SendError::Stopped(key.clone()))
+        self.addr.send(msg).await.map_err(|_| {
+            // A stopped actor never handles the message, so it cannot count it out.
+            pending.fetch_sub(1, Ordering::AcqRel);
+            SendError::Stopped(key.clone())
+        })
     }
 
     pub fn mailbox_depth(&self) -> usize {

@@ -81,7 +81,8 @@ impl Handler<HoldMsg> for TrainDateActor {
         });
         let result = self.execute(&command, ctx).map(|_| {
             let Command::HoldSeats(hold) = &command else { unreachable!("built above") };
-            let order = self.state.order_for_request(&hold.user_id, &hold.request_id).expect("hold applied or repeated");
+            let order =
+                self.state.order_for_request(&hold.user_id, &hold.request_id).expect("hold applied or repeated");
             OrderSnapshot::of(&self.state, order)
         });
         self.message_done();
@@ -97,9 +98,9 @@ impl TrainDateActor {
         ctx: &mut Context<Self>,
     ) -> Result<OrderSnapshot, Rejection> {
         self.message_received();
-        let result = self.execute(&command, ctx).map(|_| {
-            OrderSnapshot::of(&self.state, self.state.order(&order_id).expect("decide found the order"))
-        });
+        let result = self
+            .execute(&command, ctx)
+            .map(|_| OrderSnapshot::of(&self.state, self.state.order(&order_id).expect("decide found the order")));
         self.message_done();
         result
     }

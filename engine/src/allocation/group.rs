@@ -58,8 +58,7 @@ fn same_carriage(
 ) -> Option<Vec<SeatIndex>> {
     let mut best: Option<(u32, Vec<SeatIndex>)> = None;
     for carriage_number in search.plan.carriages_of(class) {
-        let Some((cost, seats)) = cheapest(search, search.plan.carriage_seats(carriage_number), count, excluded)
-        else {
+        let Some((cost, seats)) = cheapest(search, search.plan.carriage_seats(carriage_number), count, excluded) else {
             continue;
         };
         if best.as_ref().is_none_or(|(best_cost, _)| cost < *best_cost) {

@@ -21,7 +21,9 @@ pub fn allocate_picks(
     picks: &[Pick],
     excluded: &[SeatIndex],
 ) -> Option<Vec<SeatIndex>> {
-    let rows_spanned = u16::from(picks.iter().map(|pick| pick.row).max()?);
+    // Rows are relative: a lone "C2" is just a C seat, so the lowest picked row counts as row 1.
+    let lowest_row = picks.iter().map(|pick| pick.row).min()?;
+    let rows_spanned = u16::from(picks.iter().map(|pick| pick.row).max()? - lowest_row + 1);
     let mut best: Option<(u32, Vec<SeatIndex>)> = None;
     for carriage_number in search.plan.carriages_of(class) {
         let carriage = search.plan.carriage(carriage_number).expect("listed carriage exists");
@@ -37,7 +39,7 @@ pub fn allocate_picks(
                 .iter()
                 .zip(&letter_indices)
                 .map(|(pick, letter)| {
-                    let row = base_row + u16::from(pick.row) - 1;
+                    let row = base_row + u16::from(pick.row - lowest_row);
                     search.plan.seat_index(carriage_number, row, *letter).expect("row within carriage")
                 })
                 .collect();

@@ -13,6 +13,10 @@ pub fn decide_cancel(
 ) -> Result<Vec<Event>, Rejection> {
     let order = super::owned_order(state, order_id, user_id)?;
     match order.status {
+        // The sweep may not have run yet; a lapsed hold is recorded as expired.
+        OrderStatus::Held if now_ms >= order.expires_at_ms => {
+            Ok(vec![Event::HoldExpired { order_id: *order_id, at_ms: now_ms }])
+        }
         OrderStatus::Held => Ok(vec![Event::HoldCancelled { order_id: *order_id, at_ms: now_ms }]),
         OrderStatus::Confirmed if now_ms >= state.departure_ms(usize::from(order.from)) => Err(Rejection::Departed),
         OrderStatus::Confirmed => Ok(vec![Event::TicketsRefunded { order_id: *order_id, at_ms: now_ms }]),

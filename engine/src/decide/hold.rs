@@ -55,7 +55,10 @@ fn validate_shape(state: &TrainDateState, hold: &HoldSeats) -> Result<(), Reject
     let stop_count = state.plan.stop_count();
     if hold.from >= hold.to || hold.to >= stop_count {
         return Err(Rejection::InvalidJourney {
-            reason: format!("boarding stop {} must come before alighting stop {} on a train of {stop_count} stops", hold.from, hold.to),
+            reason: format!(
+                "boarding stop {} must come before alighting stop {} on a train of {stop_count} stops",
+                hold.from, hold.to
+            ),
         });
     }
     for (index, passenger) in hold.passengers.iter().enumerate() {
@@ -110,9 +113,8 @@ fn check_sales(state: &TrainDateState, hold: &HoldSeats, now_ms: u64) -> Result<
 fn check_passenger_overlap(state: &TrainDateState, hold: &HoldSeats) -> Result<(), Rejection> {
     for (index, passenger) in hold.passengers.iter().enumerate() {
         let Some(journeys) = state.passenger_journeys.get(&passenger.id_number) else { continue };
-        let overlapping = journeys
-            .iter()
-            .find(|journey| usize::from(journey.from) < hold.to && hold.from < usize::from(journey.to));
+        let overlapping =
+            journeys.iter().find(|journey| usize::from(journey.from) < hold.to && hold.from < usize::from(journey.to));
         if let Some(journey) = overlapping {
             return Err(Rejection::PassengerOverlap { passenger: index, order_id: journey.order_id });
         }
@@ -193,7 +195,11 @@ fn allocate_exact(state: &TrainDateState, hold: &HoldSeats, seats: &mut [Option<
             .ok_or_else(|| invalid(format!("no seat {seat_code:?} in carriage {carriage}")))?;
         let chosen_twice = seats.contains(&Some(seat));
         if chosen_twice || !state.inventory.is_free(seat, hold.from, hold.to) {
-            return Err(Rejection::SeatTaken { passenger: index, carriage: *carriage, seat: state.plan.seat_code(seat) });
+            return Err(Rejection::SeatTaken {
+                passenger: index,
+                carriage: *carriage,
+                seat: state.plan.seat_code(seat),
+            });
         }
         seats[index] = Some(seat);
     }

@@ -22,8 +22,12 @@ use crate::domain::state::TrainDateState;
 pub fn decide(state: &TrainDateState, command: &Command, now_ms: u64) -> Result<Vec<Event>, Rejection> {
     match command {
         Command::HoldSeats(hold) => hold::decide_hold(state, hold, now_ms),
-        Command::ConfirmOrder { order_id, user_id } => confirm::decide_confirm(state, order_id, user_id.as_deref(), now_ms),
-        Command::CancelOrder { order_id, user_id } => cancel::decide_cancel(state, order_id, user_id.as_deref(), now_ms),
+        Command::ConfirmOrder { order_id, user_id } => {
+            confirm::decide_confirm(state, order_id, user_id.as_deref(), now_ms)
+        }
+        Command::CancelOrder { order_id, user_id } => {
+            cancel::decide_cancel(state, order_id, user_id.as_deref(), now_ms)
+        }
         Command::ExpireHolds => Ok(expire::decide_expire(state, now_ms)),
         Command::CloseSales => Ok(close::decide_close(state, now_ms)),
     }
@@ -31,9 +35,16 @@ pub fn decide(state: &TrainDateState, command: &Command, now_ms: u64) -> Result<
 
 /// The order, if it exists and (when a user is named) belongs to that user.
 /// Another user's order is reported as not found, so ids cannot be probed.
-fn owned_order<'a>(state: &'a TrainDateState, order_id: &OrderId, user_id: Option<&str>) -> Result<&'a Order, Rejection> {
+fn owned_order<'a>(
+    state: &'a TrainDateState,
+    order_id: &OrderId,
+    user_id: Option<&str>,
+) -> Result<&'a Order, Rejection> {
     state
         .order(order_id)
         .filter(|order| user_id.is_none_or(|user| order.user_id == user))
         .ok_or(Rejection::OrderNotFound { order_id: *order_id })
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,9 +12,15 @@ pub const PASSENGERS_PER_ORDER_MAX: usize = 5;
 pub enum Command {
     HoldSeats(HoldSeats),
     /// `user_id` set: only that user's order is found.
-    ConfirmOrder { order_id: OrderId, user_id: Option<String> },
+    ConfirmOrder {
+        order_id: OrderId,
+        user_id: Option<String>,
+    },
     /// `user_id` set: only that user's order is found.
-    CancelOrder { order_id: OrderId, user_id: Option<String> },
+    CancelOrder {
+        order_id: OrderId,
+        user_id: Option<String>,
+    },
     /// Release every hold whose time is up at `now`.
     ExpireHolds,
     CloseSales,

@@ -20,13 +20,27 @@ pub struct EventRecord {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     SeatsHeld(SeatsHeld),
-    OrderConfirmed { order_id: OrderId, at_ms: u64 },
+    OrderConfirmed {
+        order_id: OrderId,
+        at_ms: u64,
+    },
     /// A held order cancelled before payment.
-    HoldCancelled { order_id: OrderId, at_ms: u64 },
+    HoldCancelled {
+        order_id: OrderId,
+        at_ms: u64,
+    },
     /// A confirmed order cancelled after payment.
-    TicketsRefunded { order_id: OrderId, at_ms: u64 },
-    HoldExpired { order_id: OrderId, at_ms: u64 },
-    SalesClosed { at_ms: u64 },
+    TicketsRefunded {
+        order_id: OrderId,
+        at_ms: u64,
+    },
+    HoldExpired {
+        order_id: OrderId,
+        at_ms: u64,
+    },
+    SalesClosed {
+        at_ms: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,6 @@
-//! Business rejections: values with reasons, ordered as decide checks them.
+//! Business rejections: values with reasons. A hold checks, in order: a
+//! repeated request id, the order's shape, sales, passenger overlap, remaining
+//! counts, then seat choices.
 
 use super::order::{OrderId, OrderStatus};
 use super::seat_class::SeatClass;

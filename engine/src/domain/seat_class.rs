@@ -16,13 +16,8 @@ pub enum SeatClass {
 }
 
 impl SeatClass {
-    pub const ALL: [SeatClass; 5] = [
-        SeatClass::Business,
-        SeatClass::First,
-        SeatClass::Second,
-        SeatClass::SoftSleeper,
-        SeatClass::HardSleeper,
-    ];
+    pub const ALL: [SeatClass; 5] =
+        [SeatClass::Business, SeatClass::First, SeatClass::Second, SeatClass::SoftSleeper, SeatClass::HardSleeper];
 
     /// The column letters a carriage of this class has, in seating order.
     pub fn standard_letters(self) -> &'static str {

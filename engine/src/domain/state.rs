@@ -33,7 +33,9 @@ impl fmt::Display for TrainDateKey {
 pub enum SalesStatus {
     Open,
     /// Closed by an operator (or the scheduler) at `at_ms`.
-    Closed { at_ms: u64 },
+    Closed {
+        at_ms: u64,
+    },
 }
 
 /// A journey a passenger holds on this train-date, for the overlap rule.

@@ -157,12 +157,20 @@ impl TrainTemplate {
                 return Err(TimetableError::field(field("station"), format!("{} is called at twice", stop.station)));
             }
             match (index, stop.arrive_minutes, stop.depart_minutes) {
-                (0, _, None) => return Err(TimetableError::field(field("depart"), "the origin needs a departure time")),
+                (0, _, None) => {
+                    return Err(TimetableError::field(field("depart"), "the origin needs a departure time"));
+                }
                 (i, None, _) if i > 0 => {
-                    return Err(TimetableError::field(field("arrive"), "every stop after the origin needs an arrival time"));
+                    return Err(TimetableError::field(
+                        field("arrive"),
+                        "every stop after the origin needs an arrival time",
+                    ));
                 }
                 (i, _, None) if i < last => {
-                    return Err(TimetableError::field(field("depart"), "every stop before the terminus needs a departure time"));
+                    return Err(TimetableError::field(
+                        field("depart"),
+                        "every stop before the terminus needs a departure time",
+                    ));
                 }
                 _ => {}
             }
@@ -237,8 +245,7 @@ fn validate_letters(carriage: &Carriage) -> Result<(), String> {
 
 /// Train codes are a letter or digit followed by up to 7 more letters or digits.
 pub fn validate_train_code(code: &str) -> Result<(), TimetableError> {
-    let valid = (1..=8).contains(&code.len())
-        && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let valid = (1..=8).contains(&code.len()) && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
     if valid {
         Ok(())
     } else {

@@ -124,13 +124,14 @@ fn convert_stops(stops: &[FileStop]) -> Result<Vec<Stop>, TimetableError> {
         .enumerate()
         .map(|(index, stop)| {
             let day_start = stop.day.checked_mul(MINUTES_PER_DAY).filter(|minutes| *minutes < u32::MAX / 2);
-            let day_start = day_start.ok_or_else(|| TimetableError::field(format!("stops[{index}].day"), "too large"))?;
+            let day_start =
+                day_start.ok_or_else(|| TimetableError::field(format!("stops[{index}].day"), "too large"))?;
             let parse = |name: &str, text: &Option<String>| -> Result<Option<u32>, TimetableError> {
                 text.as_deref()
                     .map(|text| {
-                        parse_clock(text)
-                            .map(|minutes| day_start + minutes)
-                            .ok_or_else(|| TimetableError::field(format!("stops[{index}].{name}"), format!("{text:?} is not HH:MM")))
+                        parse_clock(text).map(|minutes| day_start + minutes).ok_or_else(|| {
+                            TimetableError::field(format!("stops[{index}].{name}"), format!("{text:?} is not HH:MM"))
+                        })
                     })
                     .transpose()
             };

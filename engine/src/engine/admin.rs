@@ -58,15 +58,17 @@ pub struct EngineStats {
 impl Engine {
     /// Adds or replaces stations; all or none.
     pub fn upsert_stations(&self, stations: &[Station]) -> Result<usize, EngineError> {
-        self.catalog
-            .upsert_stations(stations)
-            .map_err(|(index, error)| EngineError::invalid(format!("stations[{index}].{}", error.field), error.reason))?;
+        self.catalog.upsert_stations(stations).map_err(|(index, error)| {
+            EngineError::invalid(format!("stations[{index}].{}", error.field), error.reason)
+        })?;
         Ok(stations.len())
     }
 
     /// Adds or replaces a train's template. Open train-dates keep their copy.
     pub fn upsert_train(&self, template: TrainTemplate) -> Result<UpsertOutcome, EngineError> {
-        self.catalog.upsert_train(template).map_err(|error| EngineError::invalid(format!("train.{}", error.field), error.reason))
+        self.catalog
+            .upsert_train(template)
+            .map_err(|error| EngineError::invalid(format!("train.{}", error.field), error.reason))
     }
 
     /// Opens one train-date from the train's current template. Opening an
@@ -79,17 +81,28 @@ impl Engine {
 
     /// Opens every date from `first` to `last` inclusive for each train in
     /// `trains`, or for every train when `trains` is empty.
-    pub fn open_train_dates(&self, trains: &[String], first: NaiveDate, last: NaiveDate) -> Result<OpenSummary, EngineError> {
+    pub fn open_train_dates(
+        &self,
+        trains: &[String],
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<OpenSummary, EngineError> {
         if last < first {
             return Err(EngineError::invalid("last_date", "must not be before first_date"));
         }
         let days = (last - first).num_days() as u64 + 1;
         if days > OPEN_RANGE_DAYS_MAX {
-            return Err(EngineError::invalid("last_date", format!("a range covers at most {OPEN_RANGE_DAYS_MAX} days")));
+            return Err(EngineError::invalid(
+                "last_date",
+                format!("a range covers at most {OPEN_RANGE_DAYS_MAX} days"),
+            ));
         }
         let trains = if trains.is_empty() { self.catalog.train_codes() } else { trains.to_vec() };
         if trains.len() as u64 * days > TRAIN_DATES_PER_OPEN_MAX as u64 {
-            return Err(EngineError::invalid("trains", format!("one call opens at most {TRAIN_DATES_PER_OPEN_MAX} train-dates")));
+            return Err(EngineError::invalid(
+                "trains",
+                format!("one call opens at most {TRAIN_DATES_PER_OPEN_MAX} train-dates"),
+            ));
         }
         for (index, train) in trains.iter().enumerate() {
             if self.catalog.train(train).is_none() {
@@ -117,7 +130,12 @@ impl Engine {
     }
 
     /// Open train-dates in (date, train) order, after `after`, optionally of one date.
-    pub fn list_train_dates(&self, date: Option<NaiveDate>, after: Option<&TrainDateKey>, limit: usize) -> TrainDatePage {
+    pub fn list_train_dates(
+        &self,
+        date: Option<NaiveDate>,
+        after: Option<&TrainDateKey>,
+        limit: usize,
+    ) -> TrainDatePage {
         let limit = limit.clamp(1, TRAIN_DATES_PER_PAGE_MAX);
         let mut keys: Vec<TrainDateKey> = self
             .registry
