@@ -19,7 +19,12 @@ fn small_train(code: &str, stations: &[&str]) -> pb::Train {
                 distance_km: index as u32 * 50,
             })
             .collect(),
-        carriages: vec![pb::Carriage { number: 1, seat_class: SeatClass::Second.into(), rows: 2, letters: String::new() }],
+        carriages: vec![pb::Carriage {
+            number: 1,
+            seat_class: SeatClass::Second.into(),
+            rows: 2,
+            letters: String::new(),
+        }],
     }
 }
 
@@ -79,7 +84,8 @@ async fn invalid_templates_are_refused_with_the_field() {
     let mut admin = server.admin().await;
     let stations: Vec<pb::Station> = (0..70)
         .map(|n| pb::Station {
-            code: format!("ZZ{}", (b'A' + (n / 26) as u8) as char).to_string() + &((b'A' + (n % 26) as u8) as char).to_string(),
+            code: format!("ZZ{}", (b'A' + (n / 26) as u8) as char).to_string()
+                + &((b'A' + (n % 26) as u8) as char).to_string(),
             name: format!("测试站{}", ["甲", "乙", "丙", "丁", "戊", "己", "庚"][n as usize % 7]) + &n.to_string(),
             pinyin: String::new(),
         })
@@ -92,7 +98,10 @@ async fn invalid_templates_are_refused_with_the_field() {
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(api::status::field_of(&status).as_deref(), Some("train.stops"));
     assert!(status.message().contains("64"), "{}", status.message());
-    admin.upsert_train(pb::UpsertTrainRequest { train: Some(small_train("K9998", &codes[..64])) }).await.expect("64 stops fit");
+    admin
+        .upsert_train(pb::UpsertTrainRequest { train: Some(small_train("K9998", &codes[..64])) })
+        .await
+        .expect("64 stops fit");
 
     let mut backwards = small_train("K9997", &codes[..3]);
     backwards.stops[2].distance_km = 10;
@@ -167,23 +176,25 @@ async fn health_and_reflection_answer_generic_clients() {
     use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
     let server = TestServer::start().await;
     let mut health = HealthClient::new(server.channel().await);
-    let reply = health
-        .check(HealthCheckRequest { service: "seat.v1.Booking".into() })
-        .await
-        .unwrap()
-        .into_inner();
+    let reply = health.check(HealthCheckRequest { service: "seat.v1.Booking".into() }).await.unwrap().into_inner();
     assert_eq!(reply.status, ServingStatus::Serving as i32);
 
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     let mut reflection = ServerReflectionClient::new(server.channel().await);
-    let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
     let mut replies = reflection.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
     let reply = replies.message().await.unwrap().expect("one reply");
     let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else { panic!("services listed") };
     let names: Vec<String> = list.service.into_iter().map(|service| service.name).collect();
-    assert!(names.contains(&"seat.v1.Booking".to_string()) && names.contains(&"seat.v1.Admin".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"seat.v1.Booking".to_string()) && names.contains(&"seat.v1.Admin".to_string()),
+        "{names:?}"
+    );
     server.stop().await;
 }

@@ -115,8 +115,14 @@ async fn segments_sell_twice_per_seat_without_overlap() {
     assert_eq!(remaining(&mut booking, "G1", "VNP", "AOH", SeatClass::Business).await, 14);
     assert_eq!(remaining(&mut booking, "G1", "JGK", "NKH", SeatClass::Business).await, 14);
     // Refunding one leg frees only that leg.
-    booking.confirm(pb::ConfirmRequest { order_id: beijing_nanjing.order_id.clone(), ..Default::default() }).await.unwrap();
-    booking.cancel(pb::CancelRequest { order_id: beijing_nanjing.order_id.clone(), ..Default::default() }).await.unwrap();
+    booking
+        .confirm(pb::ConfirmRequest { order_id: beijing_nanjing.order_id.clone(), ..Default::default() })
+        .await
+        .unwrap();
+    booking
+        .cancel(pb::CancelRequest { order_id: beijing_nanjing.order_id.clone(), ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(remaining(&mut booking, "G1", "VNP", "NKH", SeatClass::Business).await, 15);
     assert_eq!(remaining(&mut booking, "G1", "NKH", "AOH", SeatClass::Business).await, 14);
     server.stop().await;
@@ -218,10 +224,8 @@ async fn a_passenger_cannot_hold_overlapping_journeys() {
     let server = TestServer::start().await;
     let mut booking = server.booking().await;
     booking.hold(hold_request("a", "alice", "G101", "VNP", "JGK", SeatClass::Second, &[IDS[0]])).await.unwrap();
-    let status = booking
-        .hold(hold_request("b", "bob", "G101", "TIP", "NKH", SeatClass::Second, &[IDS[0]]))
-        .await
-        .unwrap_err();
+    let status =
+        booking.hold(hold_request("b", "bob", "G101", "TIP", "NKH", SeatClass::Second, &[IDS[0]])).await.unwrap_err();
     assert_eq!((status.code(), reason(&status).as_str()), (Code::AlreadyExists, "PASSENGER_OVERLAP"));
     // Back to back is fine.
     booking.hold(hold_request("c", "bob", "G101", "JGK", "NKH", SeatClass::Second, &[IDS[0]])).await.unwrap();
@@ -279,12 +283,24 @@ async fn bad_input_names_the_field() {
             r.passengers[0].id_number = "110105194912310021".into();
             (r, Code::InvalidArgument, "passengers[0].id_number")
         },
-        (hold_request("r", "u", "G1", "NOWHERE", "AOH", SeatClass::Second, &[IDS[0]]), Code::InvalidArgument, "from_station"),
+        (
+            hold_request("r", "u", "G1", "NOWHERE", "AOH", SeatClass::Second, &[IDS[0]]),
+            Code::InvalidArgument,
+            "from_station",
+        ),
         (hold_request("r", "u", "G1", "AOH", "VNP", SeatClass::Second, &[IDS[0]]), Code::InvalidArgument, "to_station"),
         (hold_request("r", "u", "G1", "VNP", "TIP", SeatClass::Second, &[IDS[0]]), Code::InvalidArgument, "to_station"),
         (hold_request("", "u", "G1", "VNP", "AOH", SeatClass::Second, &[IDS[0]]), Code::InvalidArgument, "request_id"),
-        (hold_request("r", "u", "G1", "VNP", "AOH", SeatClass::Unspecified, &[IDS[0]]), Code::InvalidArgument, "passengers[0].seat_class"),
-        (hold_request("r", "u", "G1", "VNP", "AOH", SeatClass::HardSleeper, &[IDS[0]]), Code::InvalidArgument, "passengers[0].seat_class"),
+        (
+            hold_request("r", "u", "G1", "VNP", "AOH", SeatClass::Unspecified, &[IDS[0]]),
+            Code::InvalidArgument,
+            "passengers[0].seat_class",
+        ),
+        (
+            hold_request("r", "u", "G1", "VNP", "AOH", SeatClass::HardSleeper, &[IDS[0]]),
+            Code::InvalidArgument,
+            "passengers[0].seat_class",
+        ),
         (hold_request("r", "u", "G1", "VNP", "AOH", SeatClass::Second, &IDS[..6]), Code::InvalidArgument, "passengers"),
         {
             let mut r = hold_request("r", "u", "G1", "VNP", "AOH", SeatClass::Second, &[IDS[0]]);
@@ -321,7 +337,8 @@ async fn closed_and_departed_train_dates_refuse_holds() {
     let mut booking = server.booking().await;
     let mut admin = server.admin().await;
     admin.close_sales(pb::CloseSalesRequest { train_date: train_date("G3", TOMORROW) }).await.unwrap();
-    let status = booking.hold(hold_request("r", "u", "G3", "VNP", "AOH", SeatClass::Second, &[IDS[0]])).await.unwrap_err();
+    let status =
+        booking.hold(hold_request("r", "u", "G3", "VNP", "AOH", SeatClass::Second, &[IDS[0]])).await.unwrap_err();
     assert_eq!((status.code(), reason(&status).as_str()), (Code::FailedPrecondition, "SALES_CLOSED"));
 
     // Today 09:00: G1 left Beijing at 07:00 but is yet to leave Nanjing (≈10:26).
@@ -330,8 +347,10 @@ async fn closed_and_departed_train_dates_refuse_holds() {
         request.train_date = train_date("G1", seat_tests::TODAY);
         request
     };
-    let status =
-        booking.hold(today(hold_request("d", "u", "G1", "VNP", "AOH", SeatClass::Second, &[IDS[0]]))).await.unwrap_err();
+    let status = booking
+        .hold(today(hold_request("d", "u", "G1", "VNP", "AOH", SeatClass::Second, &[IDS[0]])))
+        .await
+        .unwrap_err();
     assert_eq!((status.code(), reason(&status).as_str()), (Code::FailedPrecondition, "DEPARTED"));
     booking.hold(today(hold_request("n", "u", "G1", "NKH", "AOH", SeatClass::Second, &[IDS[0]]))).await.unwrap();
     server.stop().await;

@@ -94,7 +94,12 @@ pub fn train_date(train: &str, date: &str) -> Option<pb::TrainDate> {
 }
 
 pub fn passenger(name: &str, id_number: &str, class: pb::SeatClass) -> pb::PassengerRequest {
-    pb::PassengerRequest { name: name.into(), id_number: id_number.into(), seat_class: class.into(), ..Default::default() }
+    pb::PassengerRequest {
+        name: name.into(),
+        id_number: id_number.into(),
+        seat_class: class.into(),
+        ..Default::default()
+    }
 }
 
 /// A hold on `TOMORROW` for `user`, one passenger per ID given.

@@ -1,0 +1,9 @@
+//! Shared benchmark fixtures.
+//!
+//! Modules:
+//! - `fixtures`: a 24-stop, 16-car 1,193-seat train like the Beijing–Shanghai line's.
+//! - `demand`: a seeded, realistic stream of hold requests (long trips favoured,
+//!   groups of 1 to 5, some seat picks) for comparing allocation policies.
+
+pub mod demand;
+pub mod fixtures;
