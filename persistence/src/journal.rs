@@ -1,0 +1,117 @@
+//! The `Journal` trait: what the group-commit writer and recovery need from a
+//! database. `SqliteJournal` and `MySqlJournal` implement it on sqlx.
+
+use crate::codec::StoredEvent;
+use engine::domain::state::TrainDateKey;
+use engine::domain::timetable::{Station, TrainTemplate};
+use std::future::Future;
+use thiserror::Error;
+
+/// A stream's id in the journal: `YYYY-MM-DD/TRAIN`, so ids sort by date.
+pub fn stream_id(key: &TrainDateKey) -> String {
+    format!("{}/{}", key.date, key.train)
+}
+
+/// Parses a stream id back into its key.
+pub fn parse_stream_id(stream: &str) -> Option<TrainDateKey> {
+    let (date, train) = stream.split_once('/')?;
+    Some(TrainDateKey::new(train, chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?))
+}
+
+/// A state snapshot of one stream as of `seq`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSnapshot {
+    pub seq: u64,
+    pub version: u16,
+    pub body: String,
+}
+
+/// A new order to index: order id → stream, and its idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRow {
+    pub order_id: String,
+    pub stream: String,
+    pub user_id: String,
+    pub request_id: String,
+    /// Seq of the event that created it.
+    pub seq: u64,
+}
+
+/// One stream's share of an append batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamAppend {
+    pub stream: String,
+    /// Contiguous seqs continuing the stream's last stored seq.
+    pub events: Vec<StoredEvent>,
+    pub new_orders: Vec<OrderRow>,
+    /// Written after the events; its seq is at most the last event's (or the
+    /// stream's last stored seq when `events` is empty).
+    pub snapshot: Option<StoredSnapshot>,
+}
+
+/// An open train-date as stored: its key and the template it opened with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredTrainDate {
+    pub key: TrainDateKey,
+    pub template: TrainTemplate,
+    pub opened_at_ms: u64,
+}
+
+#[derive(Debug, Error)]
+pub enum JournalError {
+    /// An append whose seqs do not continue their stream: a duplicate or a gap.
+    /// Always a bug or a second writer; never retried.
+    #[error("stream {stream}: append of seq {first_seq} does not follow stored seq {stored_seq}")]
+    OutOfSequence { stream: String, first_seq: u64, stored_seq: u64 },
+    /// Stored data that cannot be decoded.
+    #[error("corrupt journal data: {0}")]
+    Corrupt(String),
+    /// The database refused or could not be reached.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The journal a backend provides. Every method is one round trip or one
+/// transaction; none is called from inside an actor's message handling.
+pub trait Journal: Send + Sync + 'static {
+    /// Writes every stream's events, order rows and snapshot in one
+    /// transaction, all or nothing, with multi-row INSERTs of fixed shapes.
+    /// Fails with `OutOfSequence` if any stream's first seq is not its stored
+    /// last seq + 1 (or a duplicate key is hit).
+    fn append(&self, batch: &[StreamAppend]) -> impl Future<Output = Result<(), JournalError>> + Send;
+
+    /// Events of `stream` with seq > `after_seq`, in seq order, at most `limit`.
+    fn read_events(
+        &self,
+        stream: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, JournalError>> + Send;
+
+    /// The highest stored seq of `stream`; 0 if it has no events.
+    fn last_seq(&self, stream: &str) -> impl Future<Output = Result<u64, JournalError>> + Send;
+
+    /// The snapshot with the highest seq, if any.
+    fn latest_snapshot(&self, stream: &str) -> impl Future<Output = Result<Option<StoredSnapshot>, JournalError>> + Send;
+
+    /// Adds or replaces stations (one transaction).
+    fn upsert_stations(&self, stations: &[Station]) -> impl Future<Output = Result<(), JournalError>> + Send;
+
+    /// Adds or replaces a train with its stops and carriages (one transaction).
+    fn upsert_train(&self, train: &TrainTemplate, now_ms: u64) -> impl Future<Output = Result<(), JournalError>> + Send;
+
+    fn load_stations(&self) -> impl Future<Output = Result<Vec<Station>, JournalError>> + Send;
+
+    /// Every train template, stops and carriages in order.
+    fn load_trains(&self) -> impl Future<Output = Result<Vec<TrainTemplate>, JournalError>> + Send;
+
+    /// Records open train-dates; ones already stored are left as they are.
+    fn insert_train_dates(&self, train_dates: &[StoredTrainDate]) -> impl Future<Output = Result<(), JournalError>> + Send;
+
+    fn load_train_dates(&self) -> impl Future<Output = Result<Vec<StoredTrainDate>, JournalError>> + Send;
+
+    /// Every indexed order, by user then order id.
+    fn load_orders(&self) -> impl Future<Output = Result<Vec<OrderRow>, JournalError>> + Send;
+}

@@ -1,0 +1,1 @@
+//! MySQL/MariaDB journal (to be written).

@@ -1,0 +1,1 @@
+//! SQLite journal (to be written).
