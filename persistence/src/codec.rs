@@ -7,7 +7,7 @@ use engine::domain::event::{EVENT_SCHEMA_VERSION, Event, EventRecord};
 use thiserror::Error;
 
 /// An event as a journal row stores it (the seq and stream key live beside it).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredEvent {
     pub seq: u64,
     /// `Event::kind`, kept in its own column so operators can filter without parsing JSON.

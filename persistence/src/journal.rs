@@ -19,7 +19,7 @@ pub fn parse_stream_id(stream: &str) -> Option<TrainDateKey> {
 }
 
 /// A state snapshot of one stream as of `seq`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredSnapshot {
     pub seq: u64,
     pub version: u16,
@@ -27,7 +27,7 @@ pub struct StoredSnapshot {
 }
 
 /// A new order to index: order id → stream, and its idempotency key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct OrderRow {
     pub order_id: String,
     pub stream: String,
@@ -73,6 +73,20 @@ pub enum JournalError {
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
+impl JournalError {
+    /// Whether retrying the same call cannot succeed: a sequence or duplicate
+    /// key conflict (a bug or a second writer), corrupt data or a failed
+    /// migration. A writer retries only the others (lost connections, timeouts).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            JournalError::OutOfSequence { .. } | JournalError::Corrupt(_) | JournalError::Migration(_) => true,
+            JournalError::Database(error) => {
+                error.as_database_error().is_some_and(|error| !matches!(error.kind(), sqlx::error::ErrorKind::Other))
+            }
+        }
+    }
+}
+
 /// The journal a backend provides. Every method is one round trip or one
 /// transaction; none is called from inside an actor's message handling.
 pub trait Journal: Send + Sync + 'static {
@@ -94,13 +108,17 @@ pub trait Journal: Send + Sync + 'static {
     fn last_seq(&self, stream: &str) -> impl Future<Output = Result<u64, JournalError>> + Send;
 
     /// The snapshot with the highest seq, if any.
-    fn latest_snapshot(&self, stream: &str) -> impl Future<Output = Result<Option<StoredSnapshot>, JournalError>> + Send;
+    fn latest_snapshot(
+        &self,
+        stream: &str,
+    ) -> impl Future<Output = Result<Option<StoredSnapshot>, JournalError>> + Send;
 
     /// Adds or replaces stations (one transaction).
     fn upsert_stations(&self, stations: &[Station]) -> impl Future<Output = Result<(), JournalError>> + Send;
 
     /// Adds or replaces a train with its stops and carriages (one transaction).
-    fn upsert_train(&self, train: &TrainTemplate, now_ms: u64) -> impl Future<Output = Result<(), JournalError>> + Send;
+    fn upsert_train(&self, train: &TrainTemplate, now_ms: u64)
+    -> impl Future<Output = Result<(), JournalError>> + Send;
 
     fn load_stations(&self) -> impl Future<Output = Result<Vec<Station>, JournalError>> + Send;
 
@@ -108,7 +126,10 @@ pub trait Journal: Send + Sync + 'static {
     fn load_trains(&self) -> impl Future<Output = Result<Vec<TrainTemplate>, JournalError>> + Send;
 
     /// Records open train-dates; ones already stored are left as they are.
-    fn insert_train_dates(&self, train_dates: &[StoredTrainDate]) -> impl Future<Output = Result<(), JournalError>> + Send;
+    fn insert_train_dates(
+        &self,
+        train_dates: &[StoredTrainDate],
+    ) -> impl Future<Output = Result<(), JournalError>> + Send;
 
     fn load_train_dates(&self) -> impl Future<Output = Result<Vec<StoredTrainDate>, JournalError>> + Send;
 

@@ -4,9 +4,22 @@
 //! - `codec`: versioned JSON encoding of engine events, shared by every backend.
 //! - `journal`: the `Journal` trait, stream ids and the stored row types.
 //! - `sqlite`: `SqliteJournal`, the embedded default (a file under the data dir).
-//! - `mysql`: `MySqlJournal`, the production backend (MySQL or MariaDB).
+//! - `mysql`: `MySqlJournal`, the production backend (MySQL or MariaDB), and
+//!   helpers tests use to make and drop throwaway databases.
+//! - `store`: `JournalStore`, the engine's `Store` on any `Journal`: catalog and snapshot-plus-tail loads.
+//! - `writer`: the group-commit writer that batches every actor's journal entries into one transaction.
+//! - `batch` (private): the sequence checks an append makes before writing, and its rows.
+//! - `chunks` (private): fixed-shape chunking, so multi-row statements come in a few sizes only.
+//! - `rows` (private): domain values to bind values and fetched rows back, for both backends.
+//! - `sql` (private): the SQL both backends share and the fixed-shape multi-row insert.
 
+mod batch;
+mod chunks;
 pub mod codec;
 pub mod journal;
 pub mod mysql;
+mod rows;
+mod sql;
 pub mod sqlite;
+pub mod store;
+pub mod writer;

@@ -1,0 +1,118 @@
+//! Harness for the conformance tests: one fresh journal per test on each
+//! backend, a raw handle to look behind the trait, and engine-made events.
+
+pub mod world;
+
+use seat_persistence::mysql::{self, MySqlJournal};
+use seat_persistence::sqlite::SqliteJournal;
+use sqlx::mysql::MySqlPool;
+use sqlx::sqlite::SqlitePool;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The server the MySQL variants run on, such as `mysql://root@127.0.0.1:3306/test`.
+pub const MYSQL_URL: &str = "MYSQL_URL";
+
+/// A second connection to the journal's database, for what the trait does not
+/// show (pruned snapshots) or should never write (corrupt rows).
+pub enum Raw {
+    Sqlite(SqlitePool),
+    MySql(MySqlPool),
+}
+
+impl Raw {
+    pub async fn execute(&self, statement: &'static str) {
+        match self {
+            Raw::Sqlite(pool) => sqlx::query(statement).execute(pool).await.map(drop),
+            Raw::MySql(pool) => sqlx::query(statement).execute(pool).await.map(drop),
+        }
+        .expect("raw statement runs");
+    }
+
+    pub async fn snapshot_seqs(&self, stream: &str) -> Vec<u64> {
+        const SQL: &str = "SELECT seq FROM snapshots WHERE train_date = ? ORDER BY seq";
+        match self {
+            Raw::Sqlite(pool) => sqlx::query_scalar(SQL).bind(stream).fetch_all(pool).await,
+            Raw::MySql(pool) => sqlx::query_scalar(SQL).bind(stream).fetch_all(pool).await,
+        }
+        .expect("snapshots read")
+    }
+}
+
+/// A fresh SQLite journal in its own directory (kept alive by the returned guard).
+pub async fn sqlite_journal() -> (SqliteJournal, Raw, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("data").join("journal.db");
+    let journal = SqliteJournal::open(&path).await.expect("journal opens");
+    let raw = SqlitePool::connect(&format!("sqlite://{}", path.display())).await.expect("raw connection");
+    (journal, Raw::Sqlite(raw), dir)
+}
+
+/// A MySQL journal on the database at `url`, with its raw handle.
+pub async fn mysql_journal(url: &str) -> (MySqlJournal, Raw) {
+    let journal = MySqlJournal::connect(url).await.expect("journal connects");
+    (journal, Raw::MySql(MySqlPool::connect(url).await.expect("raw connection")))
+}
+
+/// A uniquely named database on the `MYSQL_URL` server; `None` (with a note)
+/// when the variable is unset, so MySQL variants pass without a server.
+pub struct MySqlTestDb {
+    server_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl MySqlTestDb {
+    pub async fn create(test: &str) -> Option<Self> {
+        let Ok(server_url) = std::env::var(MYSQL_URL) else {
+            eprintln!("{test}: {MYSQL_URL} is not set; skipping the MySQL variant");
+            return None;
+        };
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").subsec_nanos();
+        let name = format!("seat_test_{}_{nanos}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        mysql::create_database(&server_url, &name).await.expect("test database created");
+        Some(MySqlTestDb { url: mysql::database_url(&server_url, &name), server_url, name })
+    }
+
+    pub async fn drop(self) {
+        mysql::drop_database(&self.server_url, &self.name).await.expect("test database dropped");
+    }
+}
+
+/// Runs each named `async fn(&impl Journal, &Raw)` once on SQLite (module
+/// `sqlite`) and once on MySQL (module `mysql`), dropping the MySQL database
+/// even when the body panics.
+#[macro_export]
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (journal, raw, _dir) = $crate::support::sqlite_journal().await;
+                    super::$name(&journal, &raw).await;
+                }
+            )*
+        }
+
+        mod mysql {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = $crate::support::MySqlTestDb::create(stringify!($name)).await else { return };
+                    let url = db.url.clone();
+                    let outcome = tokio::spawn(async move {
+                        let (journal, raw) = $crate::support::mysql_journal(&url).await;
+                        super::$name(&journal, &raw).await;
+                    })
+                    .await;
+                    db.drop().await;
+                    if let Err(error) = outcome {
+                        std::panic::resume_unwind(error.into_panic());
+                    }
+                }
+            )*
+        }
+    };
+}
