@@ -30,11 +30,17 @@ pub enum UpsertOutcome {
 }
 
 impl Catalog {
-    /// Adds or replaces stations; all are checked before any is stored.
-    pub fn upsert_stations(&self, stations: &[Station]) -> Result<(), (usize, TimetableError)> {
+    /// Checks every station; the index of the first bad one and why.
+    pub fn validate_stations(stations: &[Station]) -> Result<(), (usize, TimetableError)> {
         for (index, station) in stations.iter().enumerate() {
             validate_station(station).map_err(|error| (index, error))?;
         }
+        Ok(())
+    }
+
+    /// Adds or replaces stations; all are checked before any is stored.
+    pub fn upsert_stations(&self, stations: &[Station]) -> Result<(), (usize, TimetableError)> {
+        Self::validate_stations(stations)?;
         for station in stations {
             if let Some(previous) = self.stations.get(&station.code) {
                 self.station_aliases.remove(&previous.name);
@@ -70,14 +76,22 @@ impl Catalog {
         self.station_aliases.get(text).map(|code| code.clone())
     }
 
-    /// Validates and stores a template.
-    pub fn upsert_train(&self, template: TrainTemplate) -> Result<UpsertOutcome, TimetableError> {
+    /// Validates a template and says what storing it would do.
+    pub fn prepare_train(&self, template: &TrainTemplate) -> Result<UpsertOutcome, TimetableError> {
         template.validate(|code| self.stations.contains_key(code))?;
-        let outcome = match self.trains.get(&template.code) {
-            Some(existing) if existing.template == template => return Ok(UpsertOutcome::Unchanged),
+        Ok(match self.trains.get(&template.code) {
+            Some(existing) if existing.template == *template => UpsertOutcome::Unchanged,
             Some(_) => UpsertOutcome::Updated,
             None => UpsertOutcome::Created,
-        };
+        })
+    }
+
+    /// Validates and stores a template.
+    pub fn upsert_train(&self, template: TrainTemplate) -> Result<UpsertOutcome, TimetableError> {
+        let outcome = self.prepare_train(&template)?;
+        if outcome == UpsertOutcome::Unchanged {
+            return Ok(outcome);
+        }
         for stop in &template.stops {
             self.trains_by_station.entry(stop.station.clone()).or_default().insert(template.code.clone());
         }

@@ -10,6 +10,7 @@
 //! - `catalog`: stations and train templates, with the station → trains index searches use.
 //! - `engine`: the async facade the API calls: open, search, hold, confirm, cancel, stats.
 //! - `clock`: wall-clock time for the actors, and a manual clock for tests.
+//! - `durability`: the journal queue actors write to, ack modes, and the `Store` recovery reads.
 
 pub mod actor;
 pub mod allocation;
@@ -17,6 +18,7 @@ pub mod catalog;
 pub mod clock;
 pub mod decide;
 pub mod domain;
+pub mod durability;
 pub mod engine;
 pub mod registry;
 

@@ -18,15 +18,27 @@ use thiserror::Error;
 #[derive(Default)]
 pub struct OrderIndex {
     by_id: DashMap<OrderId, TrainDateKey>,
-    /// A user's orders in the order they were made; only ever appended, so an
-    /// offset is a stable page token.
+    /// A user's orders sorted by id. Ids are UUID v7, so this is creation
+    /// order, new orders land at the end, and an offset stays a stable page
+    /// token across restarts.
     by_user: DashMap<String, Vec<OrderId>>,
 }
 
 impl OrderIndex {
     pub fn record(&self, order_id: OrderId, key: &TrainDateKey, user_id: &str) {
         if self.by_id.insert(order_id, key.clone()).is_none() {
-            self.by_user.entry(user_id.to_owned()).or_default().push(order_id);
+            let mut orders = self.by_user.entry(user_id.to_owned()).or_default();
+            let position = orders.partition_point(|existing| *existing < order_id);
+            orders.insert(position, order_id);
+        }
+    }
+
+    /// Drops an order that was never made durable (its train-date rolled back).
+    pub fn forget(&self, order_id: &OrderId, user_id: &str) {
+        if self.by_id.remove(order_id).is_some()
+            && let Some(mut orders) = self.by_user.get_mut(user_id)
+        {
+            orders.retain(|existing| existing != order_id);
         }
     }
 

@@ -1,15 +1,15 @@
-//! Messages a train-date actor handles; each handler is decide → apply → reply.
+//! Messages a train-date actor handles; each handler is decide → apply →
+//! journal → reply.
 
-use super::TrainDateActor;
 use super::replies::{OrderSnapshot, SeatMap};
+use super::{CommandError, TrainDateActor};
 use crate::domain::command::{Command, HoldSeats, PassengerRequest};
 use crate::domain::order::OrderId;
-use crate::domain::rejection::Rejection;
-use actix::{Context, Handler, Message};
+use actix::{Context, Handler, Message, ResponseActFuture};
 
 /// Hold seats for every passenger of one order.
 #[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<OrderSnapshot, Rejection>")]
+#[rtype(result = "Result<OrderSnapshot, CommandError>")]
 pub struct HoldMsg {
     pub request_id: String,
     pub user_id: String,
@@ -19,7 +19,7 @@ pub struct HoldMsg {
 }
 
 #[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<OrderSnapshot, Rejection>")]
+#[rtype(result = "Result<OrderSnapshot, CommandError>")]
 pub struct ConfirmMsg {
     pub order_id: OrderId,
     /// Set: only this user's order may be confirmed.
@@ -27,15 +27,16 @@ pub struct ConfirmMsg {
 }
 
 #[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<OrderSnapshot, Rejection>")]
+#[rtype(result = "Result<OrderSnapshot, CommandError>")]
 pub struct CancelMsg {
     pub order_id: OrderId,
     /// Set: only this user's order may be cancelled.
     pub user_id: Option<String>,
 }
 
+/// An order, once everything it depends on is durable.
 #[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "Option<OrderSnapshot>")]
+#[rtype(result = "Result<Option<OrderSnapshot>, CommandError>")]
 pub struct GetOrderMsg {
     pub order_id: OrderId,
 }
@@ -51,7 +52,7 @@ pub struct SeatMapMsg {
 }
 
 #[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct CloseSalesMsg;
 
 /// Run the expiry sweep now rather than at the timer; answers how many holds ended.
@@ -64,12 +65,14 @@ pub struct ExpireDueMsg;
 #[rtype(result = "Result<(), String>")]
 pub struct VerifyMsg;
 
+type Reply<T> = ResponseActFuture<TrainDateActor, Result<T, CommandError>>;
+
 impl Handler<HoldMsg> for TrainDateActor {
-    type Result = Result<OrderSnapshot, Rejection>;
+    type Result = Reply<OrderSnapshot>;
 
     fn handle(&mut self, msg: HoldMsg, ctx: &mut Context<Self>) -> Self::Result {
         self.message_received();
-        let command = Command::HoldSeats(HoldSeats {
+        let hold = HoldSeats {
             order_id: OrderId::generate(),
             request_id: msg.request_id,
             user_id: msg.user_id,
@@ -78,36 +81,31 @@ impl Handler<HoldMsg> for TrainDateActor {
             passengers: msg.passengers,
             hold_ttl_ms: self.settings.hold_ttl_ms,
             policy: self.settings.policy,
-        });
-        let result = self.execute(&command, ctx).map(|_| {
-            let Command::HoldSeats(hold) = &command else { unreachable!("built above") };
-            let order =
-                self.state.order_for_request(&hold.user_id, &hold.request_id).expect("hold applied or repeated");
+        };
+        let (user_id, request_id) = (hold.user_id.clone(), hold.request_id.clone());
+        let (result, ack) = self.write(&Command::HoldSeats(hold), ctx);
+        let value = result.map(|_| {
+            let order = self.state.order_for_request(&user_id, &request_id).expect("hold applied or repeated");
             OrderSnapshot::of(&self.state, order)
         });
         self.message_done();
-        result
+        self.reply_when_durable(value, ack, ctx)
     }
 }
 
 impl TrainDateActor {
-    fn order_command(
-        &mut self,
-        order_id: OrderId,
-        command: Command,
-        ctx: &mut Context<Self>,
-    ) -> Result<OrderSnapshot, Rejection> {
+    fn order_command(&mut self, order_id: OrderId, command: Command, ctx: &mut Context<Self>) -> Reply<OrderSnapshot> {
         self.message_received();
-        let result = self
-            .execute(&command, ctx)
+        let (result, ack) = self.write(&command, ctx);
+        let value = result
             .map(|_| OrderSnapshot::of(&self.state, self.state.order(&order_id).expect("decide found the order")));
         self.message_done();
-        result
+        self.reply_when_durable(value, ack, ctx)
     }
 }
 
 impl Handler<ConfirmMsg> for TrainDateActor {
-    type Result = Result<OrderSnapshot, Rejection>;
+    type Result = Reply<OrderSnapshot>;
 
     fn handle(&mut self, msg: ConfirmMsg, ctx: &mut Context<Self>) -> Self::Result {
         self.order_command(msg.order_id, Command::ConfirmOrder { order_id: msg.order_id, user_id: msg.user_id }, ctx)
@@ -115,7 +113,7 @@ impl Handler<ConfirmMsg> for TrainDateActor {
 }
 
 impl Handler<CancelMsg> for TrainDateActor {
-    type Result = Result<OrderSnapshot, Rejection>;
+    type Result = Reply<OrderSnapshot>;
 
     fn handle(&mut self, msg: CancelMsg, ctx: &mut Context<Self>) -> Self::Result {
         self.order_command(msg.order_id, Command::CancelOrder { order_id: msg.order_id, user_id: msg.user_id }, ctx)
@@ -123,13 +121,17 @@ impl Handler<CancelMsg> for TrainDateActor {
 }
 
 impl Handler<GetOrderMsg> for TrainDateActor {
-    type Result = Option<OrderSnapshot>;
+    type Result = Reply<Option<OrderSnapshot>>;
 
-    fn handle(&mut self, msg: GetOrderMsg, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: GetOrderMsg, ctx: &mut Context<Self>) -> Self::Result {
         self.message_received();
         let snapshot = self.state.order(&msg.order_id).map(|order| OrderSnapshot::of(&self.state, order));
+        let (value, ack) = match self.read_barrier() {
+            Ok(ack) => (Ok(snapshot), ack),
+            Err(error) => (Err(error), None),
+        };
         self.message_done();
-        snapshot
+        self.reply_when_durable(value, ack, ctx)
     }
 }
 
@@ -166,12 +168,13 @@ impl TrainDateActor {
 }
 
 impl Handler<CloseSalesMsg> for TrainDateActor {
-    type Result = ();
+    type Result = Reply<()>;
 
-    fn handle(&mut self, _msg: CloseSalesMsg, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _msg: CloseSalesMsg, ctx: &mut Context<Self>) -> Self::Result {
         self.message_received();
-        self.execute(&Command::CloseSales, ctx).expect("closing sales is never rejected");
+        let (result, ack) = self.write(&Command::CloseSales, ctx);
         self.message_done();
+        self.reply_when_durable(result.map(|_| ()), ack, ctx)
     }
 }
 

@@ -1,6 +1,8 @@
 //! The train-date actor: owns one `TrainDateState`, runs decide/apply for each
-//! message in turn, publishes availability, and drives hold expiry.
+//! message in turn, hands events to the journal, publishes availability, and
+//! drives hold expiry.
 
+mod durable;
 mod messages;
 pub mod replies;
 pub mod view;
@@ -15,11 +17,13 @@ use crate::domain::command::Command;
 use crate::domain::event::{EVENT_SCHEMA_VERSION, Event, EventRecord};
 use crate::domain::rejection::Rejection;
 use crate::domain::state::TrainDateState;
+use crate::durability::Persistence;
 use crate::registry::OrderIndex;
 use actix::{Actor, AsyncContext, Context, SpawnHandle};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use thiserror::Error;
 use view::{AvailabilityView, TrainDateShared};
 
 /// Most messages an actor accepts ahead of processing. At a few microseconds
@@ -48,6 +52,19 @@ impl Default for ActorSettings {
     }
 }
 
+/// Why a command sent to an actor did not succeed.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum CommandError {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The train-date cannot take writes now (its journal failed); reads work.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The journal queue is full; retry shortly.
+    #[error("{0}")]
+    Overloaded(String),
+}
+
 pub struct TrainDateActor {
     state: TrainDateState,
     /// Published view and mailbox depth, shared with the registry handle.
@@ -56,6 +73,15 @@ pub struct TrainDateActor {
     orders: Arc<OrderIndex>,
     clock: Arc<dyn Clock>,
     settings: ActorSettings,
+    /// The journal and store; `None` runs in memory only (engine tests).
+    persistence: Option<Persistence>,
+    /// Highest seq the journal has committed; raised by the writer.
+    durable_seq: Arc<AtomicU64>,
+    /// Set while the journal is failing: writes are refused with this reason.
+    degraded: Option<String>,
+    /// Bumped on every rebuild, so failures of entries sent before it are ignored.
+    journal_epoch: u64,
+    events_since_snapshot: u64,
     changes_since_publish: u32,
     /// The expiry time the pending sweep timer is for, and its handle.
     expiry_timer: Option<(u64, SpawnHandle)>,
@@ -66,19 +92,35 @@ impl Actor for TrainDateActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_PENDING_MAX);
+        // Holds that fell due while the process was down expire now.
         self.schedule_expiry(ctx);
     }
 }
 
 impl TrainDateActor {
+    /// An actor for `state`, whose events up to `state.last_seq` are durable.
     pub fn new(
         state: TrainDateState,
         shared: Arc<TrainDateShared>,
         orders: Arc<OrderIndex>,
         clock: Arc<dyn Clock>,
         settings: ActorSettings,
+        persistence: Option<Persistence>,
     ) -> Self {
-        TrainDateActor { state, shared, orders, clock, settings, changes_since_publish: 0, expiry_timer: None }
+        TrainDateActor {
+            durable_seq: Arc::new(AtomicU64::new(state.last_seq)),
+            state,
+            shared,
+            orders,
+            clock,
+            settings,
+            persistence,
+            degraded: None,
+            journal_epoch: 0,
+            events_since_snapshot: 0,
+            changes_since_publish: 0,
+            expiry_timer: None,
+        }
     }
 
     /// Decides and applies one command; the applied records on success.
@@ -88,6 +130,7 @@ impl TrainDateActor {
         let records: Vec<EventRecord> = events.into_iter().map(|event| self.apply_event(event)).collect();
         if !records.is_empty() {
             self.changes_since_publish += records.len() as u32;
+            self.events_since_snapshot += records.len() as u64;
             self.schedule_expiry(ctx);
         }
         Ok(records)
@@ -115,9 +158,13 @@ impl TrainDateActor {
         }
         let mailbox_empty = self.shared.pending_messages.load(Ordering::Acquire) == 0;
         if mailbox_empty || self.changes_since_publish >= PUBLISH_CHANGES_MAX {
-            self.shared.view.store(Arc::new(AvailabilityView::of(&self.state)));
-            self.changes_since_publish = 0;
+            self.publish();
         }
+    }
+
+    fn publish(&mut self) {
+        self.shared.view.store(Arc::new(AvailabilityView::of(&self.state)));
+        self.changes_since_publish = 0;
     }
 
     /// Keeps one timer armed for the earliest hold expiry.
@@ -138,11 +185,14 @@ impl TrainDateActor {
         self.expiry_timer = Some((next_expiry_ms, handle));
     }
 
-    /// Releases every hold due now; returns how many.
+    /// Releases every hold due now and journals the expiries; returns how many.
+    /// Nobody waits on expiries, so they are not acknowledged.
     fn expire_due(&mut self, ctx: &mut Context<Self>) -> usize {
         let mut expired = 0;
         loop {
-            let released = self.execute(&Command::ExpireHolds, ctx).map(|records| records.len()).unwrap_or(0);
+            let (result, ack) = self.write(&Command::ExpireHolds, ctx);
+            let released = result.unwrap_or(0);
+            self.watch_unacknowledged(ack, ctx);
             expired += released;
             if released < decide::EXPIRIES_PER_COMMAND_MAX {
                 break;

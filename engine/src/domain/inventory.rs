@@ -115,17 +115,22 @@ impl SeatInventory {
     }
 
     /// Counts recomputed from the masks alone; equals `remaining_table` unless
-    /// there is a bug.
+    /// there is a bug. Seats sharing a class and mask are counted once, so a
+    /// recount costs O(distinct masks × pairs), not O(seats × pairs).
     pub fn recount(&self) -> Vec<u32> {
         let stop_count = self.stop_count;
         let pairs = pair_count(stop_count);
+        let mut patterns: std::collections::HashMap<(u8, u64), u32> = std::collections::HashMap::new();
+        for (mask, slot) in self.masks.iter().zip(&self.seat_class_slots) {
+            *patterns.entry((*slot, *mask)).or_default() += 1;
+        }
         let mut counts = vec![0; self.remaining.len()];
-        for (seat, mask) in self.masks.iter().enumerate() {
-            let base = usize::from(self.seat_class_slots[seat]) * pairs;
+        for ((slot, mask), seats) in patterns {
+            let base = usize::from(slot) * pairs;
             for from in 0..stop_count {
                 for to in from + 1..stop_count {
                     if mask & journey_bits(from, to) == 0 {
-                        counts[base + pair_index(stop_count, from, to)] += 1;
+                        counts[base + pair_index(stop_count, from, to)] += seats;
                     }
                 }
             }

@@ -10,6 +10,7 @@ pub mod pricing;
 pub mod rejection;
 pub mod seat_class;
 pub mod segments;
+pub mod snapshot;
 pub mod state;
 pub mod timetable;
 pub mod timetable_file;

@@ -63,7 +63,7 @@ impl TrainType {
 }
 
 /// One call of a train at a station.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Stop {
     pub station: StationCode,
     /// Minutes after midnight of the departure date; `None` at the origin.
@@ -88,7 +88,7 @@ impl Stop {
 }
 
 /// One carriage of a composition.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Carriage {
     /// 1-based, contiguous along the train.
     pub number: u8,
@@ -105,7 +105,7 @@ impl Carriage {
 }
 
 /// The timetable template of one train; train-dates copy it when they open.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TrainTemplate {
     /// Such as G1 or D701; the first letter gives the train type.
     pub code: String,

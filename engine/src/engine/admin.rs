@@ -2,10 +2,13 @@
 
 use super::{Engine, EngineError};
 use crate::actor::{CloseSalesMsg, VerifyMsg};
-use crate::catalog::UpsertOutcome;
+use crate::catalog::{Catalog, UpsertOutcome};
+use crate::domain::plan::TrainPlan;
 use crate::domain::state::{SalesStatus, TrainDateKey, TrainDateTotals};
+use crate::domain::timetable::TimetableError;
 use crate::domain::timetable::{Station, TrainTemplate};
 use chrono::{Days, NaiveDate};
+use std::sync::Arc;
 
 /// Most train-dates one `open_train_dates` call opens: 14,000 trains × 15
 /// days with room to spare, while still bounding one admin call.
@@ -56,37 +59,79 @@ pub struct EngineStats {
 }
 
 impl Engine {
-    /// Adds or replaces stations; all or none.
-    pub fn upsert_stations(&self, stations: &[Station]) -> Result<usize, EngineError> {
-        self.catalog.upsert_stations(stations).map_err(|(index, error)| {
-            EngineError::invalid(format!("stations[{index}].{}", error.field), error.reason)
-        })?;
+    /// Adds or replaces stations; all or none, saved before they take effect.
+    pub async fn upsert_stations(&self, stations: &[Station]) -> Result<usize, EngineError> {
+        Catalog::validate_stations(stations).map_err(station_error)?;
+        self.persist("stations", |store| store.upsert_stations(stations.to_vec())).await?;
+        self.catalog.upsert_stations(stations).map_err(station_error)?;
         Ok(stations.len())
     }
 
     /// Adds or replaces a train's template. Open train-dates keep their copy.
-    pub fn upsert_train(&self, template: TrainTemplate) -> Result<UpsertOutcome, EngineError> {
-        self.catalog
-            .upsert_train(template)
-            .map_err(|error| EngineError::invalid(format!("train.{}", error.field), error.reason))
+    pub async fn upsert_train(&self, template: TrainTemplate) -> Result<UpsertOutcome, EngineError> {
+        let outcome = self.catalog.prepare_train(&template).map_err(train_error)?;
+        if outcome != UpsertOutcome::Unchanged {
+            let now_ms = self.now_ms();
+            self.persist("train", |store| store.upsert_train(template.clone(), now_ms)).await?;
+            self.catalog.upsert_train(template).map_err(train_error)?;
+        }
+        Ok(outcome)
     }
 
     /// Opens one train-date from the train's current template. Opening an
     /// open train-date changes nothing and answers `false`.
-    pub fn open_train_date(&self, train: &str, date: NaiveDate) -> Result<bool, EngineError> {
-        let plan = self.catalog.train(train).ok_or_else(|| EngineError::NotFound(format!("no train {train:?}")))?;
-        let key = TrainDateKey::new(train, date);
-        Ok(self.registry.open_with(key.clone(), || self.spawn(key, plan)))
+    pub async fn open_train_date(&self, train: &str, date: NaiveDate) -> Result<bool, EngineError> {
+        if self.catalog.train(train).is_none() {
+            return Err(EngineError::NotFound(format!("no train {train:?}")));
+        }
+        Ok(self.open_train_dates(&[train.to_owned()], date, date).await?.opened == 1)
     }
 
     /// Opens every date from `first` to `last` inclusive for each train in
-    /// `trains`, or for every train when `trains` is empty.
-    pub fn open_train_dates(
+    /// `trains`, or for every train when `trains` is empty. The new
+    /// train-dates are saved before their actors start.
+    pub async fn open_train_dates(
         &self,
         trains: &[String],
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<OpenSummary, EngineError> {
+        let trains = self.trains_to_open(trains, first, last)?;
+        let mut summary = OpenSummary::default();
+        let mut wanted = Vec::new();
+        for (train, plan) in &trains {
+            for day in 0..=(last - first).num_days() as u64 {
+                let key = TrainDateKey::new(train.clone(), first + Days::new(day));
+                if self.registry.get(&key).is_some() {
+                    summary.already_open += 1;
+                } else {
+                    wanted.push((key, Arc::clone(plan)));
+                }
+            }
+        }
+        let now_ms = self.now_ms();
+        let rows: Vec<(TrainDateKey, TrainTemplate)> =
+            wanted.iter().map(|(key, plan)| (key.clone(), plan.template.clone())).collect();
+        if !rows.is_empty() {
+            self.persist("train-dates", |store| store.insert_train_dates(rows, now_ms)).await?;
+        }
+        for (key, plan) in wanted {
+            if self.registry.open_with(key.clone(), || self.spawn(key, plan)) {
+                summary.opened += 1;
+            } else {
+                summary.already_open += 1;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Checks an open request and resolves its trains to their current plans.
+    fn trains_to_open(
+        &self,
+        trains: &[String],
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<Vec<(String, Arc<TrainPlan>)>, EngineError> {
         if last < first {
             return Err(EngineError::invalid("last_date", "must not be before first_date"));
         }
@@ -104,29 +149,20 @@ impl Engine {
                 format!("one call opens at most {TRAIN_DATES_PER_OPEN_MAX} train-dates"),
             ));
         }
-        for (index, train) in trains.iter().enumerate() {
-            if self.catalog.train(train).is_none() {
-                return Err(EngineError::invalid(format!("trains[{index}]"), format!("no train {train:?}")));
-            }
-        }
-        let mut summary = OpenSummary::default();
-        for train in &trains {
-            for day in 0..days {
-                let date = first + Days::new(day);
-                if self.open_train_date(train, date)? {
-                    summary.opened += 1;
-                } else {
-                    summary.already_open += 1;
-                }
-            }
-        }
-        Ok(summary)
+        trains
+            .into_iter()
+            .enumerate()
+            .map(|(index, train)| match self.catalog.train(&train) {
+                Some(plan) => Ok((train, plan)),
+                None => Err(EngineError::invalid(format!("trains[{index}]"), format!("no train {train:?}"))),
+            })
+            .collect()
     }
 
     /// Stops new holds on a train-date; idempotent.
     pub async fn close_sales(&self, key: &TrainDateKey) -> Result<(), EngineError> {
         let handle = self.handle(key)?;
-        Ok(handle.ask(key, CloseSalesMsg).await?)
+        Ok(handle.ask(key, CloseSalesMsg).await??)
     }
 
     /// Open train-dates in (date, train) order, after `after`, optionally of one date.
@@ -208,4 +244,12 @@ impl Engine {
         }
         Ok(expired)
     }
+}
+
+fn station_error((index, error): (usize, TimetableError)) -> EngineError {
+    EngineError::invalid(format!("stations[{index}].{}", error.field), error.reason)
+}
+
+fn train_error(error: TimetableError) -> EngineError {
+    EngineError::invalid(format!("train.{}", error.field), error.reason)
 }

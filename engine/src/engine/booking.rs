@@ -65,7 +65,7 @@ impl Engine {
     pub async fn get_order(&self, order_id: OrderId, user_id: Option<&str>) -> Result<OrderSnapshot, EngineError> {
         let not_found = || EngineError::NotFound(format!("order {order_id} not found"));
         let (key, handle) = self.order_home(&order_id)?;
-        let snapshot = handle.ask(&key, GetOrderMsg { order_id }).await?.ok_or_else(not_found)?;
+        let snapshot = handle.ask(&key, GetOrderMsg { order_id }).await??.ok_or_else(not_found)?;
         if user_id.is_some_and(|user| snapshot.order.user_id != user) {
             return Err(not_found());
         }

@@ -1,3 +1,4 @@
+use crate::actor::CommandError;
 use crate::domain::rejection::Rejection;
 use crate::registry::SendError;
 use thiserror::Error;
@@ -32,6 +33,16 @@ impl From<SendError> for EngineError {
         match error {
             SendError::MailboxFull(_) => EngineError::Overloaded(error.to_string()),
             SendError::Stopped(_) => EngineError::Unavailable(error.to_string()),
+        }
+    }
+}
+
+impl From<CommandError> for EngineError {
+    fn from(error: CommandError) -> Self {
+        match error {
+            CommandError::Rejected(rejection) => EngineError::Rejected(rejection),
+            CommandError::Unavailable(reason) => EngineError::Unavailable(reason),
+            CommandError::Overloaded(reason) => EngineError::Overloaded(reason),
         }
     }
 }

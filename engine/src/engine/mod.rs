@@ -4,11 +4,13 @@
 mod admin;
 mod booking;
 mod error;
+mod recovery;
 mod search;
 
 pub use admin::{EngineStats, OpenSummary, TrainDatePage, TrainDateSummary};
 pub use booking::{HoldInput, OrderPage};
 pub use error::EngineError;
+pub use recovery::RecoverySummary;
 pub use search::{ClassOffer, TrainOffer};
 
 use crate::actor::view::TrainDateShared;
@@ -17,6 +19,8 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::domain::plan::TrainPlan;
 use crate::domain::state::{TrainDateKey, TrainDateState};
+use crate::durability::Persistence;
+use crate::durability::Store;
 use crate::registry::{ActorHost, OrderIndex, Registry, TrainDateHandle};
 use actix::Actor;
 use std::sync::Arc;
@@ -43,13 +47,17 @@ pub struct Engine {
     orders: Arc<OrderIndex>,
     clock: Arc<dyn Clock>,
     settings: EngineSettings,
+    /// Journal and store; `None` keeps everything in memory (engine tests only).
+    persistence: Option<Persistence>,
     host: ActorHost,
 }
 
 impl Engine {
-    /// Starts the arbiters; nothing is open yet.
-    pub fn start(settings: EngineSettings, clock: Arc<dyn Clock>) -> Self {
+    /// Starts the arbiters; nothing is open yet. With `persistence`, every
+    /// change is journaled and `recover` restores what the store holds.
+    pub fn start(settings: EngineSettings, clock: Arc<dyn Clock>, persistence: Option<Persistence>) -> Self {
         Engine {
+            persistence,
             catalog: Catalog::default(),
             registry: Registry::default(),
             orders: Arc::new(OrderIndex::default()),
@@ -77,15 +85,41 @@ impl Engine {
     }
 
     fn spawn(&self, key: TrainDateKey, plan: Arc<TrainPlan>) -> TrainDateHandle {
-        let state = TrainDateState::open(key, plan);
+        self.spawn_state(TrainDateState::open(key, plan))
+    }
+
+    /// Starts the actor that owns `state`; its events up to `state.last_seq` are durable.
+    fn spawn_state(&self, state: TrainDateState) -> TrainDateHandle {
         let shared = Arc::new(TrainDateShared::new(&state));
         let actor_shared = Arc::clone(&shared);
         let orders = Arc::clone(&self.orders);
         let clock = Arc::clone(&self.clock);
         let settings = self.settings.actor;
+        let persistence = self.persistence.clone();
         let addr = TrainDateActor::start_in_arbiter(self.host.next_arbiter(), move |_| {
-            TrainDateActor::new(state, actor_shared, orders, clock, settings)
+            TrainDateActor::new(state, actor_shared, orders, clock, settings, persistence)
         });
         TrainDateHandle { addr, shared }
+    }
+}
+
+impl Engine {
+    /// The store, if this engine persists.
+    fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.persistence.as_ref().map(|persistence| &persistence.store)
+    }
+
+    /// Runs `write` against the store when there is one; its failure is UNAVAILABLE.
+    async fn persist(
+        &self,
+        what: &str,
+        write: impl FnOnce(&Arc<dyn Store>) -> crate::durability::BoxFuture<Result<(), String>>,
+    ) -> Result<(), EngineError> {
+        match self.store() {
+            Some(store) => {
+                write(store).await.map_err(|reason| EngineError::Unavailable(format!("{what} not saved: {reason}")))
+            }
+            None => Ok(()),
+        }
     }
 }

@@ -1,0 +1,195 @@
+//! The actor's side of durability: journal hand-off, replies that wait for
+//! the commit without blocking the mailbox, and read-only mode with rebuild
+//! when the journal fails.
+
+use super::{CommandError, TrainDateActor};
+use crate::domain::command::Command;
+use crate::domain::event::EventRecord;
+use crate::domain::snapshot::TrainDateSnapshot;
+use crate::durability::{AckMode, JournalEntry, JournalFailure, JournalMessage};
+use actix::{ActorFutureExt, AsyncContext, Context, ResponseActFuture, WrapFuture};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+/// First wait before a failed train-date tries to rebuild from the journal.
+const REBUILD_RETRY_FIRST_MS: u64 = 200;
+/// Longest wait between rebuild attempts while the database stays away.
+const REBUILD_RETRY_MAX_MS: u64 = 5_000;
+
+/// A pending journal acknowledgement and the epoch it was sent in.
+pub(super) struct PendingAck {
+    receiver: oneshot::Receiver<Result<(), JournalFailure>>,
+    epoch: u64,
+}
+
+impl TrainDateActor {
+    /// Decides, applies and hands the events to the journal. Returns how
+    /// many events were applied and, when the reply must wait for the
+    /// journal, its ack.
+    pub(super) fn write(
+        &mut self,
+        command: &Command,
+        ctx: &mut Context<Self>,
+    ) -> (Result<usize, CommandError>, Option<PendingAck>) {
+        if let Some(reason) = &self.degraded {
+            return (Err(CommandError::Unavailable(reason.clone())), None);
+        }
+        // Reserve queue space first: once applied, the events must be sent.
+        let permit = match self.reserve_journal() {
+            Ok(permit) => permit,
+            Err(error) => return (Err(error), None),
+        };
+        let (result, records) = match self.execute(command, ctx) {
+            Ok(records) => (Ok(records.len()), records),
+            Err(rejection) => (Err(CommandError::from(rejection)), Vec::new()),
+        };
+        let ack = permit.and_then(|permit| self.hand_off(permit, records));
+        (result, ack)
+    }
+
+    /// An ack for replies that reveal state: resolves once everything applied
+    /// so far is durable. `None` when it already is.
+    pub(super) fn read_barrier(&mut self) -> Result<Option<PendingAck>, CommandError> {
+        if self.durable_seq.load(Ordering::Acquire) >= self.state.last_seq {
+            return Ok(None);
+        }
+        let permit = self.reserve_journal()?;
+        Ok(permit.and_then(|permit| self.hand_off(permit, Vec::new())))
+    }
+
+    fn reserve_journal(&self) -> Result<Option<tokio::sync::mpsc::OwnedPermit<JournalMessage>>, CommandError> {
+        let Some(persistence) = &self.persistence else { return Ok(None) };
+        persistence.sink.sender.clone().try_reserve_owned().map(Some).map_err(|_| {
+            CommandError::Overloaded(format!("{}: the journal queue is full; retry shortly", self.state.key))
+        })
+    }
+
+    /// Sends new events (and a due snapshot) to the writer. Nothing is sent
+    /// when there is nothing new and everything is already durable.
+    fn hand_off(
+        &mut self,
+        permit: tokio::sync::mpsc::OwnedPermit<JournalMessage>,
+        records: Vec<EventRecord>,
+    ) -> Option<PendingAck> {
+        let snapshot_every = self.persistence.as_ref().map_or(u64::MAX, |p| p.snapshot_every_events.max(1));
+        let snapshot = (self.events_since_snapshot >= snapshot_every).then(|| {
+            self.events_since_snapshot = 0;
+            TrainDateSnapshot::of(&self.state)
+        });
+        let durable = self.durable_seq.load(Ordering::Acquire) >= self.state.last_seq;
+        if records.is_empty() && snapshot.is_none() && durable {
+            return None;
+        }
+        let (ack, receiver) = oneshot::channel();
+        let entry = JournalEntry {
+            key: self.state.key.clone(),
+            records,
+            snapshot,
+            durable_seq: Arc::clone(&self.durable_seq),
+            ack,
+        };
+        permit.send(JournalMessage::Append(entry));
+        Some(PendingAck { receiver, epoch: self.journal_epoch })
+    }
+
+    fn ack_mode(&self) -> AckMode {
+        self.persistence.as_ref().map_or(AckMode::Memory, |p| p.sink.ack_mode)
+    }
+
+    /// The reply to a write: `value` now, or once `ack` says the journal
+    /// committed it. The actor keeps handling messages meanwhile.
+    pub(super) fn reply_when_durable<T: 'static>(
+        &mut self,
+        value: Result<T, CommandError>,
+        ack: Option<PendingAck>,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<T, CommandError>> {
+        let ack = match (ack, self.ack_mode()) {
+            (None, _) => return Box::pin(actix::fut::ready(value)),
+            (Some(ack), AckMode::Memory) => {
+                self.watch_unacknowledged(Some(ack), ctx);
+                return Box::pin(actix::fut::ready(value));
+            }
+            (Some(ack), AckMode::Durable) => ack,
+        };
+        let epoch = ack.epoch;
+        Box::pin(ack.receiver.into_actor(self).map(move |outcome, actor, ctx| match flatten(outcome) {
+            Ok(()) => value,
+            Err(failure) => Err(actor.journal_failed(epoch, failure, ctx)),
+        }))
+    }
+
+    /// Follows an ack nobody waits for, so a failure still switches the
+    /// train-date to read-only and rebuild.
+    pub(super) fn watch_unacknowledged(&mut self, ack: Option<PendingAck>, ctx: &mut Context<Self>) {
+        let Some(ack) = ack else { return };
+        let epoch = ack.epoch;
+        ctx.spawn(ack.receiver.into_actor(self).map(move |outcome, actor, ctx| {
+            if let Err(failure) = flatten(outcome) {
+                actor.journal_failed(epoch, failure, ctx);
+            }
+        }));
+    }
+
+    /// Enters read-only mode (once per epoch) and schedules the rebuild.
+    fn journal_failed(&mut self, epoch: u64, failure: JournalFailure, ctx: &mut Context<Self>) -> CommandError {
+        if epoch == self.journal_epoch && self.degraded.is_none() {
+            warn!(train_date = %self.state.key, reason = %failure.0, "journal failed; refusing writes until rebuilt");
+            self.degraded = Some(format!(
+                "train-date {} is read-only while its journal is unavailable ({}); retry shortly",
+                self.state.key, failure.0
+            ));
+            self.schedule_rebuild(REBUILD_RETRY_FIRST_MS, ctx);
+        }
+        CommandError::Unavailable(format!(
+            "{}: not made durable ({}); retry with the same request_id",
+            self.state.key, failure.0
+        ))
+    }
+
+    fn schedule_rebuild(&mut self, delay_ms: u64, ctx: &mut Context<Self>) {
+        ctx.run_later(Duration::from_millis(delay_ms), move |actor, ctx| actor.try_rebuild(delay_ms, ctx));
+    }
+
+    /// Reloads the state from the journal; on success the journal's truth
+    /// replaces whatever was applied but never made durable.
+    fn try_rebuild(&mut self, last_delay_ms: u64, ctx: &mut Context<Self>) {
+        let Some(persistence) = &self.persistence else { return };
+        let load = persistence.store.load_train_date(self.state.key.clone(), Arc::clone(&self.state.plan));
+        ctx.spawn(load.into_actor(self).map(move |loaded, actor, ctx| match loaded {
+            Ok(state) => actor.resume_with(state, ctx),
+            Err(reason) => {
+                warn!(train_date = %actor.state.key, %reason, "rebuild from the journal failed; will retry");
+                actor.schedule_rebuild((last_delay_ms * 2).min(REBUILD_RETRY_MAX_MS), ctx);
+            }
+        }));
+    }
+
+    fn resume_with(&mut self, state: crate::domain::state::TrainDateState, ctx: &mut Context<Self>) {
+        let Some(persistence) = &self.persistence else { return };
+        if persistence.sink.sender.try_send(JournalMessage::Resume(state.key.clone())).is_err() {
+            self.schedule_rebuild(REBUILD_RETRY_FIRST_MS, ctx);
+            return;
+        }
+        for (order_id, order) in &self.state.orders {
+            if !state.orders.contains_key(order_id) {
+                self.orders.forget(order_id, &order.user_id);
+            }
+        }
+        info!(train_date = %state.key, seq = state.last_seq, "rebuilt from the journal; accepting writes again");
+        self.durable_seq.store(state.last_seq, Ordering::Release);
+        self.state = state;
+        self.journal_epoch += 1;
+        self.events_since_snapshot = 0;
+        self.degraded = None;
+        self.publish();
+        self.schedule_expiry(ctx);
+    }
+}
+
+fn flatten(outcome: Result<Result<(), JournalFailure>, oneshot::error::RecvError>) -> Result<(), JournalFailure> {
+    outcome.unwrap_or_else(|_| Err(JournalFailure("the journal writer stopped".into())))
+}

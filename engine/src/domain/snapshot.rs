@@ -1,0 +1,75 @@
+//! Snapshots: a train-date's state reduced to what cannot be derived (its
+//! template, sales status, last seq and orders), and the restore that
+//! rebuilds masks, counts and indexes from it.
+
+use super::order::Order;
+use super::plan::TrainPlan;
+use super::state::{PassengerJourney, SalesStatus, TrainDateKey, TrainDateState};
+use super::timetable::TrainTemplate;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Bumped whenever the snapshot's stored shape changes.
+pub const SNAPSHOT_SCHEMA_VERSION: u16 = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainDateSnapshot {
+    pub key: TrainDateKey,
+    pub template: TrainTemplate,
+    pub sales: SalesStatus,
+    /// The state includes every event up to and including this seq.
+    pub last_seq: u64,
+    /// Every order, in any status, sorted by id so equal states give equal snapshots.
+    pub orders: Vec<Order>,
+}
+
+impl TrainDateSnapshot {
+    pub fn of(state: &TrainDateState) -> Self {
+        let mut orders: Vec<Order> = state.orders.values().cloned().collect();
+        orders.sort_by_key(|order| order.id);
+        TrainDateSnapshot {
+            key: state.key.clone(),
+            template: state.plan.template.clone(),
+            sales: state.sales,
+            last_seq: state.last_seq,
+            orders,
+        }
+    }
+
+    /// Rebuilds the full state. `plan` must be the plan of `self.template`
+    /// (passed in so train-dates opened from one template share it).
+    ///
+    /// Panics if two live orders claim the same segment: such a snapshot is corrupt.
+    pub fn restore(self, plan: Arc<TrainPlan>) -> TrainDateState {
+        assert_eq!(plan.template, self.template, "{}: snapshot restored onto another template", self.key);
+        let mut state = TrainDateState::open(self.key, plan);
+        state.sales = self.sales;
+        state.last_seq = self.last_seq;
+        for order in self.orders {
+            state.requests.insert((order.user_id.clone(), order.request_id.clone()), order.id);
+            if order.status.holds_seats() {
+                take_seats(&mut state, &order);
+            }
+            state.orders.insert(order.id, order);
+        }
+        state
+    }
+}
+
+fn take_seats(state: &mut TrainDateState, order: &Order) {
+    let (from, to) = order.journey();
+    for ticket in &order.tickets {
+        state.inventory.take(ticket.seat, from, to);
+        let journey = PassengerJourney { order_id: order.id, from: order.from, to: order.to };
+        state.passenger_journeys.entry(ticket.id_number.clone()).or_default().push(journey);
+    }
+    let tickets = order.tickets.len() as u32;
+    match order.status {
+        super::order::OrderStatus::Held => {
+            state.hold_expiries.insert((order.expires_at_ms, order.id));
+            state.totals.held_orders += 1;
+            state.totals.held_tickets += tickets;
+        }
+        _ => state.totals.sold_tickets += tickets,
+    }
+}

@@ -1,0 +1,111 @@
+//! Start-up recovery: reload the timetable and every open train-date from the
+//! store, in parallel, check each against a recount, and start its actor.
+
+use super::{Engine, EngineError};
+use crate::domain::plan::TrainPlan;
+use crate::domain::state::{TrainDateKey, TrainDateState};
+use crate::domain::timetable::TrainTemplate;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use tracing::info;
+
+/// Train-dates loaded at once during recovery: enough to keep the database
+/// and both cores busy without holding thousands of half-loaded states.
+pub const RECOVERY_PARALLELISM: usize = 16;
+/// How often recovery logs its progress.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecoverySummary {
+    pub stations: usize,
+    pub trains: usize,
+    pub train_dates: usize,
+    /// Events replayed on top of snapshots, over all train-dates.
+    pub orders: usize,
+    pub elapsed_ms: u64,
+}
+
+impl Engine {
+    /// Restores everything the store holds. Call once, before serving.
+    ///
+    /// Fails if the store cannot be read or any train-date's counts differ
+    /// from a recount: serving from a state that fails its own check would
+    /// risk selling seats twice.
+    pub async fn recover(&self) -> Result<RecoverySummary, EngineError> {
+        let started = Instant::now();
+        let Some(store) = self.store().cloned() else { return Ok(RecoverySummary::default()) };
+        let unavailable = |reason: String| EngineError::Unavailable(format!("recovery: {reason}"));
+        let catalog = store.load_catalog().await.map_err(unavailable)?;
+        self.catalog
+            .upsert_stations(&catalog.stations)
+            .map_err(|(index, error)| unavailable(format!("stored station {index} is invalid: {error}")))?;
+        for train in &catalog.trains {
+            self.catalog
+                .upsert_train(train.clone())
+                .map_err(|error| unavailable(format!("stored train {}: {error}", train.code)))?;
+        }
+        let total = catalog.train_dates.len();
+        info!(stations = catalog.stations.len(), trains = catalog.trains.len(), train_dates = total, "recovering");
+        let plans = self.shared_plans(&catalog.train_dates);
+        let mut pending = catalog.train_dates.into_iter();
+        let mut loading = JoinSet::new();
+        let (mut recovered, mut orders, mut last_progress) = (0usize, 0usize, Instant::now());
+        loop {
+            while loading.len() < RECOVERY_PARALLELISM {
+                let Some((key, template)) = pending.next() else { break };
+                let plan = Arc::clone(&plans[&template]);
+                let load = store.load_train_date(key.clone(), plan);
+                loading.spawn(async move { load.await.and_then(|state| checked(key, state)) });
+            }
+            let Some(joined) = loading.join_next().await else { break };
+            let state = joined.map_err(|error| unavailable(error.to_string()))?.map_err(unavailable)?;
+            orders += state.orders.len();
+            self.start_recovered(state);
+            recovered += 1;
+            if last_progress.elapsed() >= PROGRESS_INTERVAL {
+                info!(recovered, total, orders, elapsed_ms = started.elapsed().as_millis() as u64, "recovering");
+                last_progress = Instant::now();
+            }
+        }
+        let summary = RecoverySummary {
+            stations: catalog.stations.len(),
+            trains: catalog.trains.len(),
+            train_dates: recovered,
+            orders,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        };
+        info!(?summary, "recovered; every train-date's counts equal a recount");
+        Ok(summary)
+    }
+
+    /// One plan per distinct template, shared with the catalog's where equal.
+    fn shared_plans(&self, train_dates: &[(TrainDateKey, TrainTemplate)]) -> HashMap<TrainTemplate, Arc<TrainPlan>> {
+        let mut plans: HashMap<TrainTemplate, Arc<TrainPlan>> = HashMap::new();
+        for (_, template) in train_dates {
+            if plans.contains_key(template) {
+                continue;
+            }
+            let plan = match self.catalog.train(&template.code) {
+                Some(current) if current.template == *template => current,
+                _ => Arc::new(TrainPlan::new(template.clone())),
+            };
+            plans.insert(template.clone(), plan);
+        }
+        plans
+    }
+
+    fn start_recovered(&self, state: TrainDateState) {
+        for order in state.orders.values() {
+            self.orders.record(order.id, &state.key, &order.user_id);
+        }
+        let key = state.key.clone();
+        self.registry.open_with(key, || self.spawn_state(state));
+    }
+}
+
+fn checked(key: TrainDateKey, state: TrainDateState) -> Result<TrainDateState, String> {
+    state.verify_invariants().map_err(|reason| format!("{key} failed its recount after recovery: {reason}"))?;
+    Ok(state)
+}
