@@ -6,6 +6,7 @@ use crate::status::{engine_status, invalid_argument};
 use engine::catalog::UpsertOutcome;
 use engine::domain::state::TrainDateKey;
 use engine::engine::Engine;
+use persistence::writer::WriterStats;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -17,11 +18,13 @@ const TRAIN_DATES_PAGE_MAX: usize = 1000;
 
 pub struct AdminService {
     engine: Arc<Engine>,
+    /// The journal writer's counters, when the engine persists.
+    writer_stats: Option<Arc<WriterStats>>,
 }
 
 impl AdminService {
-    pub fn new(engine: Arc<Engine>) -> Self {
-        AdminService { engine }
+    pub fn new(engine: Arc<Engine>, writer_stats: Option<Arc<WriterStats>>) -> Self {
+        AdminService { engine, writer_stats }
     }
 }
 
@@ -35,7 +38,7 @@ impl admin_server::Admin for AdminService {
             return Err(invalid_argument("stations", &format!("give 1 to {STATIONS_PER_UPSERT_MAX} stations")));
         }
         let stations: Vec<_> = request.stations.iter().map(convert::station_from_pb).collect();
-        let upserted = self.engine.upsert_stations(&stations).map_err(engine_status)?;
+        let upserted = self.engine.upsert_stations(&stations).await.map_err(engine_status)?;
         Ok(Response::new(pb::UpsertStationsResponse { upserted: upserted as u32 }))
     }
 
@@ -43,7 +46,7 @@ impl admin_server::Admin for AdminService {
         let train = request.into_inner().train.ok_or_else(|| invalid_argument("train", "is required"))?;
         let template = convert::train_from_pb(&train)?;
         let seat_count = template.seat_count();
-        let outcome = match self.engine.upsert_train(template).map_err(engine_status)? {
+        let outcome = match self.engine.upsert_train(template).await.map_err(engine_status)? {
             UpsertOutcome::Created => pb::upsert_train_response::Outcome::Created,
             UpsertOutcome::Updated => pb::upsert_train_response::Outcome::Updated,
             UpsertOutcome::Unchanged => pb::upsert_train_response::Outcome::Unchanged,
@@ -53,7 +56,7 @@ impl admin_server::Admin for AdminService {
 
     async fn open_train_date(&self, request: Request<pb::OpenTrainDateRequest>) -> Reply<pb::OpenTrainDateResponse> {
         let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
-        let opened = self.engine.open_train_date(&key.train, key.date).map_err(engine_status)?;
+        let opened = self.engine.open_train_date(&key.train, key.date).await.map_err(engine_status)?;
         Ok(Response::new(pb::OpenTrainDateResponse { opened }))
     }
 
@@ -64,12 +67,7 @@ impl admin_server::Admin for AdminService {
         for (index, train) in request.trains.iter().enumerate() {
             convert::train_code(&format!("trains[{index}]"), train)?;
         }
-        // Opening 210,000 actors takes a while; keep it off the async workers.
-        let engine = Arc::clone(&self.engine);
-        let summary = tokio::task::spawn_blocking(move || engine.open_train_dates(&request.trains, first, last))
-            .await
-            .map_err(|error| Status::internal(format!("open task failed: {error}")))?
-            .map_err(engine_status)?;
+        let summary = self.engine.open_train_dates(&request.trains, first, last).await.map_err(engine_status)?;
         Ok(Response::new(pb::OpenTrainDatesResponse {
             opened: summary.opened as u32,
             already_open: summary.already_open as u32,
@@ -95,7 +93,11 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn stats(&self, _request: Request<pb::StatsRequest>) -> Reply<pb::StatsResponse> {
-        Ok(Response::new(convert::stats_pb(&self.engine.stats())))
+        let mut stats = convert::stats_pb(&self.engine.stats());
+        if let Some(writer) = &self.writer_stats {
+            convert::add_journal_stats(&mut stats, writer);
+        }
+        Ok(Response::new(stats))
     }
 }
 

@@ -21,16 +21,18 @@ pub struct DemoSummary {
     pub train_dates_opened: usize,
 }
 
-/// Loads the demo timetable and opens its trains from `today` for the presale window.
-pub fn load_demo(engine: &Engine, today: NaiveDate) -> Result<DemoSummary, EngineError> {
+/// Loads the demo timetable and opens its trains from `today` for the presale
+/// window. Loading it again changes nothing: upserts are unchanged and open
+/// train-dates stay as they are.
+pub async fn load_demo(engine: &Engine, today: NaiveDate) -> Result<DemoSummary, EngineError> {
     let timetable = demo_timetable();
-    engine.upsert_stations(&timetable.stations)?;
+    engine.upsert_stations(&timetable.stations).await?;
     for train in &timetable.trains {
-        engine.upsert_train(train.clone())?;
+        engine.upsert_train(train.clone()).await?;
     }
     let last = today + Days::new(DEMO_PRESALE_DAYS);
     let codes: Vec<String> = timetable.trains.iter().map(|train| train.code.clone()).collect();
-    let opened = engine.open_train_dates(&codes, today, last)?;
+    let opened = engine.open_train_dates(&codes, today, last).await?;
     Ok(DemoSummary {
         stations: timetable.stations.len(),
         trains: timetable.trains.len(),

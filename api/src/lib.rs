@@ -2,6 +2,7 @@
 //! wiring, and the pieces seatd and seatctl share.
 //!
 //! Modules:
+//! - `boot`: opens the journal (SQLite or MySQL), starts the writer and recovers the engine.
 //! - `pb`: code generated from `proto/seat/v1` (lints off).
 //! - `convert`: proto ↔ engine conversions and request field validation.
 //! - `status`: the one place engine errors become gRPC statuses.
@@ -13,6 +14,7 @@
 
 pub mod admin;
 pub mod booking;
+pub mod boot;
 pub mod convert;
 pub mod demo;
 pub mod server;

@@ -4,6 +4,7 @@ use crate::admin::AdminService;
 use crate::booking::BookingService;
 use crate::pb::{FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer};
 use engine::engine::Engine;
+use persistence::writer::WriterStats;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -16,10 +17,12 @@ pub const BOOKING_MESSAGE_BYTES_MAX: usize = 64 * 1024;
 /// stations about 1 MiB.
 pub const ADMIN_MESSAGE_BYTES_MAX: usize = 4 * 1024 * 1024;
 
-/// Serves on `listener` until `shutdown` completes, then finishes in-flight calls.
+/// Serves on `listener` until `shutdown` completes, then finishes in-flight
+/// calls. `writer_stats` feeds the journal figures of the Stats call.
 pub async fn serve(
     listener: TcpListener,
     engine: Arc<Engine>,
+    writer_stats: Option<Arc<WriterStats>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -33,7 +36,8 @@ pub async fn serve(
         .build_v1alpha()?;
     let booking = BookingServer::new(BookingService::new(Arc::clone(&engine)))
         .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
-    let admin = AdminServer::new(AdminService::new(engine)).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
+    let admin =
+        AdminServer::new(AdminService::new(engine, writer_stats)).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -1,6 +1,7 @@
 //! Test support: starts the real gRPC server on port 0 over a fresh engine
 //! with the demo timetable, on a manual clock, and hands out clients.
 
+use api::boot::{BootConfig, Database};
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
 use api::pb::{self};
@@ -8,6 +9,7 @@ use chrono::NaiveDate;
 use engine::clock::ManualClock;
 use engine::domain::state::service_day_start_ms;
 use engine::engine::{Engine, EngineSettings};
+use persistence::writer::WriterConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -35,33 +37,65 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub engine: Arc<Engine>,
     pub clock: Arc<ManualClock>,
+    /// The SQLite journal's directory; removed when the server is dropped.
+    pub data_dir: Arc<tempfile::TempDir>,
+    writer: Option<tokio::task::JoinHandle<()>>,
     shutdown: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
-    /// Demo loaded, clock at 06:00 (UTC+8) on `TODAY`.
+    /// Demo loaded, clock at 06:00 (UTC+8) on `TODAY`, journal on SQLite in a temp dir.
     pub async fn start() -> Self {
         Self::start_with(EngineSettings::default()).await
     }
 
     pub async fn start_with(settings: EngineSettings) -> Self {
+        let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        Self::boot(settings, data_dir, start_clock()).await
+    }
+
+    /// Boots on an existing journal directory (a restart), loading the demo
+    /// again, which changes nothing that is already stored.
+    pub async fn boot(settings: EngineSettings, data_dir: Arc<tempfile::TempDir>, clock: Arc<ManualClock>) -> Self {
+        let database = Database::Sqlite { data_dir: data_dir.path().to_owned() };
+        Self::boot_database(settings, database, data_dir, clock).await
+    }
+
+    /// Boots on any database; `data_dir` is kept alive with the server.
+    pub async fn boot_database(
+        settings: EngineSettings,
+        database: Database,
+        data_dir: Arc<tempfile::TempDir>,
+        clock: Arc<ManualClock>,
+    ) -> Self {
         let today = NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").expect("date");
-        let clock = Arc::new(ManualClock::new(service_day_start_ms(today) + 6 * 3_600_000));
-        let engine = Arc::new(Engine::start(settings, clock.clone()));
-        api::demo::load_demo(&engine, today).expect("demo loads");
+        let config =
+            BootConfig { database, engine: settings, writer: WriterConfig::default(), snapshot_every_events: 50 };
+        let booted = api::boot::boot(config, clock.clone()).await.expect("boots on its journal");
+        let engine = booted.engine;
+        api::demo::load_demo(&engine, today).await.expect("demo loads");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let served_engine = Arc::clone(&engine);
+        let writer_stats = Some(booted.writer_stats);
         let served = tokio::spawn(async move {
-            api::server::serve(listener, served_engine, async {
+            api::server::serve(listener, served_engine, writer_stats, async {
                 let _ = shutdown_rx.await;
             })
             .await
             .expect("server runs");
         });
-        TestServer { addr, engine, clock, shutdown: Some(shutdown_tx), served: Some(served) }
+        TestServer {
+            addr,
+            engine,
+            clock,
+            data_dir,
+            writer: Some(booted.writer),
+            shutdown: Some(shutdown_tx),
+            served: Some(served),
+        }
     }
 
     pub async fn channel(&self) -> Channel {
@@ -76,9 +110,10 @@ impl TestServer {
         AdminClient::new(self.channel().await)
     }
 
-    /// Stops accepting, waits for in-flight calls, and checks every train-date's
-    /// counts against a recount.
-    pub async fn stop(mut self) {
+    /// Stops accepting, waits for in-flight calls, checks every train-date's
+    /// counts against a recount, and lets the journal writer finish.
+    /// Returns the journal directory and clock, for a restart.
+    pub async fn stop(mut self) -> (Arc<tempfile::TempDir>, Arc<ManualClock>) {
         self.engine.verify_all().await.expect("every train-date's invariants hold");
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -86,7 +121,21 @@ impl TestServer {
         if let Some(served) = self.served.take() {
             served.await.expect("server task ends cleanly");
         }
+        let writer = self.writer.take().expect("writer runs");
+        let (data_dir, clock) = (Arc::clone(&self.data_dir), Arc::clone(&self.clock));
+        drop(self);
+        tokio::time::timeout(std::time::Duration::from_secs(10), writer)
+            .await
+            .expect("journal writer finishes once the engine is gone")
+            .expect("writer task ends cleanly");
+        (data_dir, clock)
     }
+}
+
+/// A manual clock at 06:00 (UTC+8) on `TODAY`.
+pub fn start_clock() -> Arc<ManualClock> {
+    let today = NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").expect("date");
+    Arc::new(ManualClock::new(service_day_start_ms(today) + 6 * 3_600_000))
 }
 
 pub fn train_date(train: &str, date: &str) -> Option<pb::TrainDate> {

@@ -1,14 +1,19 @@
 //! seatd: the seat inventory server.
 
+use api::boot::{BootConfig, Database, boot};
 use api::demo::{DEMO_PRESALE_DAYS, load_demo};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use engine::actor::ActorSettings;
 use engine::allocation::AllocationPolicy;
 use engine::clock::{Clock, SystemClock};
 use engine::domain::state::service_date_of;
-use engine::engine::{Engine, EngineSettings};
+use engine::durability::AckMode;
+use engine::engine::EngineSettings;
+use persistence::writer::WriterConfig;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tracing::info;
 
 #[derive(Parser, Debug)]
@@ -18,9 +23,29 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:50051", env = "SEATD_LISTEN")]
     listen: SocketAddr,
     /// Load the bundled Beijing–Shanghai timetable and open its trains for
-    /// today and the next 14 days.
+    /// today and the next 14 days (a no-op for what is already stored).
     #[arg(long)]
     demo: bool,
+    /// Directory of the embedded SQLite journal (used unless --database-url is given).
+    #[arg(long, default_value = "./data", env = "SEATD_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Journal on MySQL/MariaDB instead, e.g. mysql://root@127.0.0.1:3306/seat.
+    #[arg(long, env = "SEATD_DATABASE_URL")]
+    database_url: Option<String>,
+    /// When bookings are acknowledged. `durable` (default): after their events
+    /// are committed. `memory`: as soon as the actor applied them — FOR
+    /// BENCHMARKS ONLY: a crash loses acknowledged bookings.
+    #[arg(long, value_enum, default_value = "durable", env = "SEATD_ACK")]
+    ack: Ack,
+    /// A group commit closes at this many events…
+    #[arg(long, default_value_t = 4096, env = "SEATD_BATCH_EVENTS_MAX")]
+    batch_events_max: usize,
+    /// …or this many microseconds after its first entry.
+    #[arg(long, default_value_t = 1000, env = "SEATD_BATCH_WINDOW_US")]
+    batch_window_us: u64,
+    /// A train-date snapshots itself after this many events.
+    #[arg(long, default_value_t = 1000, env = "SEATD_SNAPSHOT_EVERY_EVENTS")]
+    snapshot_every_events: u64,
     /// Threads running train-date actors; default one per core.
     #[arg(long, env = "SEATD_ARBITERS")]
     arbiters: Option<usize>,
@@ -32,39 +57,69 @@ struct Args {
     allocation_policy: AllocationPolicy,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Ack {
+    Durable,
+    Memory,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
-    let mut settings = EngineSettings {
-        actor: ActorSettings { hold_ttl_ms: args.hold_ttl_secs * 1000, policy: args.allocation_policy },
-        ..EngineSettings::default()
-    };
-    if let Some(arbiters) = args.arbiters {
-        settings.arbiters = arbiters;
-    }
-    let clock = Arc::new(SystemClock);
-    let engine = Arc::new(Engine::start(settings, clock.clone()));
-    info!(arbiters = settings.arbiters, policy = ?settings.actor.policy, hold_ttl_secs = args.hold_ttl_secs, "engine started");
+    let config = boot_config(&args);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    info!(database = %config.database.describe(), ack = ?args.ack, arbiters = config.engine.arbiters, "starting");
+    let booted = boot(config, Arc::clone(&clock)).await?;
+    let engine = booted.engine;
     if args.demo {
         let today = service_date_of(clock.now_ms());
-        let summary = load_demo(&engine, today)?;
+        let summary = load_demo(&engine, today).await?;
         info!(
-            stations = summary.stations,
             trains = summary.trains,
-            train_dates = summary.train_dates_opened,
+            newly_opened = summary.train_dates_opened,
             first_date = %today,
             days = DEMO_PRESALE_DAYS + 1,
             "demo timetable loaded"
         );
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    info!(address = %listener.local_addr()?, "serving gRPC (booking, admin, health, reflection)");
-    api::server::serve(listener, engine, shutdown_signal()).await?;
+    // Scripts and the crash test read the bound address from this line.
+    info!("serving gRPC on {} (booking, admin, health, reflection)", listener.local_addr()?);
+    api::server::serve(listener, Arc::clone(&engine), Some(booted.writer_stats), shutdown_signal()).await?;
+    info!("stopped accepting; flushing the journal");
+    drop(engine);
+    if tokio::time::timeout(Duration::from_secs(10), booted.writer).await.is_err() {
+        tracing::warn!("journal writer did not finish within 10 s");
+    }
     info!("stopped");
     Ok(())
+}
+
+fn boot_config(args: &Args) -> BootConfig {
+    let database = match &args.database_url {
+        Some(url) => Database::MySql { url: url.clone() },
+        None => Database::Sqlite { data_dir: args.data_dir.clone() },
+    };
+    let mut engine = EngineSettings {
+        actor: ActorSettings { hold_ttl_ms: args.hold_ttl_secs * 1000, policy: args.allocation_policy },
+        ..EngineSettings::default()
+    };
+    if let Some(arbiters) = args.arbiters {
+        engine.arbiters = arbiters;
+    }
+    let writer = WriterConfig {
+        batch_events_max: args.batch_events_max.max(1),
+        batch_window: Duration::from_micros(args.batch_window_us),
+        ack_mode: match args.ack {
+            Ack::Durable => AckMode::Durable,
+            Ack::Memory => AckMode::Memory,
+        },
+        ..WriterConfig::default()
+    };
+    BootConfig { database, engine, writer, snapshot_every_events: args.snapshot_every_events.max(1) }
 }
 
 async fn shutdown_signal() {

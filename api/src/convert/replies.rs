@@ -7,6 +7,8 @@ use engine::catalog::Catalog;
 use engine::domain::order::OrderStatus;
 use engine::domain::state::{SERVICE_UTC_OFFSET_MINUTES, SalesStatus, TrainDateKey};
 use engine::engine::{EngineStats, TrainDateSummary, TrainOffer};
+use persistence::writer::WriterStats;
+use std::sync::atomic::Ordering;
 
 pub fn train_date_pb(key: &TrainDateKey) -> pb::TrainDate {
     pb::TrainDate { train: key.train.clone(), date: key.date.to_string() }
@@ -129,5 +131,18 @@ pub fn stats_pb(stats: &EngineStats) -> pb::StatsResponse {
         mailbox_depth_total: stats.mailbox_depth_total,
         mailbox_depth_max: stats.mailbox_depth_max,
         busiest: stats.busiest.as_ref().map(train_date_pb),
+        ..Default::default()
+    }
+}
+
+pub fn add_journal_stats(stats: &mut pb::StatsResponse, writer: &WriterStats) {
+    let batches = writer.batches.load(Ordering::Relaxed);
+    stats.journal_batches = batches;
+    stats.journal_events = writer.events.load(Ordering::Relaxed);
+    stats.journal_failed_batches = writer.failed_batches.load(Ordering::Relaxed);
+    stats.journal_commit_micros_mean = writer.commit_micros_total.load(Ordering::Relaxed) / batches.max(1);
+    stats.journal_batch_sizes = writer.batch_sizes.iter().map(|count| count.load(Ordering::Relaxed)).collect();
+    while stats.journal_batch_sizes.last() == Some(&0) {
+        stats.journal_batch_sizes.pop();
     }
 }

@@ -225,6 +225,20 @@ impl Output {
         println!("held orders / tickets     {} / {}", stats.held_orders, stats.held_tickets);
         println!("sold tickets              {}", stats.sold_tickets);
         println!("mailbox depth total / max {} / {}", stats.mailbox_depth_total, stats.mailbox_depth_max);
+        println!(
+            "journal batches / events   {} / {} ({} failed, mean commit {} µs)",
+            stats.journal_batches, stats.journal_events, stats.journal_failed_batches, stats.journal_commit_micros_mean
+        );
+        let sizes: Vec<String> = stats
+            .journal_batch_sizes
+            .iter()
+            .enumerate()
+            .filter(|(_, count)| **count > 0)
+            .map(|(bucket, count)| format!("{}-{}: {count}", 1u64 << bucket, (1u64 << (bucket + 1)) - 1))
+            .collect();
+        if !sizes.is_empty() {
+            println!("batch sizes (events)      {}", sizes.join(", "));
+        }
     }
 }
 

@@ -1,0 +1,89 @@
+//! Starting the engine on a journal: open the database, start the
+//! group-commit writer, recover every open train-date, and hand back what
+//! the server needs.
+
+use engine::clock::Clock;
+use engine::durability::{Persistence, Store};
+use engine::engine::{Engine, EngineError, EngineSettings, RecoverySummary};
+use persistence::journal::{Journal, JournalError};
+use persistence::mysql::MySqlJournal;
+use persistence::sqlite::SqliteJournal;
+use persistence::store::JournalStore;
+use persistence::writer::{WriterConfig, WriterStats, start_writer};
+use std::path::PathBuf;
+use std::sync::Arc;
+use thiserror::Error;
+use tokio::task::JoinHandle;
+
+/// File name of the embedded journal inside the data directory.
+pub const SQLITE_FILE_NAME: &str = "seat.db";
+
+#[derive(Clone, Debug)]
+pub enum Database {
+    /// The embedded default: `<data_dir>/seat.db`.
+    Sqlite { data_dir: PathBuf },
+    /// MySQL or MariaDB, as `mysql://user:password@host:port/database`.
+    MySql { url: String },
+}
+
+impl Database {
+    /// A short description for logs and stats, without credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Sqlite { data_dir } => format!("sqlite:{}", data_dir.join(SQLITE_FILE_NAME).display()),
+            Database::MySql { url } => {
+                let host = url.rsplit_once('@').map_or(url.as_str(), |(_, host)| host);
+                format!("mysql://{host}")
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct BootConfig {
+    pub database: Database,
+    pub engine: EngineSettings,
+    pub writer: WriterConfig,
+    /// A train-date snapshots itself after this many events.
+    pub snapshot_every_events: u64,
+}
+
+#[derive(Debug, Error)]
+pub enum BootError {
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Recovery(#[from] EngineError),
+}
+
+/// A running engine and its journal writer.
+pub struct Booted {
+    pub engine: Arc<Engine>,
+    pub writer: JoinHandle<()>,
+    pub writer_stats: Arc<WriterStats>,
+    pub recovery: RecoverySummary,
+}
+
+/// Opens the database, runs its migrations, starts the writer and recovers.
+pub async fn boot(config: BootConfig, clock: Arc<dyn Clock>) -> Result<Booted, BootError> {
+    match &config.database {
+        Database::Sqlite { data_dir } => {
+            let journal = SqliteJournal::open(&data_dir.join(SQLITE_FILE_NAME)).await?;
+            boot_on(journal, config, clock).await
+        }
+        Database::MySql { url } => {
+            let journal = MySqlJournal::connect(url).await?;
+            boot_on(journal, config, clock).await
+        }
+    }
+}
+
+async fn boot_on<J: Journal>(journal: J, config: BootConfig, clock: Arc<dyn Clock>) -> Result<Booted, BootError> {
+    let journal = Arc::new(journal);
+    let (sink, writer, writer_stats) = start_writer(Arc::clone(&journal), config.writer);
+    let store: Arc<dyn Store> = Arc::new(JournalStore::new(journal));
+    let persistence = Persistence { sink, store, snapshot_every_events: config.snapshot_every_events };
+    let engine = Arc::new(Engine::start(config.engine, clock, Some(persistence)));
+    let recovery = engine.recover().await?;
+    Ok(Booted { engine, writer, writer_stats, recovery })
+}

@@ -1,0 +1,95 @@
+//! Child-process harness for the crash test: start seatd, drive load,
+//! SIGKILL, restart, and audit what survived.
+
+mod audit;
+mod load;
+
+use api::pb::booking_client::BookingClient;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tonic::transport::Channel;
+
+/// Longest a seatd start (migrations, recovery, demo) may take before the test fails.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite(PathBuf),
+    MySql(String),
+}
+
+pub struct Seatd {
+    process: Child,
+    pub address: String,
+}
+
+impl Seatd {
+    pub async fn start(backend: &Backend) -> Seatd {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_seatd"));
+        command.args([
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--hold-ttl-secs",
+            "86400",
+            "--snapshot-every-events",
+            "40",
+        ]);
+        match backend {
+            Backend::Sqlite(dir) => command.arg("--data-dir").arg(dir),
+            Backend::MySql(url) => command.arg("--database-url").arg(url),
+        };
+        command.env("NO_COLOR", "1").env("RUST_LOG", "info").stdout(Stdio::piped()).kill_on_drop(true);
+        let mut process = command.spawn().expect("seatd starts");
+        let mut lines = BufReader::new(process.stdout.take().expect("stdout piped")).lines();
+        let address = tokio::time::timeout(START_TIMEOUT, async {
+            while let Some(line) = lines.next_line().await.expect("read seatd output") {
+                if let Some(rest) = line.split("serving gRPC on ").nth(1) {
+                    return rest.split_whitespace().next().expect("address").to_owned();
+                }
+            }
+            panic!("seatd exited before serving");
+        })
+        .await
+        .expect("seatd serves in time");
+        // Keep draining its log so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Seatd { process, address }
+    }
+
+    pub async fn client(&self) -> BookingClient<Channel> {
+        let channel = Channel::from_shared(format!("http://{}", self.address)).expect("uri");
+        BookingClient::new(channel.connect().await.expect("connect to seatd"))
+    }
+
+    /// SIGKILL: no shutdown hook, no flush.
+    pub async fn kill(mut self) {
+        self.process.start_kill().expect("kill -9 seatd");
+        self.process.wait().await.expect("reap seatd");
+    }
+}
+
+/// Runs `rounds` of load → kill -9 → restart → audit on one database.
+pub async fn run_rounds(backend: Backend, rounds: usize) {
+    let ledger = load::Ledger::default();
+    let mut seatd = Seatd::start(&backend).await;
+    for round in 0..rounds {
+        let load_ms = 300 + rand::random::<u64>() % 1200;
+        let running = load::start(&seatd, &ledger, round).await;
+        tokio::time::sleep(Duration::from_millis(load_ms)).await;
+        seatd.kill().await;
+        let stats = running.finish().await;
+        seatd = Seatd::start(&backend).await;
+        let audited = audit::audit(&seatd, &ledger).await;
+        eprintln!(
+            "round {round}: load {load_ms} ms, {stats:?}; after kill -9: {} acknowledged orders intact, \
+             {} orders on the server, {} (train, journey, class) counts equal a recount",
+            audited.acknowledged_orders, audited.orders_on_server, audited.journeys_checked
+        );
+        assert!(audited.acknowledged_orders > 0, "the load must book something");
+    }
+    seatd.kill().await;
+}
