@@ -10,6 +10,7 @@
 //! - `catalog`: stations and train templates, with the station → trains index searches use.
 //! - `engine`: the async facade the API calls: open, search, hold, confirm, cancel, stats.
 //! - `clock`: wall-clock time for the actors, and a manual clock for tests.
+//! - `test_fixtures` (tests only): small train templates the unit tests share.
 //! - `durability`: the journal queue actors write to, ack modes, and the `Store` recovery reads.
 
 pub mod actor;
@@ -21,6 +22,9 @@ pub mod domain;
 pub mod durability;
 pub mod engine;
 pub mod registry;
+
+#[cfg(test)]
+mod test_fixtures;
 
 pub use decide::decide;
 pub use domain::apply::apply;

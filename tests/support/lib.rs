@@ -173,10 +173,7 @@ pub fn hold_request(
 
 /// A valid 18-character ID number built from a serial, for tests that need many.
 pub fn resident_id(serial: u32) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let body = format!("110101199001{serial:05}");
-    let sum: u32 = body.bytes().zip(WEIGHTS).map(|(digit, weight)| u32::from(digit - b'0') * weight).sum();
-    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+    api::convert::synthetic_resident_id(u64::from(serial))
 }
 
 /// Remaining seats of `class` for a journey on `TOMORROW`.

@@ -14,7 +14,7 @@ use engine::domain::state::service_date_of;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tonic::transport::Channel;
@@ -61,7 +61,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut admin = AdminClient::new(channel.clone());
     let before = admin.stats(pb::StatsRequest {}).await?.into_inner();
     let stop = Arc::new(AtomicBool::new(false));
-    let serial = Arc::new(AtomicU32::new(rand::random::<u32>() % 1_000_000 * 100));
+    // Random start, so runs against the same server rarely reuse a passenger.
+    let serial = Arc::new(AtomicU64::new(rand::random::<u64>() >> 8));
     let mut clients = JoinSet::new();
     let tomorrow = service_date_of(SystemClock.now_ms()) + chrono::Days::new(1);
     let started = Instant::now();
@@ -96,7 +97,7 @@ async fn client_loop(
     client: usize,
     (confirm_percent, cancel_percent, days, first_date): (u32, u32, u64, chrono::NaiveDate),
     stop: Arc<AtomicBool>,
-    serial: Arc<AtomicU32>,
+    serial: Arc<AtomicU64>,
 ) -> ClientReport {
     let mut report = ClientReport { latency_us: Histogram::new(3).ok(), ..ClientReport::default() };
     let user = format!("bench-{client}-{}", rand::random::<u32>());
@@ -140,7 +141,7 @@ async fn timed(
 fn random_hold(
     user: &str,
     attempt: u64,
-    serial: &AtomicU32,
+    serial: &AtomicU64,
     days: u64,
     first_date: chrono::NaiveDate,
 ) -> pb::HoldRequest {
@@ -171,19 +172,12 @@ fn random_hold(
         passengers: (0..passengers)
             .map(|_| pb::PassengerRequest {
                 name: "Bench".into(),
-                id_number: resident_id(serial.fetch_add(1, Ordering::Relaxed)),
+                id_number: api::convert::synthetic_resident_id(serial.fetch_add(1, Ordering::Relaxed)),
                 seat_class: class.into(),
                 ..Default::default()
             })
             .collect(),
     }
-}
-
-fn resident_id(serial: u32) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let body = format!("110101{:011}", u64::from(serial));
-    let sum: u32 = body.bytes().zip(WEIGHTS).map(|(digit, weight)| u32::from(digit - b'0') * weight).sum();
-    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
 }
 
 fn print_report(

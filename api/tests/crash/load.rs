@@ -167,19 +167,11 @@ fn random_hold(ledger: &Ledger, user: &str, attempt: u32) -> pb::HoldRequest {
                 let serial = ledger.next_passenger.fetch_add(1, Ordering::Relaxed);
                 pb::PassengerRequest {
                     name: "Crash Test".into(),
-                    id_number: resident_id(serial),
+                    id_number: api::convert::synthetic_resident_id(u64::from(serial)),
                     seat_class: class.into(),
                     ..Default::default()
                 }
             })
             .collect(),
     }
-}
-
-/// A valid 18-character ID number from a serial.
-fn resident_id(serial: u32) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let body = format!("1101011990{serial:07}");
-    let sum: u32 = body.bytes().zip(WEIGHTS).map(|(digit, weight)| u32::from(digit - b'0') * weight).sum();
-    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
 }
