@@ -1,6 +1,6 @@
 //! The Booking service: validate, convert, call the engine, map errors.
 
-use crate::convert;
+use crate::{auth, convert};
 use crate::pb::{self, booking_server};
 use crate::status::{engine_status, invalid_argument};
 use engine::engine::{Engine, HoldInput};
@@ -57,10 +57,11 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn hold(&self, request: Request<pb::HoldRequest>) -> Reply<pb::Order> {
+        let caller = auth::caller(&request)?;
         let request = request.into_inner();
         let input = HoldInput {
             request_id: convert::key("request_id", &request.request_id)?,
-            user_id: convert::key("user_id", &request.user_id)?,
+            user_id: auth::acting_user(&caller, &request.user_id)?,
             key: convert::train_date("train_date", request.train_date.as_ref())?,
             from_station: request.from_station,
             to_station: request.to_station,
@@ -71,32 +72,36 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn confirm(&self, request: Request<pb::ConfirmRequest>) -> Reply<pb::Order> {
+        let caller = auth::caller(&request)?;
         let request = request.into_inner();
         let order_id = convert::order_id("order_id", &request.order_id)?;
-        let user = convert::optional_user("user_id", &request.user_id)?;
+        let user = auth::order_scope(&caller, &request.user_id)?;
         let order = self.engine.confirm(order_id, user.as_deref()).await.map_err(engine_status)?;
         Ok(Response::new(convert::order_pb(&order)))
     }
 
     async fn cancel(&self, request: Request<pb::CancelRequest>) -> Reply<pb::Order> {
+        let caller = auth::caller(&request)?;
         let request = request.into_inner();
         let order_id = convert::order_id("order_id", &request.order_id)?;
-        let user = convert::optional_user("user_id", &request.user_id)?;
+        let user = auth::order_scope(&caller, &request.user_id)?;
         let order = self.engine.cancel(order_id, user.as_deref()).await.map_err(engine_status)?;
         Ok(Response::new(convert::order_pb(&order)))
     }
 
     async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> Reply<pb::Order> {
+        let caller = auth::caller(&request)?;
         let request = request.into_inner();
         let order_id = convert::order_id("order_id", &request.order_id)?;
-        let user = convert::optional_user("user_id", &request.user_id)?;
+        let user = auth::order_scope(&caller, &request.user_id)?;
         let order = self.engine.get_order(order_id, user.as_deref()).await.map_err(engine_status)?;
         Ok(Response::new(convert::order_pb(&order)))
     }
 
     async fn list_orders(&self, request: Request<pb::ListOrdersRequest>) -> Reply<pb::ListOrdersResponse> {
+        let caller = auth::caller(&request)?;
         let request = request.into_inner();
-        let user = convert::key("user_id", &request.user_id)?;
+        let user = auth::acting_user(&caller, &request.user_id)?;
         let limit = convert::page_size(request.page_size, ORDERS_PAGE_DEFAULT, ORDERS_PAGE_MAX);
         let offset = convert::offset_token("page_token", &request.page_token)?;
         let page = self.engine.list_orders(&user, offset, limit).await.map_err(engine_status)?;

@@ -1,6 +1,8 @@
 //! The tonic server: booking and admin services, health, and reflection.
 
 use crate::admin::AdminService;
+use crate::auth::{Authenticator, Role};
+use tonic::service::interceptor::InterceptedService;
 use crate::booking::BookingService;
 use crate::pb::{FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer};
 use engine::engine::Engine;
@@ -18,10 +20,12 @@ pub const BOOKING_MESSAGE_BYTES_MAX: usize = 64 * 1024;
 pub const ADMIN_MESSAGE_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight
-/// calls. `writer_stats` feeds the journal figures of the Stats call.
+/// calls. Booking and Admin calls must carry a token `authenticator` accepts;
+/// health and reflection need none. `writer_stats` feeds the journal figures of the Stats call.
 pub async fn serve(
     listener: TcpListener,
     engine: Arc<Engine>,
+    authenticator: Authenticator,
     writer_stats: Option<Arc<WriterStats>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -36,15 +40,29 @@ pub async fn serve(
         .build_v1alpha()?;
     let booking = BookingServer::new(BookingService::new(Arc::clone(&engine)))
         .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
+    let booking = InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
     let admin =
         AdminServer::new(AdminService::new(engine, writer_stats)).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
+    let admin = InterceptedService::new(admin, authenticator.interceptor(&[Role::Admin]));
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(booking)
         .add_service(admin)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
     Ok(())
+}
+
+/// Accepted connections with Nagle's algorithm off: a reply is several small
+/// HTTP/2 frames, and waiting to coalesce them with delayed ACKs adds tens of
+/// milliseconds to every call.
+fn incoming(listener: TcpListener) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|accepted| {
+        let stream = accepted?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    })
 }

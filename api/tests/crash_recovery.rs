@@ -31,6 +31,7 @@ async fn mysql_survives_kill_9() {
     let name = format!("seat_crash_{}_{}", std::process::id(), rand::random::<u32>());
     persistence::mysql::create_database(&server_url, &name).await.expect("create test database");
     let url = persistence::mysql::database_url(&server_url, &name);
-    run_rounds(Backend::MySql(url), rounds()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    run_rounds(Backend::MySql(url, dir.path().to_owned()), rounds()).await;
     persistence::mysql::drop_database(&server_url, &name).await.expect("drop test database");
 }

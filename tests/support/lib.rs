@@ -1,7 +1,11 @@
 //! Test support: starts the real gRPC server on port 0 over a fresh engine
 //! with the demo timetable, on a manual clock, and hands out clients.
 
+use api::auth::{Authenticator, Role, mint_hs256, unix_now_secs};
 use api::boot::{BootConfig, Database};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
 use api::pb::{self};
@@ -29,6 +33,43 @@ pub const IDS: [&str; 7] = [
     "310115198506123454",
     "320102199208156789",
 ];
+
+/// HS256 secret the test servers verify tokens with.
+pub const TEST_JWT_SECRET: &[u8] = b"seat-tests-secret-0123456789abcdef";
+
+/// A booking client that sends a bearer token.
+pub type Booking = BookingClient<InterceptedService<Channel, Bearer>>;
+/// An admin client that sends a bearer token.
+pub type Admin = AdminClient<InterceptedService<Channel, Bearer>>;
+
+/// A token for the test servers, valid for an hour.
+pub fn token(role: Role, sub: &str) -> String {
+    mint_hs256(TEST_JWT_SECRET, sub, role, unix_now_secs(), 3600)
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Bearer(Some(format!("Bearer {token}").parse().expect("token is header-safe")))
+    }
+
+    /// Sends no authorization at all.
+    pub fn none() -> Self {
+        Bearer(None)
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
 
 /// Passenger names, cycled through by `hold_request`.
 pub const NAMES: [&str; 6] = ["张三", "李四", "王五", "赵六", "钱七", "Li Lei"];
@@ -81,7 +122,8 @@ impl TestServer {
         let served_engine = Arc::clone(&engine);
         let writer_stats = Some(booted.writer_stats);
         let served = tokio::spawn(async move {
-            api::server::serve(listener, served_engine, writer_stats, async {
+            let authenticator = Authenticator::new(Some(TEST_JWT_SECRET), None).expect("test secret is long enough");
+            api::server::serve(listener, served_engine, authenticator, writer_stats, async {
                 let _ = shutdown_rx.await;
             })
             .await
@@ -102,12 +144,22 @@ impl TestServer {
         Channel::from_shared(format!("http://{}", self.addr)).expect("uri").connect().await.expect("connect")
     }
 
-    pub async fn booking(&self) -> BookingClient<Channel> {
-        BookingClient::new(self.channel().await)
+    /// A booking client with an admin token (acts for any user it names).
+    pub async fn booking(&self) -> Booking {
+        BookingClient::with_interceptor(self.channel().await, Bearer::new(&token(Role::Admin, "test-admin")))
     }
 
-    pub async fn admin(&self) -> AdminClient<Channel> {
-        AdminClient::new(self.channel().await)
+    /// A booking client acting as `sub` in `role`.
+    pub async fn booking_as(&self, role: Role, sub: &str) -> Booking {
+        BookingClient::with_interceptor(self.channel().await, Bearer::new(&token(role, sub)))
+    }
+
+    pub async fn admin(&self) -> Admin {
+        AdminClient::with_interceptor(self.channel().await, Bearer::new(&token(Role::Admin, "test-admin")))
+    }
+
+    pub async fn admin_as(&self, role: Role, sub: &str) -> Admin {
+        AdminClient::with_interceptor(self.channel().await, Bearer::new(&token(role, sub)))
     }
 
     /// Stops accepting, waits for in-flight calls, checks every train-date's
@@ -178,7 +230,7 @@ pub fn resident_id(serial: u32) -> String {
 
 /// Remaining seats of `class` for a journey on `TOMORROW`.
 pub async fn remaining(
-    booking: &mut BookingClient<Channel>,
+    booking: &mut Booking,
     train: &str,
     from: &str,
     to: &str,

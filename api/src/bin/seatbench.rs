@@ -39,6 +39,42 @@ struct Args {
     /// Spread load over the demo train-dates from tomorrow for this many days.
     #[arg(long, default_value_t = 14)]
     days: u64,
+    /// An admin (or agent) bearer token; default: the agent and admin tokens
+    /// `seatd --demo` wrote to --tokens-file.
+    #[arg(long, env = "SEATBENCH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[arg(long, default_value = "./data/demo-tokens.json")]
+    tokens_file: std::path::PathBuf,
+}
+
+/// Adds the bearer token to every call.
+#[derive(Clone)]
+struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+impl Bearer {
+    fn new(token: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        Ok(Bearer(format!("Bearer {}", token.trim()).parse()?))
+    }
+}
+
+type Booking = BookingClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
+
+/// (booking token, stats token).
+fn tokens(args: &Args) -> Result<(String, String), Box<dyn std::error::Error>> {
+    if let Some(token) = &args.token {
+        return Ok((token.clone(), token.clone()));
+    }
+    let text = std::fs::read_to_string(&args.tokens_file)
+        .map_err(|error| format!("{}: {error} (pass --token, or run beside seatd --demo)", args.tokens_file.display()))?;
+    let tokens: api::demo::DemoTokens = serde_json::from_str(&text)?;
+    Ok((tokens.agent, tokens.admin))
 }
 
 /// Every demo train calls at these, in this order southbound.
@@ -58,7 +94,8 @@ struct ClientReport {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let channel = Channel::from_shared(args.server.clone())?.connect().await?;
-    let mut admin = AdminClient::new(channel.clone());
+    let (booking_token, stats_token) = tokens(&args)?;
+    let mut admin = AdminClient::with_interceptor(channel.clone(), Bearer::new(&stats_token)?);
     let before = admin.stats(pb::StatsRequest {}).await?.into_inner();
     let stop = Arc::new(AtomicBool::new(false));
     // Random start, so runs against the same server rarely reuse a passenger.
@@ -67,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tomorrow = service_date_of(SystemClock.now_ms()) + chrono::Days::new(1);
     let started = Instant::now();
     for client in 0..args.clients {
-        let booking = BookingClient::new(channel.clone());
+        let booking = BookingClient::with_interceptor(channel.clone(), Bearer::new(&booking_token)?);
         let (stop, serial) = (Arc::clone(&stop), Arc::clone(&serial));
         let plan = (args.confirm_percent, args.cancel_percent, args.days.max(1), tomorrow);
         clients.spawn(client_loop(booking, client, plan, stop, serial));
@@ -93,7 +130,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn client_loop(
-    mut booking: BookingClient<Channel>,
+    mut booking: Booking,
     client: usize,
     (confirm_percent, cancel_percent, days, first_date): (u32, u32, u64, chrono::NaiveDate),
     stop: Arc<AtomicBool>,

@@ -5,6 +5,7 @@ mod render;
 
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
+use api::auth::Role;
 use api::pb::{self};
 use chrono::{Days, NaiveDate};
 use clap::{Parser, Subcommand};
@@ -24,6 +25,14 @@ struct Args {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Bearer token to call with. Without it, seatctl uses the tokens
+    /// `seatd --demo` wrote to --tokens-file: admin for admin commands, agent
+    /// when --user names a user, passenger otherwise.
+    #[arg(long, global = true, env = "SEATCTL_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Where `seatd --demo` wrote its tokens.
+    #[arg(long, global = true, default_value = "./data/demo-tokens.json", env = "SEATCTL_TOKENS_FILE")]
+    tokens_file: std::path::PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -77,8 +86,9 @@ enum Command {
         to: String,
         #[arg(long, default_value = "today")]
         date: String,
+        /// Book for this user (an agent's job); default: the token's own user.
         #[arg(long)]
-        user: String,
+        user: Option<String>,
         #[arg(long = "passenger", required = true)]
         passengers: Vec<String>,
         /// Idempotency key; repeat it to retry safely. Default: a fresh one.
@@ -105,7 +115,9 @@ enum Command {
     },
     /// A user's orders.
     Orders {
-        user: String,
+        /// Whose orders; default: the token's own user.
+        #[arg(long)]
+        user: Option<String>,
         #[arg(long, default_value_t = 20)]
         page_size: u32,
         #[arg(long, default_value = "")]
@@ -128,6 +140,20 @@ enum Command {
     },
     /// Engine-wide counters.
     Stats,
+    /// Mint a development token (HS256) from a secret file; needs no server.
+    Token {
+        /// File holding the HS256 secret, e.g. data/demo-jwt-secret.
+        #[arg(long)]
+        secret_file: std::path::PathBuf,
+        /// passenger, agent or admin.
+        #[arg(long)]
+        role: String,
+        /// The token's subject: the user id it stands for.
+        #[arg(long)]
+        sub: String,
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: u64,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -166,9 +192,13 @@ async fn connect(server: &str) -> Result<Channel, Failure> {
 
 async fn run(args: Args) -> Result<(), Failure> {
     let output = Output { json: args.json };
+    if let Command::Token { secret_file, role, sub, ttl_hours } = &args.command {
+        return mint(&output, secret_file, role, sub, *ttl_hours);
+    }
+    let token = resolve_token(&args)?;
     let channel = connect(&args.server).await?;
-    let mut booking = BookingClient::new(channel.clone());
-    let mut admin = AdminClient::new(channel);
+    let mut booking = BookingClient::with_interceptor(channel.clone(), bearer(token.clone())?);
+    let mut admin = AdminClient::with_interceptor(channel, bearer(token)?);
     match args.command {
         Command::Import { file } => {
             let text = std::fs::read_to_string(&file)
@@ -216,7 +246,7 @@ async fn run(args: Args) -> Result<(), Failure> {
             let passengers = passengers.iter().map(|text| passenger_arg(text)).collect::<Result<Vec<_>, _>>()?;
             let request = pb::HoldRequest {
                 request_id: request_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
-                user_id: user,
+                user_id: user.unwrap_or_default(),
                 train_date: Some(train_date(train, &date)?),
                 from_station: from,
                 to_station: to,
@@ -237,7 +267,7 @@ async fn run(args: Args) -> Result<(), Failure> {
             output.order(&booking.get_order(request).await?.into_inner());
         }
         Command::Orders { user, page_size, page_token } => {
-            let request = pb::ListOrdersRequest { user_id: user, page_size, page_token };
+            let request = pb::ListOrdersRequest { user_id: user.unwrap_or_default(), page_size, page_token };
             output.orders(&booking.list_orders(request).await?.into_inner());
         }
         Command::TrainDates { date, page_size, page_token } => {
@@ -252,7 +282,58 @@ async fn run(args: Args) -> Result<(), Failure> {
             output.done("sales closed");
         }
         Command::Stats => output.stats(&admin.stats(pb::StatsRequest {}).await?.into_inner()),
+        Command::Token { .. } => unreachable!("handled before connecting"),
     }
+    Ok(())
+}
+
+/// The token for this command: --token, or the right one of the demo's.
+fn resolve_token(args: &Args) -> Result<String, Failure> {
+    if let Some(token) = &args.token {
+        return Ok(token.clone());
+    }
+    let text = std::fs::read_to_string(&args.tokens_file).map_err(|error| {
+        Failure::Usage(format!(
+            "no --token given and {} unreadable ({error}); run seatctl beside `seatd --demo`, or pass --token",
+            args.tokens_file.display()
+        ))
+    })?;
+    let tokens: api::demo::DemoTokens = serde_json::from_str(&text)
+        .map_err(|error| Failure::Usage(format!("{}: {error}", args.tokens_file.display())))?;
+    Ok(match &args.command {
+        Command::Import { .. }
+        | Command::Open { .. }
+        | Command::TrainDates { .. }
+        | Command::CloseSales { .. }
+        | Command::Stats
+        | Command::Token { .. } => tokens.admin,
+        Command::Hold { user: Some(_), .. } | Command::Orders { user: Some(_), .. } => tokens.agent,
+        Command::Confirm { user: Some(_), .. } | Command::Cancel { user: Some(_), .. } => tokens.agent,
+        Command::Order { user: Some(_), .. } => tokens.agent,
+        _ => tokens.passenger,
+    })
+}
+
+/// An interceptor adding `authorization: Bearer <token>` to every call.
+fn bearer(
+    token: String,
+) -> Result<impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone, Failure> {
+    let value: tonic::metadata::MetadataValue<tonic::metadata::Ascii> = format!("Bearer {}", token.trim())
+        .parse()
+        .map_err(|_| Failure::Usage("the token has characters a header cannot carry".into()))?;
+    Ok(move |mut request: tonic::Request<()>| {
+        request.metadata_mut().insert("authorization", value.clone());
+        Ok(request)
+    })
+}
+
+fn mint(output: &Output, secret_file: &std::path::Path, role: &str, sub: &str, ttl_hours: u64) -> Result<(), Failure> {
+    let role: Role = serde_json::from_value(serde_json::Value::String(role.to_ascii_lowercase()))
+        .map_err(|_| Failure::Usage(format!("--role {role:?}: expected passenger, agent or admin")))?;
+    let secret = std::fs::read_to_string(secret_file)
+        .map_err(|error| Failure::Usage(format!("{}: {error}", secret_file.display())))?;
+    let token = api::auth::mint_hs256(secret.trim().as_bytes(), sub, role, api::auth::unix_now_secs(), ttl_hours * 3600);
+    output.token(&token);
     Ok(())
 }
 

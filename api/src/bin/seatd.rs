@@ -1,7 +1,8 @@
 //! seatd: the seat inventory server.
 
 use api::boot::{BootConfig, Database, boot};
-use api::demo::{DEMO_PRESALE_DAYS, load_demo};
+use api::auth::Authenticator;
+use api::demo::{DEMO_PRESALE_DAYS, DEMO_TOKENS_FILE, demo_secret, load_demo, write_demo_tokens};
 use clap::{Parser, ValueEnum};
 use engine::actor::ActorSettings;
 use engine::allocation::AllocationPolicy;
@@ -52,6 +53,12 @@ struct Args {
     /// How long an unpaid hold lasts, in seconds.
     #[arg(long, default_value_t = 600, env = "SEATD_HOLD_TTL_SECS")]
     hold_ttl_secs: u64,
+    /// File holding the HS256 secret tokens are verified with (at least 32 bytes).
+    #[arg(long, env = "SEATD_JWT_SECRET_FILE")]
+    jwt_secret_file: Option<PathBuf>,
+    /// PEM file of the RS256 public key tokens are verified with.
+    #[arg(long, env = "SEATD_JWT_RS256_PUBLIC_KEY")]
+    jwt_rs256_public_key: Option<PathBuf>,
     /// Seat allocation policy: tightest-fit (fragmentation-aware) or first-fit.
     #[arg(long, default_value = "tightest-fit", env = "SEATD_ALLOCATION_POLICY")]
     allocation_policy: AllocationPolicy,
@@ -70,6 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .init();
     let args = Args::parse();
     let config = boot_config(&args);
+    let authenticator = authenticator(&args)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     info!(database = %config.database.describe(), ack = ?args.ack, arbiters = config.engine.arbiters, "starting");
     let booted = boot(config, Arc::clone(&clock)).await?;
@@ -88,7 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     // Scripts and the crash test read the bound address from this line.
     info!("serving gRPC on {} (booking, admin, health, reflection)", listener.local_addr()?);
-    api::server::serve(listener, Arc::clone(&engine), Some(booted.writer_stats), shutdown_signal()).await?;
+    api::server::serve(listener, Arc::clone(&engine), authenticator, Some(booted.writer_stats), shutdown_signal()).await?;
     info!("stopped accepting; flushing the journal");
     drop(engine);
     if tokio::time::timeout(Duration::from_secs(10), booted.writer).await.is_err() {
@@ -96,6 +104,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// Verification keys from the flags; with --demo and none given, the demo's
+/// own secret, and ready tokens printed and written to the data directory.
+fn authenticator(args: &Args) -> Result<Authenticator, Box<dyn std::error::Error + Send + Sync>> {
+    let read = |path: &PathBuf| std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()));
+    let secret = args.jwt_secret_file.as_ref().map(read).transpose()?;
+    let public_key = args.jwt_rs256_public_key.as_ref().map(read).transpose()?;
+    if secret.is_some() || public_key.is_some() || !args.demo {
+        let secret = secret.map(|bytes| String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec());
+        return Ok(Authenticator::new(secret.as_deref(), public_key.as_deref())?);
+    }
+    let secret = demo_secret(&args.data_dir)?;
+    let tokens = write_demo_tokens(&args.data_dir, &secret)?;
+    let tokens_path = args.data_dir.join(DEMO_TOKENS_FILE);
+    info!("demo tokens (valid 30 days), also in {}:", tokens_path.display());
+    info!("  admin:     {}", tokens.admin);
+    info!("  agent:     {}", tokens.agent);
+    info!("  passenger: {}", tokens.passenger);
+    Ok(Authenticator::new(Some(&secret), None)?)
 }
 
 fn boot_config(args: &Args) -> BootConfig {

@@ -62,7 +62,7 @@ fn allowed(ack: &super::load::Acknowledged, found: pb::OrderStatus) -> bool {
 }
 
 async fn all_orders(
-    booking: &mut pb::booking_client::BookingClient<tonic::transport::Channel>,
+    booking: &mut super::Client,
     ledger: &Ledger,
 ) -> Vec<pb::Order> {
     let users = ledger.users.lock().unwrap().clone();
@@ -89,7 +89,7 @@ type SeatHolders = HashMap<(i32, u32, String), Vec<(usize, usize, String)>>;
 /// For every train and journey: active orders never share a segment of a
 /// seat, and the server's remaining count equals seats minus seats in use.
 async fn check_no_double_sale_and_counts(
-    booking: &mut pb::booking_client::BookingClient<tonic::transport::Channel>,
+    booking: &mut super::Client,
     orders: &[pb::Order],
 ) -> usize {
     let date = tomorrow();

@@ -89,7 +89,7 @@ fn add(a: LoadStats, b: LoadStats) -> LoadStats {
 }
 
 async fn client_loop(
-    mut booking: api::pb::booking_client::BookingClient<tonic::transport::Channel>,
+    mut booking: super::Client,
     ledger: Ledger,
     user: String,
     stop: Arc<AtomicBool>,

@@ -10,6 +10,9 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 /// Longest a seatd start (migrations, recovery, demo) may take before the test fails.
@@ -18,12 +21,23 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Clone, Debug)]
 pub enum Backend {
     Sqlite(PathBuf),
-    MySql(String),
+    /// The database URL, and a directory for the demo's tokens.
+    MySql(String, PathBuf),
+}
+
+impl Backend {
+    fn data_dir(&self) -> &PathBuf {
+        match self {
+            Backend::Sqlite(dir) | Backend::MySql(_, dir) => dir,
+        }
+    }
 }
 
 pub struct Seatd {
     process: Child,
     pub address: String,
+    /// The demo's agent token: books for the users the load names.
+    token: String,
 }
 
 impl Seatd {
@@ -38,10 +52,10 @@ impl Seatd {
             "--snapshot-every-events",
             "40",
         ]);
-        match backend {
-            Backend::Sqlite(dir) => command.arg("--data-dir").arg(dir),
-            Backend::MySql(url) => command.arg("--database-url").arg(url),
-        };
+        command.arg("--data-dir").arg(backend.data_dir());
+        if let Backend::MySql(url, _) = backend {
+            command.arg("--database-url").arg(url);
+        }
         command.env("NO_COLOR", "1").env("RUST_LOG", "info").stdout(Stdio::piped()).kill_on_drop(true);
         let mut process = command.spawn().expect("seatd starts");
         let mut lines = BufReader::new(process.stdout.take().expect("stdout piped")).lines();
@@ -57,18 +71,35 @@ impl Seatd {
         .expect("seatd serves in time");
         // Keep draining its log so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Seatd { process, address }
+        let tokens = std::fs::read_to_string(backend.data_dir().join(api::demo::DEMO_TOKENS_FILE)).expect("demo tokens");
+        let tokens: api::demo::DemoTokens = serde_json::from_str(&tokens).expect("demo tokens parse");
+        Seatd { process, address, token: tokens.agent }
     }
 
-    pub async fn client(&self) -> BookingClient<Channel> {
+    pub async fn client(&self) -> Client {
         let channel = Channel::from_shared(format!("http://{}", self.address)).expect("uri");
-        BookingClient::new(channel.connect().await.expect("connect to seatd"))
+        let channel = channel.connect().await.expect("connect to seatd");
+        let value: MetadataValue<Ascii> = format!("Bearer {}", self.token).parse().expect("header-safe token");
+        BookingClient::with_interceptor(channel, Bearer(value))
     }
 
     /// SIGKILL: no shutdown hook, no flush.
     pub async fn kill(mut self) {
         self.process.start_kill().expect("kill -9 seatd");
         self.process.wait().await.expect("reap seatd");
+    }
+}
+
+/// A booking client that sends the demo agent token.
+pub type Client = BookingClient<InterceptedService<Channel, Bearer>>;
+
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert("authorization", self.0.clone());
+        Ok(request)
     }
 }
 

@@ -36,6 +36,14 @@ impl Output {
         }
     }
 
+    pub fn token(&self, token: &str) {
+        if self.json {
+            println!("{}", serde_json::json!({ "token": token }));
+        } else {
+            println!("{token}");
+        }
+    }
+
     pub fn done(&self, message: &str) {
         if self.json {
             println!("{}", serde_json::json!({ "ok": message }));
