@@ -57,7 +57,11 @@ async fn call(channel: &Channel, bearer: Bearer, rpc: Rpc, user: &str, order_id:
     let order = order_id.to_owned();
     let result = match rpc {
         Rpc::SearchTrains => booking
-            .search_trains(pb::SearchTrainsRequest { date: TOMORROW.into(), from_station: "VNP".into(), to_station: "AOH".into() })
+            .search_trains(pb::SearchTrainsRequest {
+                date: TOMORROW.into(),
+                from_station: "VNP".into(),
+                to_station: "AOH".into(),
+            })
             .await
             .map(|_| ()),
         Rpc::GetAvailability => booking
@@ -79,26 +83,29 @@ async fn call(channel: &Channel, bearer: Bearer, rpc: Rpc, user: &str, order_id:
             .map(|_| ()),
         Rpc::Hold => {
             let request_id = format!("auth-{}", rand_id());
-            booking.hold(hold_request(&request_id, &user, "G1", "VNP", "AOH", SeatClass::Second, &[IDS[6]])).await.map(|_| ())
+            booking
+                .hold(hold_request(&request_id, &user, "G1", "VNP", "AOH", SeatClass::Second, &[IDS[6]]))
+                .await
+                .map(|_| ())
         }
         Rpc::Confirm => booking.confirm(pb::ConfirmRequest { order_id: order, user_id: user }).await.map(|_| ()),
         Rpc::Cancel => booking.cancel(pb::CancelRequest { order_id: order, user_id: user }).await.map(|_| ()),
         Rpc::GetOrder => booking.get_order(pb::GetOrderRequest { order_id: order, user_id: user }).await.map(|_| ()),
-        Rpc::ListOrders => booking
-            .list_orders(pb::ListOrdersRequest { user_id: user, ..Default::default() })
-            .await
-            .map(|_| ()),
+        Rpc::ListOrders => {
+            booking.list_orders(pb::ListOrdersRequest { user_id: user, ..Default::default() }).await.map(|_| ())
+        }
         Rpc::UpsertStations => admin
             .upsert_stations(pb::UpsertStationsRequest {
-                stations: vec![pb::Station { code: "VNP".into(), name: "北京南".into(), pinyin: "beijingnan".into() }],
+                stations: vec![pb::Station {
+                    code: "VNP".into(), name: "北京南".into(), pinyin: "beijingnan".into()
+                }],
             })
             .await
             .map(|_| ()),
         Rpc::UpsertTrain => admin.upsert_train(pb::UpsertTrainRequest { train: None }).await.map(|_| ()),
-        Rpc::OpenTrainDate => admin
-            .open_train_date(pb::OpenTrainDateRequest { train_date: train_date("G1", TOMORROW) })
-            .await
-            .map(|_| ()),
+        Rpc::OpenTrainDate => {
+            admin.open_train_date(pb::OpenTrainDateRequest { train_date: train_date("G1", TOMORROW) }).await.map(|_| ())
+        }
         Rpc::OpenTrainDates => admin
             .open_train_dates(pb::OpenTrainDatesRequest {
                 trains: vec!["G1".into()],
@@ -107,10 +114,9 @@ async fn call(channel: &Channel, bearer: Bearer, rpc: Rpc, user: &str, order_id:
             })
             .await
             .map(|_| ()),
-        Rpc::CloseSales => admin
-            .close_sales(pb::CloseSalesRequest { train_date: train_date("G111", "2026-12-08") })
-            .await
-            .map(|_| ()),
+        Rpc::CloseSales => {
+            admin.close_sales(pb::CloseSalesRequest { train_date: train_date("G111", "2026-12-08") }).await.map(|_| ())
+        }
         Rpc::ListTrainDates => admin.list_train_dates(pb::ListTrainDatesRequest::default()).await.map(|_| ()),
         Rpc::Stats => admin.stats(pb::StatsRequest {}).await.map(|_| ()),
     };
@@ -175,7 +181,9 @@ async fn every_rpc_checks_token_and_role() {
         assert_eq!(code, Code::PermissionDenied, "{rpc:?}: a passenger naming another user");
     }
     for rpc in BOOKING {
-        for (role, sub, user) in [(Role::Passenger, "pat", ""), (Role::Agent, "frontend", "pat"), (Role::Admin, "ops", "pat")] {
+        for (role, sub, user) in
+            [(Role::Passenger, "pat", ""), (Role::Agent, "frontend", "pat"), (Role::Admin, "ops", "pat")]
+        {
             let code = call(&channel, bearer(role, sub), rpc, user, &order.order_id).await;
             assert!(![Code::Unauthenticated, Code::PermissionDenied].contains(&code), "{rpc:?} as {role:?}: {code:?}");
         }

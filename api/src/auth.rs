@@ -78,7 +78,8 @@ impl Authenticator {
             keys.push((Algorithm::HS256, DecodingKey::from_secret(secret)));
         }
         if let Some(pem) = rs256_public_pem {
-            let key = DecodingKey::from_rsa_pem(pem).map_err(|error| AuthConfigError::BadPublicKey(error.to_string()))?;
+            let key =
+                DecodingKey::from_rsa_pem(pem).map_err(|error| AuthConfigError::BadPublicKey(error.to_string()))?;
             keys.push((Algorithm::RS256, key));
         }
         if keys.is_empty() {
@@ -89,9 +90,9 @@ impl Authenticator {
 
     /// The caller named by `authorization: Bearer <jwt>`, or UNAUTHENTICATED.
     pub fn authenticate(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Caller, Status> {
-        let header = metadata
-            .get("authorization")
-            .ok_or_else(|| Status::unauthenticated("missing authorization metadata: send `authorization: Bearer <token>`"))?;
+        let header = metadata.get("authorization").ok_or_else(|| {
+            Status::unauthenticated("missing authorization metadata: send `authorization: Bearer <token>`")
+        })?;
         let token = header
             .to_str()
             .ok()
@@ -112,14 +113,20 @@ impl Authenticator {
         let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|error| Status::unauthenticated(token_error(error.kind())))?
             .claims;
-        if claims.sub.is_empty() || claims.sub.len() > SUBJECT_BYTES_MAX || !claims.sub.bytes().all(|b| b.is_ascii_graphic()) {
+        if claims.sub.is_empty()
+            || claims.sub.len() > SUBJECT_BYTES_MAX
+            || !claims.sub.bytes().all(|b| b.is_ascii_graphic())
+        {
             return Err(Status::unauthenticated("token subject must be 1 to 64 printable ASCII characters"));
         }
         Ok(Caller { user: claims.sub, role: claims.role })
     }
 
     /// A tonic interceptor admitting callers whose role is in `roles`.
-    pub fn interceptor(&self, roles: &'static [Role]) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + use<> {
+    pub fn interceptor(
+        &self,
+        roles: &'static [Role],
+    ) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + use<> {
         let authenticator = self.clone();
         move |mut request: Request<()>| {
             let caller = authenticator.authenticate(request.metadata())?;
@@ -215,7 +222,9 @@ mod tests {
     fn both_algorithms_can_be_configured_together() {
         let authenticator = Authenticator::new(Some(SECRET), Some(PUBLIC_PEM)).unwrap();
         assert!(authenticator.authenticate(&metadata(&rs256_token(Role::Admin))).is_ok());
-        assert!(authenticator.authenticate(&metadata(&mint_hs256(SECRET, "x", Role::Admin, unix_now_secs(), 60))).is_ok());
+        assert!(
+            authenticator.authenticate(&metadata(&mint_hs256(SECRET, "x", Role::Admin, unix_now_secs(), 60))).is_ok()
+        );
     }
 
     #[test]

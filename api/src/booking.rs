@@ -1,8 +1,8 @@
 //! The Booking service: validate, convert, call the engine, map errors.
 
-use crate::{auth, convert};
 use crate::pb::{self, booking_server};
 use crate::status::{engine_status, invalid_argument};
+use crate::{auth, convert};
 use engine::engine::{Engine, HoldInput};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};

@@ -2,7 +2,6 @@
 
 use crate::admin::AdminService;
 use crate::auth::{Authenticator, Role};
-use tonic::service::interceptor::InterceptedService;
 use crate::booking::BookingService;
 use crate::pb::{FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer};
 use engine::engine::Engine;
@@ -11,6 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
 
 /// Largest booking request accepted: five passengers fit in well under 4 KiB,
 /// so 64 KiB only ever refuses garbage.
@@ -40,7 +40,8 @@ pub async fn serve(
         .build_v1alpha()?;
     let booking = BookingServer::new(BookingService::new(Arc::clone(&engine)))
         .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
-    let booking = InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
+    let booking =
+        InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
     let admin =
         AdminServer::new(AdminService::new(engine, writer_stats)).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
     let admin = InterceptedService::new(admin, authenticator.interceptor(&[Role::Admin]));

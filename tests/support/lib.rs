@@ -3,9 +3,6 @@
 
 use api::auth::{Authenticator, Role, mint_hs256, unix_now_secs};
 use api::boot::{BootConfig, Database};
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
 use api::pb::{self};
@@ -17,6 +14,9 @@ use persistence::writer::WriterConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::oneshot;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 /// The demo opens from this date; tests book mostly for `TOMORROW`.
@@ -229,13 +229,7 @@ pub fn resident_id(serial: u32) -> String {
 }
 
 /// Remaining seats of `class` for a journey on `TOMORROW`.
-pub async fn remaining(
-    booking: &mut Booking,
-    train: &str,
-    from: &str,
-    to: &str,
-    class: pb::SeatClass,
-) -> u32 {
+pub async fn remaining(booking: &mut Booking, train: &str, from: &str, to: &str, class: pb::SeatClass) -> u32 {
     let offer = booking
         .get_availability(pb::GetAvailabilityRequest {
             train_date: train_date(train, TOMORROW),

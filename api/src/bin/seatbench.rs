@@ -71,8 +71,9 @@ fn tokens(args: &Args) -> Result<(String, String), Box<dyn std::error::Error>> {
     if let Some(token) = &args.token {
         return Ok((token.clone(), token.clone()));
     }
-    let text = std::fs::read_to_string(&args.tokens_file)
-        .map_err(|error| format!("{}: {error} (pass --token, or run beside seatd --demo)", args.tokens_file.display()))?;
+    let text = std::fs::read_to_string(&args.tokens_file).map_err(|error| {
+        format!("{}: {error} (pass --token, or run beside seatd --demo)", args.tokens_file.display())
+    })?;
     let tokens: api::demo::DemoTokens = serde_json::from_str(&text)?;
     Ok((tokens.agent, tokens.admin))
 }

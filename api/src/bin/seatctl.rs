@@ -3,9 +3,9 @@
 #[path = "seatctl/render.rs"]
 mod render;
 
+use api::auth::Role;
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
-use api::auth::Role;
 use api::pb::{self};
 use chrono::{Days, NaiveDate};
 use clap::{Parser, Subcommand};
@@ -332,7 +332,8 @@ fn mint(output: &Output, secret_file: &std::path::Path, role: &str, sub: &str, t
         .map_err(|_| Failure::Usage(format!("--role {role:?}: expected passenger, agent or admin")))?;
     let secret = std::fs::read_to_string(secret_file)
         .map_err(|error| Failure::Usage(format!("{}: {error}", secret_file.display())))?;
-    let token = api::auth::mint_hs256(secret.trim().as_bytes(), sub, role, api::auth::unix_now_secs(), ttl_hours * 3600);
+    let token =
+        api::auth::mint_hs256(secret.trim().as_bytes(), sub, role, api::auth::unix_now_secs(), ttl_hours * 3600);
     output.token(&token);
     Ok(())
 }

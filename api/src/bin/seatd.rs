@@ -1,7 +1,7 @@
 //! seatd: the seat inventory server.
 
-use api::boot::{BootConfig, Database, boot};
 use api::auth::Authenticator;
+use api::boot::{BootConfig, Database, boot};
 use api::demo::{DEMO_PRESALE_DAYS, DEMO_TOKENS_FILE, demo_secret, load_demo, write_demo_tokens};
 use clap::{Parser, ValueEnum};
 use engine::actor::ActorSettings;
@@ -96,7 +96,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     // Scripts and the crash test read the bound address from this line.
     info!("serving gRPC on {} (booking, admin, health, reflection)", listener.local_addr()?);
-    api::server::serve(listener, Arc::clone(&engine), authenticator, Some(booted.writer_stats), shutdown_signal()).await?;
+    api::server::serve(listener, Arc::clone(&engine), authenticator, Some(booted.writer_stats), shutdown_signal())
+        .await?;
     info!("stopped accepting; flushing the journal");
     drop(engine);
     if tokio::time::timeout(Duration::from_secs(10), booted.writer).await.is_err() {

@@ -2,7 +2,7 @@
 //! twice, counts equal a recount, and retries return the original orders.
 
 use super::Seatd;
-use super::load::{Ledger, STATIONS, TRAINS, tomorrow};
+use super::load::{DAYS_AHEAD, Ledger, STATIONS, TRAINS, date_ahead};
 use api::pb::{self, SeatClass};
 use std::collections::HashMap;
 
@@ -61,10 +61,7 @@ fn allowed(ack: &super::load::Acknowledged, found: pb::OrderStatus) -> bool {
     allowed.contains(&found)
 }
 
-async fn all_orders(
-    booking: &mut super::Client,
-    ledger: &Ledger,
-) -> Vec<pb::Order> {
+async fn all_orders(booking: &mut super::Client, ledger: &Ledger) -> Vec<pb::Order> {
     let users = ledger.users.lock().unwrap().clone();
     let mut orders = Vec::new();
     for user in users {
@@ -88,13 +85,9 @@ type SeatHolders = HashMap<(i32, u32, String), Vec<(usize, usize, String)>>;
 
 /// For every train and journey: active orders never share a segment of a
 /// seat, and the server's remaining count equals seats minus seats in use.
-async fn check_no_double_sale_and_counts(
-    booking: &mut super::Client,
-    orders: &[pb::Order],
-) -> usize {
-    let date = tomorrow();
+async fn check_no_double_sale_and_counts(booking: &mut super::Client, orders: &[pb::Order]) -> usize {
     let mut checked = 0;
-    for train in TRAINS {
+    for (train, date) in TRAINS.iter().flat_map(|train| DAYS_AHEAD.map(|days| (*train, date_ahead(days)))) {
         let seats = seat_holders(train, &date, orders);
         for (from, from_station) in STATIONS.iter().enumerate() {
             for (to, to_station) in STATIONS.iter().enumerate().skip(from + 1) {

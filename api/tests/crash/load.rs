@@ -44,8 +44,13 @@ pub struct LoadStats {
     pub errors: u32,
 }
 
-pub fn tomorrow() -> String {
-    (service_date_of(SystemClock.now_ms()) + chrono::Days::new(1)).to_string()
+/// Days after today the load books on; spread so seats stay available for
+/// many rounds, few enough that the audit can read every journey back.
+pub const DAYS_AHEAD: [u64; 3] = [1, 2, 3];
+
+/// The service date `days` after today (UTC+8).
+pub fn date_ahead(days: u64) -> String {
+    (service_date_of(SystemClock.now_ms()) + chrono::Days::new(days)).to_string()
 }
 
 /// Running clients; `finish` stops them and sums what they saw.
@@ -88,12 +93,7 @@ fn add(a: LoadStats, b: LoadStats) -> LoadStats {
     }
 }
 
-async fn client_loop(
-    mut booking: super::Client,
-    ledger: Ledger,
-    user: String,
-    stop: Arc<AtomicBool>,
-) -> LoadStats {
+async fn client_loop(mut booking: super::Client, ledger: Ledger, user: String, stop: Arc<AtomicBool>) -> LoadStats {
     let mut stats = LoadStats::default();
     for attempt in 0u32.. {
         if stop.load(Ordering::Relaxed) {
@@ -131,7 +131,8 @@ async fn client_loop(
                 set(&ledger, &order_id, |a| (a.status, a.confirm_unknown) = (status, false));
             }
         }
-        if rand::random::<u8>() % 10 < 2 {
+        // Cancel often enough that seats come back and later rounds still book.
+        if rand::random::<u8>() % 10 < 4 {
             set(&ledger, &order_id, |a| a.cancel_unknown = true);
             let reply = booking.cancel(pb::CancelRequest { order_id: order_id.clone(), user_id: user.clone() }).await;
             if let Ok(reply) = reply {
@@ -152,6 +153,7 @@ fn set(ledger: &Ledger, order_id: &str, change: impl FnOnce(&mut Acknowledged)) 
 
 fn random_hold(ledger: &Ledger, user: &str, attempt: u32) -> pb::HoldRequest {
     let train = TRAINS[rand::random::<u32>() as usize % TRAINS.len()];
+    let days = DAYS_AHEAD[rand::random::<u32>() as usize % DAYS_AHEAD.len()];
     let from = rand::random::<u32>() as usize % (STATIONS.len() - 1);
     let to = from + 1 + rand::random::<u32>() as usize % (STATIONS.len() - 1 - from);
     let class = [SeatClass::Business, SeatClass::First, SeatClass::Second][rand::random::<u32>() as usize % 3];
@@ -159,7 +161,7 @@ fn random_hold(ledger: &Ledger, user: &str, attempt: u32) -> pb::HoldRequest {
     pb::HoldRequest {
         request_id: format!("{user}-{attempt}"),
         user_id: user.to_owned(),
-        train_date: Some(pb::TrainDate { train: train.into(), date: tomorrow() }),
+        train_date: Some(pb::TrainDate { train: train.into(), date: date_ahead(days) }),
         from_station: STATIONS[from].into(),
         to_station: STATIONS[to].into(),
         passengers: (0..passengers)

@@ -26,6 +26,13 @@ pub enum Backend {
 }
 
 impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::MySql(..) => "mysql",
+        }
+    }
+
     fn data_dir(&self) -> &PathBuf {
         match self {
             Backend::Sqlite(dir) | Backend::MySql(_, dir) => dir,
@@ -71,7 +78,8 @@ impl Seatd {
         .expect("seatd serves in time");
         // Keep draining its log so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let tokens = std::fs::read_to_string(backend.data_dir().join(api::demo::DEMO_TOKENS_FILE)).expect("demo tokens");
+        let tokens =
+            std::fs::read_to_string(backend.data_dir().join(api::demo::DEMO_TOKENS_FILE)).expect("demo tokens");
         let tokens: api::demo::DemoTokens = serde_json::from_str(&tokens).expect("demo tokens parse");
         Seatd { process, address, token: tokens.agent }
     }
@@ -116,9 +124,12 @@ pub async fn run_rounds(backend: Backend, rounds: usize) {
         seatd = Seatd::start(&backend).await;
         let audited = audit::audit(&seatd, &ledger).await;
         eprintln!(
-            "round {round}: load {load_ms} ms, {stats:?}; after kill -9: {} acknowledged orders intact, \
+            "{} round {round}: load {load_ms} ms, {stats:?}; after kill -9: {} acknowledged orders intact, \
              {} orders on the server, {} (train, journey, class) counts equal a recount",
-            audited.acknowledged_orders, audited.orders_on_server, audited.journeys_checked
+            backend.name(),
+            audited.acknowledged_orders,
+            audited.orders_on_server,
+            audited.journeys_checked
         );
         assert!(audited.acknowledged_orders > 0, "the load must book something");
     }
