@@ -1,5 +1,7 @@
 //! The Admin service: timetable upserts, opening and closing train-dates, stats.
 
+use crate::admission::{Admission, RpcClass};
+use crate::booking::Call;
 use crate::convert;
 use crate::pb::{self, admin_server};
 use crate::status::{engine_status, invalid_argument};
@@ -18,13 +20,20 @@ const TRAIN_DATES_PAGE_MAX: usize = 1000;
 
 pub struct AdminService {
     engine: Arc<Engine>,
+    admission: Admission,
     /// The journal writer's counters, when the engine persists.
     writer_stats: Option<Arc<WriterStats>>,
 }
 
 impl AdminService {
-    pub fn new(engine: Arc<Engine>, writer_stats: Option<Arc<WriterStats>>) -> Self {
-        AdminService { engine, writer_stats }
+    pub fn new(engine: Arc<Engine>, admission: Admission, writer_stats: Option<Arc<WriterStats>>) -> Self {
+        AdminService { engine, admission, writer_stats }
+    }
+
+    /// Admits an admin call as its caller, by class.
+    fn admit<T>(&self, request: &Request<T>, class: RpcClass) -> Result<(), Status> {
+        let call = Call::of(request)?;
+        self.admission.admit(&call.caller, &call.caller.user, call.peer, class)
     }
 }
 
@@ -33,6 +42,7 @@ type Reply<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl admin_server::Admin for AdminService {
     async fn upsert_stations(&self, request: Request<pb::UpsertStationsRequest>) -> Reply<pb::UpsertStationsResponse> {
+        self.admit(&request, RpcClass::Write)?;
         let request = request.into_inner();
         if request.stations.is_empty() || request.stations.len() > STATIONS_PER_UPSERT_MAX {
             return Err(invalid_argument("stations", &format!("give 1 to {STATIONS_PER_UPSERT_MAX} stations")));
@@ -43,6 +53,7 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn upsert_train(&self, request: Request<pb::UpsertTrainRequest>) -> Reply<pb::UpsertTrainResponse> {
+        self.admit(&request, RpcClass::Write)?;
         let train = request.into_inner().train.ok_or_else(|| invalid_argument("train", "is required"))?;
         let template = convert::train_from_pb(&train)?;
         let seat_count = template.seat_count();
@@ -55,12 +66,14 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn open_train_date(&self, request: Request<pb::OpenTrainDateRequest>) -> Reply<pb::OpenTrainDateResponse> {
+        self.admit(&request, RpcClass::Write)?;
         let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
         let opened = self.engine.open_train_date(&key.train, key.date).await.map_err(engine_status)?;
         Ok(Response::new(pb::OpenTrainDateResponse { opened }))
     }
 
     async fn open_train_dates(&self, request: Request<pb::OpenTrainDatesRequest>) -> Reply<pb::OpenTrainDatesResponse> {
+        self.admit(&request, RpcClass::Write)?;
         let request = request.into_inner();
         let first = convert::date("first_date", &request.first_date)?;
         let last = convert::date("last_date", &request.last_date)?;
@@ -75,12 +88,14 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn close_sales(&self, request: Request<pb::CloseSalesRequest>) -> Reply<pb::CloseSalesResponse> {
+        self.admit(&request, RpcClass::Write)?;
         let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
         self.engine.close_sales(&key).await.map_err(engine_status)?;
         Ok(Response::new(pb::CloseSalesResponse {}))
     }
 
     async fn list_train_dates(&self, request: Request<pb::ListTrainDatesRequest>) -> Reply<pb::ListTrainDatesResponse> {
+        self.admit(&request, RpcClass::Read)?;
         let request = request.into_inner();
         let date = if request.date.is_empty() { None } else { Some(convert::date("date", &request.date)?) };
         let after = page_token_key(&request.page_token)?;
@@ -93,6 +108,7 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn stats(&self, _request: Request<pb::StatsRequest>) -> Reply<pb::StatsResponse> {
+        self.admit(&_request, RpcClass::Read)?;
         let mut stats = convert::stats_pb(&self.engine.stats());
         if let Some(writer) = &self.writer_stats {
             convert::add_journal_stats(&mut stats, writer);

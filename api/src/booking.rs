@@ -1,5 +1,6 @@
 //! The Booking service: validate, convert, call the engine, map errors.
 
+use crate::admission::{Admission, RpcClass};
 use crate::pb::{self, booking_server};
 use crate::status::{engine_status, invalid_argument};
 use crate::{auth, convert};
@@ -13,11 +14,18 @@ const ORDERS_PAGE_MAX: usize = 100;
 
 pub struct BookingService {
     engine: Arc<Engine>,
+    admission: Admission,
 }
 
 impl BookingService {
-    pub fn new(engine: Arc<Engine>) -> Self {
-        BookingService { engine }
+    pub fn new(engine: Arc<Engine>, admission: Admission) -> Self {
+        BookingService { engine, admission }
+    }
+
+    /// Admits a read by the caller itself.
+    fn admit_read<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let call = Call::of(request)?;
+        self.admission.admit(&call.caller, &call.caller.user, call.peer, RpcClass::Read)
     }
 }
 
@@ -26,6 +34,7 @@ type Reply<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl booking_server::Booking for BookingService {
     async fn search_trains(&self, request: Request<pb::SearchTrainsRequest>) -> Reply<pb::SearchTrainsResponse> {
+        self.admit_read(&request)?;
         let request = request.into_inner();
         let date = convert::date("date", &request.date)?;
         let offers = self.engine.search(date, &request.from_station, &request.to_station).map_err(engine_status)?;
@@ -34,6 +43,7 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn get_availability(&self, request: Request<pb::GetAvailabilityRequest>) -> Reply<pb::TrainOffer> {
+        self.admit_read(&request)?;
         let request = request.into_inner();
         let key = convert::train_date("train_date", request.train_date.as_ref())?;
         let offer =
@@ -42,6 +52,7 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn get_seat_map(&self, request: Request<pb::GetSeatMapRequest>) -> Reply<pb::SeatMap> {
+        self.admit_read(&request)?;
         let request = request.into_inner();
         let key = convert::train_date("train_date", request.train_date.as_ref())?;
         let carriage = u8::try_from(request.carriage)
@@ -57,11 +68,14 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn hold(&self, request: Request<pb::HoldRequest>) -> Reply<pb::Order> {
-        let caller = auth::caller(&request)?;
+        let call = Call::of(&request)?;
         let request = request.into_inner();
+        let user_id = auth::acting_user(&call.caller, &request.user_id)?;
+        self.admission.admit(&call.caller, &user_id, call.peer, RpcClass::Write)?;
         let input = HoldInput {
+            deadline: call.deadline,
             request_id: convert::key("request_id", &request.request_id)?,
-            user_id: auth::acting_user(&caller, &request.user_id)?,
+            user_id,
             key: convert::train_date("train_date", request.train_date.as_ref())?,
             from_station: request.from_station,
             to_station: request.to_station,
@@ -72,24 +86,29 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn confirm(&self, request: Request<pb::ConfirmRequest>) -> Reply<pb::Order> {
-        let caller = auth::caller(&request)?;
+        let call = Call::of(&request)?;
         let request = request.into_inner();
         let order_id = convert::order_id("order_id", &request.order_id)?;
-        let user = auth::order_scope(&caller, &request.user_id)?;
-        let order = self.engine.confirm(order_id, user.as_deref()).await.map_err(engine_status)?;
+        let user = auth::order_scope(&call.caller, &request.user_id)?;
+        let limited_as = user.clone().unwrap_or_else(|| call.caller.user.clone());
+        self.admission.admit(&call.caller, &limited_as, call.peer, RpcClass::Write)?;
+        let order = self.engine.confirm(order_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
         Ok(Response::new(convert::order_pb(&order)))
     }
 
     async fn cancel(&self, request: Request<pb::CancelRequest>) -> Reply<pb::Order> {
-        let caller = auth::caller(&request)?;
+        let call = Call::of(&request)?;
         let request = request.into_inner();
         let order_id = convert::order_id("order_id", &request.order_id)?;
-        let user = auth::order_scope(&caller, &request.user_id)?;
-        let order = self.engine.cancel(order_id, user.as_deref()).await.map_err(engine_status)?;
+        let user = auth::order_scope(&call.caller, &request.user_id)?;
+        let limited_as = user.clone().unwrap_or_else(|| call.caller.user.clone());
+        self.admission.admit(&call.caller, &limited_as, call.peer, RpcClass::Write)?;
+        let order = self.engine.cancel(order_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
         Ok(Response::new(convert::order_pb(&order)))
     }
 
     async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> Reply<pb::Order> {
+        self.admit_read(&request)?;
         let caller = auth::caller(&request)?;
         let request = request.into_inner();
         let order_id = convert::order_id("order_id", &request.order_id)?;
@@ -99,6 +118,7 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn list_orders(&self, request: Request<pb::ListOrdersRequest>) -> Reply<pb::ListOrdersResponse> {
+        self.admit_read(&request)?;
         let caller = auth::caller(&request)?;
         let request = request.into_inner();
         let user = auth::acting_user(&caller, &request.user_id)?;
@@ -110,5 +130,22 @@ impl booking_server::Booking for BookingService {
             next_page_token: page.next_offset.map(|offset| offset.to_string()).unwrap_or_default(),
             total: page.total as u32,
         }))
+    }
+}
+
+/// What admission needs to know about a call before its body is read.
+pub(crate) struct Call {
+    pub caller: auth::Caller,
+    pub peer: Option<std::net::IpAddr>,
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl Call {
+    pub(crate) fn of<T>(request: &Request<T>) -> Result<Call, Status> {
+        Ok(Call {
+            caller: auth::caller(request)?,
+            peer: request.remote_addr().map(|address| address.ip()),
+            deadline: crate::admission::deadline(request)?,
+        })
     }
 }

@@ -2,6 +2,7 @@
 //! wiring, and the pieces seatd and seatctl share.
 //!
 //! Modules:
+//! - `admission`: rate limits per user and peer by RPC class, and client deadlines.
 //! - `auth`: JWT bearer tokens (HS256/RS256), roles, and the interceptor that checks them.
 //! - `boot`: opens the journal (SQLite or MySQL), starts the writer and recovers the engine.
 //! - `pb`: code generated from `proto/seat/v1` (lints off).
@@ -14,6 +15,7 @@
 //! - `timetable`: turns a parsed timetable file into admin requests.
 
 pub mod admin;
+pub mod admission;
 pub mod auth;
 pub mod booking;
 pub mod boot;

@@ -1,6 +1,7 @@
 //! The tonic server: booking and admin services, health, and reflection.
 
 use crate::admin::AdminService;
+use crate::admission::Admission;
 use crate::auth::{Authenticator, Role};
 use crate::booking::BookingService;
 use crate::pb::{FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer};
@@ -26,9 +27,11 @@ pub async fn serve(
     listener: TcpListener,
     engine: Arc<Engine>,
     authenticator: Authenticator,
+    admission: Admission,
     writer_stats: Option<Arc<WriterStats>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let pruner = tokio::spawn(forget_idle_buckets(admission.clone()));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<BookingServer<BookingService>>().await;
     health_reporter.set_serving::<AdminServer<AdminService>>().await;
@@ -38,12 +41,12 @@ pub async fn serve(
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let booking = BookingServer::new(BookingService::new(Arc::clone(&engine)))
+    let booking = BookingServer::new(BookingService::new(Arc::clone(&engine), admission.clone()))
         .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let booking =
         InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
-    let admin =
-        AdminServer::new(AdminService::new(engine, writer_stats)).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
+    let admin = AdminServer::new(AdminService::new(engine, admission.clone(), writer_stats))
+        .max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
     let admin = InterceptedService::new(admin, authenticator.interceptor(&[Role::Admin]));
     tonic::transport::Server::builder()
         .add_service(health_service)
@@ -53,6 +56,7 @@ pub async fn serve(
         .add_service(admin)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
+    pruner.abort();
     Ok(())
 }
 
@@ -66,4 +70,15 @@ fn incoming(listener: TcpListener) -> impl tokio_stream::Stream<Item = std::io::
         stream.set_nodelay(true)?;
         Ok(stream)
     })
+}
+
+/// How often idle rate-limit buckets are dropped: they only matter while a
+/// caller keeps calling, and dropping them bounds memory under churn.
+const IDLE_BUCKET_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn forget_idle_buckets(admission: Admission) {
+    loop {
+        tokio::time::sleep(IDLE_BUCKET_SWEEP).await;
+        admission.forget_idle();
+    }
 }

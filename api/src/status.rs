@@ -26,6 +26,9 @@ pub fn engine_status(error: EngineError) -> Status {
         EngineError::Rejected(rejection) => rejection_status(&rejection),
         EngineError::Overloaded(message) => with_reason(Code::ResourceExhausted, "MAILBOX_FULL", message),
         EngineError::Unavailable(message) => with_reason(Code::Unavailable, "UNAVAILABLE", message),
+        EngineError::DeadlineExceeded => {
+            with_reason(Code::DeadlineExceeded, "DEADLINE_EXCEEDED", EngineError::DeadlineExceeded.to_string())
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Where train-date actors live: the arbiters they run on, the map from
 //! train-date to address, and the global order indexes.
 
+use crate::actor::TrainDateActor;
 use crate::actor::view::TrainDateShared;
-use crate::actor::{MAILBOX_PENDING_MAX, TrainDateActor};
 use crate::domain::order::OrderId;
 use crate::domain::state::TrainDateKey;
 use actix::dev::ToEnvelope;
@@ -53,6 +53,12 @@ impl OrderIndex {
             Some(orders) => (orders.iter().skip(offset).take(limit).copied().collect(), orders.len()),
             None => (Vec::new(), 0),
         }
+    }
+
+    /// Whether `user_id` has an order (in any status) on train-date `key`.
+    pub fn user_has_order_on(&self, user_id: &str, key: &TrainDateKey) -> bool {
+        let Some(orders) = self.by_user.get(user_id) else { return false };
+        orders.iter().any(|order_id| self.by_id.get(order_id).is_some_and(|home| *home == *key))
     }
 
     pub fn order_count(&self) -> usize {
@@ -117,8 +123,8 @@ pub struct TrainDateHandle {
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SendError {
-    #[error("train-date {0} has {MAILBOX_PENDING_MAX} messages waiting; try again shortly")]
-    MailboxFull(TrainDateKey),
+    #[error("train-date {0} has {1} messages waiting; try again shortly")]
+    MailboxFull(TrainDateKey, usize),
     #[error("train-date {0} is not running")]
     Stopped(TrainDateKey),
 }
@@ -133,9 +139,10 @@ impl TrainDateHandle {
         <TrainDateActor as Actor>::Context: ToEnvelope<TrainDateActor, M>,
     {
         let pending = &self.shared.pending_messages;
-        if pending.fetch_add(1, Ordering::AcqRel) >= MAILBOX_PENDING_MAX {
+        let bound = self.shared.mailbox_pending_max;
+        if pending.fetch_add(1, Ordering::AcqRel) >= bound {
             pending.fetch_sub(1, Ordering::AcqRel);
-            return Err(SendError::MailboxFull(key.clone()));
+            return Err(SendError::MailboxFull(key.clone(), bound));
         }
         self.addr.send(msg).await.map_err(|_| {
             // A stopped actor never handles the message, so it cannot count it out.

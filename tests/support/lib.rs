@@ -1,6 +1,7 @@
 //! Test support: starts the real gRPC server on port 0 over a fresh engine
 //! with the demo timetable, on a manual clock, and hands out clients.
 
+use api::admission::{Admission, RateLimits};
 use api::auth::{Authenticator, Role, mint_hs256, unix_now_secs};
 use api::boot::{BootConfig, Database};
 use api::pb::admin_client::AdminClient;
@@ -33,6 +34,17 @@ pub const IDS: [&str; 7] = [
     "310115198506123454",
     "320102199208156789",
 ];
+
+/// Rate limits loose enough that tests which book quickly as one user are
+/// never throttled; the admission tests boot with tight ones.
+pub const TEST_RATE_LIMITS: RateLimits = RateLimits {
+    user_reads_per_sec: 100_000,
+    user_read_burst: 100_000,
+    user_writes_per_sec: 100_000,
+    user_write_burst: 100_000,
+    peer_requests_per_sec: 100_000,
+    peer_burst: 100_000,
+};
 
 /// HS256 secret the test servers verify tokens with.
 pub const TEST_JWT_SECRET: &[u8] = b"seat-tests-secret-0123456789abcdef";
@@ -110,6 +122,17 @@ impl TestServer {
         data_dir: Arc<tempfile::TempDir>,
         clock: Arc<ManualClock>,
     ) -> Self {
+        Self::boot_limited(settings, database, data_dir, clock, TEST_RATE_LIMITS).await
+    }
+
+    /// Boots with the given rate limits (the rate-limit tests use tight ones).
+    pub async fn boot_limited(
+        settings: EngineSettings,
+        database: Database,
+        data_dir: Arc<tempfile::TempDir>,
+        clock: Arc<ManualClock>,
+        limits: RateLimits,
+    ) -> Self {
         let today = NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").expect("date");
         let config =
             BootConfig { database, engine: settings, writer: WriterConfig::default(), snapshot_every_events: 50 };
@@ -123,7 +146,7 @@ impl TestServer {
         let writer_stats = Some(booted.writer_stats);
         let served = tokio::spawn(async move {
             let authenticator = Authenticator::new(Some(TEST_JWT_SECRET), None).expect("test secret is long enough");
-            api::server::serve(listener, served_engine, authenticator, writer_stats, async {
+            api::server::serve(listener, served_engine, authenticator, Admission::new(limits), writer_stats, async {
                 let _ = shutdown_rx.await;
             })
             .await

@@ -138,10 +138,13 @@ async fn client_loop(
     serial: Arc<AtomicU64>,
 ) -> ClientReport {
     let mut report = ClientReport { latency_us: Histogram::new(3).ok(), ..ClientReport::default() };
-    let user = format!("bench-{client}-{}", rand::random::<u32>());
+    let run = rand::random::<u32>();
     let mut attempt = 0u64;
     while !stop.load(Ordering::Relaxed) {
         attempt += 1;
+        // A user per order, as real demand is many people booking once each;
+        // one user booking thousands of times a second would be rate limited.
+        let user = format!("bench-{run}-{client}-{attempt}");
         let request = random_hold(&user, attempt, &serial, days, first_date);
         let Some(order) = timed(&mut report, "hold", booking.hold(request)).await else { continue };
         if rand::random::<u32>() % 100 < confirm_percent {

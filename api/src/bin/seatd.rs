@@ -1,5 +1,6 @@
 //! seatd: the seat inventory server.
 
+use api::admission::{Admission, RateLimits};
 use api::auth::Authenticator;
 use api::boot::{BootConfig, Database, boot};
 use api::demo::{DEMO_PRESALE_DAYS, DEMO_TOKENS_FILE, demo_secret, load_demo, write_demo_tokens};
@@ -59,6 +60,25 @@ struct Args {
     /// PEM file of the RS256 public key tokens are verified with.
     #[arg(long, env = "SEATD_JWT_RS256_PUBLIC_KEY")]
     jwt_rs256_public_key: Option<PathBuf>,
+    /// Per acting user: reads per second, and the burst above it.
+    #[arg(long, default_value_t = RateLimits::default().user_reads_per_sec, env = "SEATD_USER_READS_PER_SEC")]
+    user_reads_per_sec: u32,
+    #[arg(long, default_value_t = RateLimits::default().user_read_burst, env = "SEATD_USER_READ_BURST")]
+    user_read_burst: u32,
+    /// Per acting user: holds, confirms and cancels per second, and the burst.
+    #[arg(long, default_value_t = RateLimits::default().user_writes_per_sec, env = "SEATD_USER_WRITES_PER_SEC")]
+    user_writes_per_sec: u32,
+    #[arg(long, default_value_t = RateLimits::default().user_write_burst, env = "SEATD_USER_WRITE_BURST")]
+    user_write_burst: u32,
+    /// Per peer address of passenger-token callers: requests per second, and the burst.
+    #[arg(long, default_value_t = RateLimits::default().peer_requests_per_sec, env = "SEATD_PEER_REQUESTS_PER_SEC")]
+    peer_requests_per_sec: u32,
+    #[arg(long, default_value_t = RateLimits::default().peer_burst, env = "SEATD_PEER_BURST")]
+    peer_burst: u32,
+    /// Messages one train-date accepts ahead of processing; beyond it callers
+    /// get RESOURCE_EXHAUSTED at once instead of queueing.
+    #[arg(long, default_value_t = engine::actor::MAILBOX_PENDING_MAX, env = "SEATD_MAILBOX_PENDING_MAX")]
+    mailbox_pending_max: usize,
     /// Seat allocation policy: tightest-fit (fragmentation-aware) or first-fit.
     #[arg(long, default_value = "tightest-fit", env = "SEATD_ALLOCATION_POLICY")]
     allocation_policy: AllocationPolicy,
@@ -96,7 +116,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     // Scripts and the crash test read the bound address from this line.
     info!("serving gRPC on {} (booking, admin, health, reflection)", listener.local_addr()?);
-    api::server::serve(listener, Arc::clone(&engine), authenticator, Some(booted.writer_stats), shutdown_signal())
+    let admission = Admission::new(RateLimits {
+        user_reads_per_sec: args.user_reads_per_sec,
+        user_read_burst: args.user_read_burst,
+        user_writes_per_sec: args.user_writes_per_sec,
+        user_write_burst: args.user_write_burst,
+        peer_requests_per_sec: args.peer_requests_per_sec,
+        peer_burst: args.peer_burst,
+    });
+    let writer_stats = Some(booted.writer_stats);
+    api::server::serve(listener, Arc::clone(&engine), authenticator, admission, writer_stats, shutdown_signal())
         .await?;
     info!("stopped accepting; flushing the journal");
     drop(engine);
@@ -133,7 +162,11 @@ fn boot_config(args: &Args) -> BootConfig {
         None => Database::Sqlite { data_dir: args.data_dir.clone() },
     };
     let mut engine = EngineSettings {
-        actor: ActorSettings { hold_ttl_ms: args.hold_ttl_secs * 1000, policy: args.allocation_policy },
+        actor: ActorSettings {
+            hold_ttl_ms: args.hold_ttl_secs * 1000,
+            policy: args.allocation_policy,
+            mailbox_pending_max: args.mailbox_pending_max.max(1),
+        },
         ..EngineSettings::default()
     };
     if let Some(arbiters) = args.arbiters {

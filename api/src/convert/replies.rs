@@ -131,6 +131,7 @@ pub fn stats_pb(stats: &EngineStats) -> pb::StatsResponse {
         mailbox_depth_total: stats.mailbox_depth_total,
         mailbox_depth_max: stats.mailbox_depth_max,
         busiest: stats.busiest.as_ref().map(train_date_pb),
+        sold_out_gate_rejections: stats.sold_out_gate_rejections,
         ..Default::default()
     }
 }

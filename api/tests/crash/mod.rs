@@ -59,6 +59,11 @@ impl Seatd {
             "--snapshot-every-events",
             "40",
         ]);
+        // Each load client is one user booking as fast as it can, and the audit
+        // reads thousands of orders as one agent: per-user limits would throttle both.
+        for limit in ["--user-writes-per-sec", "--user-write-burst", "--user-reads-per-sec", "--user-read-burst"] {
+            command.args([limit, "1000000"]);
+        }
         command.arg("--data-dir").arg(backend.data_dir());
         if let Backend::MySql(url, _) = backend {
             command.arg("--database-url").arg(url);

@@ -6,11 +6,14 @@ use super::{CommandError, TrainDateActor};
 use crate::domain::command::{Command, HoldSeats, PassengerRequest};
 use crate::domain::order::OrderId;
 use actix::{Context, Handler, Message, ResponseActFuture};
+use std::time::Instant;
 
 /// Hold seats for every passenger of one order.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Result<OrderSnapshot, CommandError>")]
 pub struct HoldMsg {
+    /// Dropped unprocessed once this has passed.
+    pub deadline: Option<Instant>,
     pub request_id: String,
     pub user_id: String,
     pub from: usize,
@@ -21,6 +24,8 @@ pub struct HoldMsg {
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Result<OrderSnapshot, CommandError>")]
 pub struct ConfirmMsg {
+    /// Dropped unprocessed once this has passed.
+    pub deadline: Option<Instant>,
     pub order_id: OrderId,
     /// Set: only this user's order may be confirmed.
     pub user_id: Option<String>,
@@ -29,6 +34,8 @@ pub struct ConfirmMsg {
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Result<OrderSnapshot, CommandError>")]
 pub struct CancelMsg {
+    /// Dropped unprocessed once this has passed.
+    pub deadline: Option<Instant>,
     pub order_id: OrderId,
     /// Set: only this user's order may be cancelled.
     pub user_id: Option<String>,
@@ -67,11 +74,20 @@ pub struct VerifyMsg;
 
 type Reply<T> = ResponseActFuture<TrainDateActor, Result<T, CommandError>>;
 
+/// Whether a caller's deadline has passed: its answer would go unheard.
+fn expired(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|deadline| Instant::now() >= deadline)
+}
+
 impl Handler<HoldMsg> for TrainDateActor {
     type Result = Reply<OrderSnapshot>;
 
     fn handle(&mut self, msg: HoldMsg, ctx: &mut Context<Self>) -> Self::Result {
         self.message_received();
+        if expired(msg.deadline) {
+            self.message_done();
+            return Box::pin(actix::fut::ready(Err(CommandError::DeadlineExceeded)));
+        }
         let hold = HoldSeats {
             order_id: OrderId::generate(),
             request_id: msg.request_id,
@@ -94,8 +110,18 @@ impl Handler<HoldMsg> for TrainDateActor {
 }
 
 impl TrainDateActor {
-    fn order_command(&mut self, order_id: OrderId, command: Command, ctx: &mut Context<Self>) -> Reply<OrderSnapshot> {
+    fn order_command(
+        &mut self,
+        order_id: OrderId,
+        command: Command,
+        deadline: Option<Instant>,
+        ctx: &mut Context<Self>,
+    ) -> Reply<OrderSnapshot> {
         self.message_received();
+        if expired(deadline) {
+            self.message_done();
+            return Box::pin(actix::fut::ready(Err(CommandError::DeadlineExceeded)));
+        }
         let (result, ack) = self.write(&command, ctx);
         let value = result
             .map(|_| OrderSnapshot::of(&self.state, self.state.order(&order_id).expect("decide found the order")));
@@ -108,7 +134,8 @@ impl Handler<ConfirmMsg> for TrainDateActor {
     type Result = Reply<OrderSnapshot>;
 
     fn handle(&mut self, msg: ConfirmMsg, ctx: &mut Context<Self>) -> Self::Result {
-        self.order_command(msg.order_id, Command::ConfirmOrder { order_id: msg.order_id, user_id: msg.user_id }, ctx)
+        let command = Command::ConfirmOrder { order_id: msg.order_id, user_id: msg.user_id };
+        self.order_command(msg.order_id, command, msg.deadline, ctx)
     }
 }
 
@@ -116,7 +143,8 @@ impl Handler<CancelMsg> for TrainDateActor {
     type Result = Reply<OrderSnapshot>;
 
     fn handle(&mut self, msg: CancelMsg, ctx: &mut Context<Self>) -> Self::Result {
-        self.order_command(msg.order_id, Command::CancelOrder { order_id: msg.order_id, user_id: msg.user_id }, ctx)
+        let command = Command::CancelOrder { order_id: msg.order_id, user_id: msg.user_id };
+        self.order_command(msg.order_id, command, msg.deadline, ctx)
     }
 }
 

@@ -26,9 +26,9 @@ use std::time::Duration;
 use thiserror::Error;
 use view::{AvailabilityView, TrainDateShared};
 
-/// Most messages an actor accepts ahead of processing. At a few microseconds
-/// a message this is a few milliseconds of queue; past it a caller is better
-/// served by an immediate "try again" than by waiting.
+/// Default for the most messages an actor accepts ahead of processing. At a
+/// few microseconds a message this is a few milliseconds of queue; past it a
+/// caller is better served by an immediate "try again" than by waiting.
 pub const MAILBOX_PENDING_MAX: usize = 4096;
 
 /// Most changes before the availability view is republished even while the
@@ -44,11 +44,18 @@ pub struct ActorSettings {
     /// How long a hold stays unpaid before its seats return.
     pub hold_ttl_ms: u64,
     pub policy: AllocationPolicy,
+    /// Messages an actor accepts ahead of processing; beyond it callers get
+    /// RESOURCE_EXHAUSTED at once.
+    pub mailbox_pending_max: usize,
 }
 
 impl Default for ActorSettings {
     fn default() -> Self {
-        ActorSettings { hold_ttl_ms: 10 * 60 * 1000, policy: AllocationPolicy::TightestFit }
+        ActorSettings {
+            hold_ttl_ms: 10 * 60 * 1000,
+            policy: AllocationPolicy::TightestFit,
+            mailbox_pending_max: MAILBOX_PENDING_MAX,
+        }
     }
 }
 
@@ -63,6 +70,9 @@ pub enum CommandError {
     /// The journal queue is full; retry shortly.
     #[error("{0}")]
     Overloaded(String),
+    /// The caller's deadline passed while the message waited; nothing was decided.
+    #[error("the request's deadline passed before it was processed")]
+    DeadlineExceeded,
 }
 
 pub struct TrainDateActor {
@@ -91,7 +101,7 @@ impl Actor for TrainDateActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(MAILBOX_PENDING_MAX);
+        ctx.set_mailbox_capacity(self.settings.mailbox_pending_max);
         // Holds that fell due while the process was down expire now.
         self.schedule_expiry(ctx);
     }

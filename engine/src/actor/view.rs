@@ -52,15 +52,17 @@ impl AvailabilityView {
 pub struct TrainDateShared {
     pub view: ArcSwap<AvailabilityView>,
     /// Messages sent but not yet handled: the mailbox depth. Senders refuse
-    /// new work beyond `MAILBOX_PENDING_MAX`.
+    /// new work beyond `mailbox_pending_max`.
     pub pending_messages: AtomicUsize,
+    pub mailbox_pending_max: usize,
 }
 
 impl TrainDateShared {
-    pub fn new(state: &TrainDateState) -> Self {
+    pub fn new(state: &TrainDateState, mailbox_pending_max: usize) -> Self {
         TrainDateShared {
             view: ArcSwap::from_pointee(AvailabilityView::of(state)),
             pending_messages: AtomicUsize::new(0),
+            mailbox_pending_max,
         }
     }
 }

@@ -56,6 +56,8 @@ pub struct EngineStats {
     pub mailbox_depth_max: u64,
     /// The train-date with the deepest mailbox, if any has a queue.
     pub busiest: Option<TrainDateKey>,
+    /// Holds refused by the sold-out gate without entering a mailbox.
+    pub sold_out_gate_rejections: u64,
 }
 
 impl Engine {
@@ -208,6 +210,7 @@ impl Engine {
             stations: self.catalog.station_count(),
             trains: self.catalog.train_count(),
             orders: self.orders.order_count(),
+            sold_out_gate_rejections: self.sold_out_gate_rejections.load(std::sync::atomic::Ordering::Relaxed),
             ..EngineStats::default()
         };
         self.registry.for_each(|key, handle| {

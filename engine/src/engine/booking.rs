@@ -7,7 +7,10 @@ use crate::actor::replies::{OrderSnapshot, SeatMap};
 use crate::actor::{CancelMsg, ConfirmMsg, GetOrderMsg, HoldMsg, SeatMapMsg};
 use crate::domain::command::PassengerRequest;
 use crate::domain::order::OrderId;
+use crate::domain::rejection::Rejection;
+use crate::domain::seat_class::SeatClass;
 use crate::domain::state::TrainDateKey;
+use std::time::Instant;
 
 /// Most orders one ListOrders page returns; each costs a mailbox round trip.
 pub const ORDERS_PER_PAGE_MAX: usize = 100;
@@ -15,6 +18,8 @@ pub const ORDERS_PER_PAGE_MAX: usize = 100;
 /// A hold as the API receives it, stations still as the user typed them.
 #[derive(Clone, Debug)]
 pub struct HoldInput {
+    /// The caller's deadline; past it the request is dropped unprocessed.
+    pub deadline: Option<Instant>,
     pub request_id: String,
     pub user_id: String,
     pub key: TrainDateKey,
@@ -37,8 +42,15 @@ impl Engine {
         let from = self.resolve_station("from_station", &input.from_station)?;
         let to = self.resolve_station("to_station", &input.to_station)?;
         let handle = self.handle(&input.key)?;
-        let (from_stop, to_stop) = journey_stops(&handle.shared.view.load(), &from, &to)?;
+        let view = handle.shared.view.load();
+        let (from_stop, to_stop) = journey_stops(&view, &from, &to)?;
+        if !self.may_have_booked(&input.user_id, &input.key) {
+            sold_out_gate(&view, &input.passengers, from_stop, to_stop).inspect_err(|_| {
+                self.sold_out_gate_rejections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            })?;
+        }
         let msg = HoldMsg {
+            deadline: input.deadline,
             request_id: input.request_id,
             user_id: input.user_id,
             from: from_stop,
@@ -49,16 +61,26 @@ impl Engine {
     }
 
     /// Pays a held order. `user_id` set: only that user's order is found.
-    pub async fn confirm(&self, order_id: OrderId, user_id: Option<&str>) -> Result<OrderSnapshot, EngineError> {
+    pub async fn confirm(
+        &self,
+        order_id: OrderId,
+        user_id: Option<&str>,
+        deadline: Option<Instant>,
+    ) -> Result<OrderSnapshot, EngineError> {
         let (key, handle) = self.order_home(&order_id)?;
-        let msg = ConfirmMsg { order_id, user_id: user_id.map(str::to_owned) };
+        let msg = ConfirmMsg { deadline, order_id, user_id: user_id.map(str::to_owned) };
         Ok(handle.ask(&key, msg).await??)
     }
 
     /// Cancels a hold or refunds a paid order.
-    pub async fn cancel(&self, order_id: OrderId, user_id: Option<&str>) -> Result<OrderSnapshot, EngineError> {
+    pub async fn cancel(
+        &self,
+        order_id: OrderId,
+        user_id: Option<&str>,
+        deadline: Option<Instant>,
+    ) -> Result<OrderSnapshot, EngineError> {
         let (key, handle) = self.order_home(&order_id)?;
-        let msg = CancelMsg { order_id, user_id: user_id.map(str::to_owned) };
+        let msg = CancelMsg { deadline, order_id, user_id: user_id.map(str::to_owned) };
         Ok(handle.ask(&key, msg).await??)
     }
 
@@ -105,6 +127,12 @@ impl Engine {
         handle.ask(key, msg).await?.ok_or_else(|| EngineError::invalid("carriage", "no such carriage"))
     }
 
+    /// Whether `user` has any order on `key`: then a hold may be a retry of
+    /// an accepted one, which must reach the actor to get its original answer.
+    fn may_have_booked(&self, user: &str, key: &TrainDateKey) -> bool {
+        self.orders.user_has_order_on(user, key)
+    }
+
     fn order_home(&self, order_id: &OrderId) -> Result<(TrainDateKey, crate::registry::TrainDateHandle), EngineError> {
         let key = self
             .orders
@@ -113,4 +141,28 @@ impl Engine {
         let handle = self.handle(&key)?;
         Ok((key, handle))
     }
+}
+
+/// The sold-out gate: refuses a hold at once, without entering the mailbox,
+/// when the published view shows too few seats for some class. The view
+/// lags by at most one batch, so it may refuse a moment before seats come
+/// back; it never admits a hold the actor would then oversell, because the
+/// actor decides every hold it lets through on exact state.
+fn sold_out_gate(
+    view: &crate::actor::view::AvailabilityView,
+    passengers: &[PassengerRequest],
+    from: usize,
+    to: usize,
+) -> Result<(), EngineError> {
+    for class in SeatClass::ALL {
+        let requested = passengers.iter().filter(|passenger| passenger.class == class).count() as u32;
+        if requested == 0 || view.plan.class_slot(class).is_none() {
+            continue;
+        }
+        let remaining = view.remaining(class, from, to);
+        if remaining < requested {
+            return Err(EngineError::Rejected(Rejection::SoldOut { class, requested, remaining }));
+        }
+    }
+    Ok(())
 }

@@ -20,6 +20,9 @@ pub enum EngineError {
     Overloaded(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The caller's deadline passed before the request was processed.
+    #[error("the request's deadline passed before it was processed")]
+    DeadlineExceeded,
 }
 
 impl EngineError {
@@ -31,7 +34,7 @@ impl EngineError {
 impl From<SendError> for EngineError {
     fn from(error: SendError) -> Self {
         match error {
-            SendError::MailboxFull(_) => EngineError::Overloaded(error.to_string()),
+            SendError::MailboxFull(..) => EngineError::Overloaded(error.to_string()),
             SendError::Stopped(_) => EngineError::Unavailable(error.to_string()),
         }
     }
@@ -43,6 +46,7 @@ impl From<CommandError> for EngineError {
             CommandError::Rejected(rejection) => EngineError::Rejected(rejection),
             CommandError::Unavailable(reason) => EngineError::Unavailable(reason),
             CommandError::Overloaded(reason) => EngineError::Overloaded(reason),
+            CommandError::DeadlineExceeded => EngineError::DeadlineExceeded,
         }
     }
 }

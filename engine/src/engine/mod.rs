@@ -49,6 +49,8 @@ pub struct Engine {
     settings: EngineSettings,
     /// Journal and store; `None` keeps everything in memory (engine tests only).
     persistence: Option<Persistence>,
+    /// Holds the sold-out gate refused without entering a mailbox.
+    sold_out_gate_rejections: std::sync::atomic::AtomicU64,
     host: ActorHost,
 }
 
@@ -58,6 +60,7 @@ impl Engine {
     pub fn start(settings: EngineSettings, clock: Arc<dyn Clock>, persistence: Option<Persistence>) -> Self {
         Engine {
             persistence,
+            sold_out_gate_rejections: Default::default(),
             catalog: Catalog::default(),
             registry: Registry::default(),
             orders: Arc::new(OrderIndex::default()),
@@ -90,7 +93,7 @@ impl Engine {
 
     /// Starts the actor that owns `state`; its events up to `state.last_seq` are durable.
     fn spawn_state(&self, state: TrainDateState) -> TrainDateHandle {
-        let shared = Arc::new(TrainDateShared::new(&state));
+        let shared = Arc::new(TrainDateShared::new(&state, self.settings.actor.mailbox_pending_max));
         let actor_shared = Arc::clone(&shared);
         let orders = Arc::clone(&self.orders);
         let clock = Arc::clone(&self.clock);
