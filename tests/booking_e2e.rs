@@ -324,8 +324,17 @@ async fn bad_input_names_the_field() {
         assert_eq!(api::status::field_of(&status).as_deref(), Some(field), "{}", status.message());
     }
     let not_open = hold_request("r", "u", "G1", "VNP", "AOH", SeatClass::Second, &[IDS[0]]);
-    let not_open = pb::HoldRequest { train_date: train_date("G1", "2027-06-01"), ..not_open };
+    let late = pb::HoldRequest { train_date: train_date("G1", "2027-06-01"), ..not_open.clone() };
+    let status = booking.hold(late).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "beyond the presale window");
+    assert_eq!(api::status::field_of(&status).as_deref(), Some("train_date.date"));
+    // Inside the window (today + 15) but not opened by the demo (today + 14).
+    let not_open = pb::HoldRequest { train_date: train_date("G1", "2026-12-09"), ..not_open };
     assert_eq!(booking.hold(not_open).await.unwrap_err().code(), Code::NotFound);
+    let far =
+        pb::SearchTrainsRequest { date: "2026-12-10".into(), from_station: "VNP".into(), to_station: "AOH".into() };
+    let status = booking.search_trains(far).await.unwrap_err();
+    assert_eq!(api::status::field_of(&status).as_deref(), Some("date"));
     let unknown = pb::GetOrderRequest { order_id: "01a20c11-65c9-7790-9810-647978db4d6f".into(), ..Default::default() };
     assert_eq!(booking.get_order(unknown).await.unwrap_err().code(), Code::NotFound);
     server.stop().await;

@@ -75,6 +75,10 @@ struct Args {
     peer_requests_per_sec: u32,
     #[arg(long, default_value_t = RateLimits::default().peer_burst, env = "SEATD_PEER_BURST")]
     peer_burst: u32,
+    /// Sales open this many days ahead (12306: 15); searches and holds for
+    /// later dates are refused.
+    #[arg(long, default_value_t = engine::engine::PRESALE_DAYS_DEFAULT, env = "SEATD_PRESALE_DAYS")]
+    presale_days: u64,
     /// Messages one train-date accepts ahead of processing; beyond it callers
     /// get RESOURCE_EXHAUSTED at once instead of queueing.
     #[arg(long, default_value_t = engine::actor::MAILBOX_PENDING_MAX, env = "SEATD_MAILBOX_PENDING_MAX")]
@@ -172,6 +176,7 @@ fn boot_config(args: &Args) -> BootConfig {
     if let Some(arbiters) = args.arbiters {
         engine.arbiters = arbiters;
     }
+    engine.presale_days = args.presale_days;
     let writer = WriterConfig {
         batch_events_max: args.batch_events_max.max(1),
         batch_window: Duration::from_micros(args.batch_window_us),

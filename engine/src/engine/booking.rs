@@ -39,6 +39,9 @@ pub struct OrderPage {
 
 impl Engine {
     pub async fn hold(&self, input: HoldInput) -> Result<OrderSnapshot, EngineError> {
+        // Trains that left on earlier dates may still be running, and sell later stops.
+        let days_running = u64::from(crate::domain::timetable::SERVICE_DAYS_MAX - 1);
+        self.check_sales_window("train_date.date", input.key.date, days_running)?;
         let from = self.resolve_station("from_station", &input.from_station)?;
         let to = self.resolve_station("to_station", &input.to_station)?;
         let handle = self.handle(&input.key)?;

@@ -30,13 +30,20 @@ pub struct EngineSettings {
     /// Threads running actors; one per core by default.
     pub arbiters: usize,
     pub actor: ActorSettings,
+    /// Sales open this many days ahead: searches and holds for later dates
+    /// are refused, and the scheduler keeps today..today+presale_days open.
+    pub presale_days: u64,
 }
+
+/// Default presale window: 12306 sells 15 days ahead.
+pub const PRESALE_DAYS_DEFAULT: u64 = 15;
 
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             arbiters: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
             actor: ActorSettings::default(),
+            presale_days: PRESALE_DAYS_DEFAULT,
         }
     }
 }
@@ -76,6 +83,23 @@ impl Engine {
 
     pub fn now_ms(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    /// Today in service time (UTC+8), by the engine's clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        crate::domain::state::service_date_of(self.now_ms())
+    }
+
+    /// INVALID_ARGUMENT unless `date` lies from `days_back` days before today
+    /// to the end of the presale window.
+    fn check_sales_window(&self, field: &str, date: chrono::NaiveDate, days_back: u64) -> Result<(), EngineError> {
+        let today = self.today();
+        let first = today - chrono::Days::new(days_back);
+        let last = today + chrono::Days::new(self.settings.presale_days);
+        if date < first || date > last {
+            return Err(EngineError::invalid(field, format!("{date} is outside the sales window {first} to {last}")));
+        }
+        Ok(())
     }
 
     pub fn settings(&self) -> &EngineSettings {

@@ -37,6 +37,7 @@ impl Engine {
     /// Every open train-date that leaves `from` on `travel_date` (the date at
     /// the boarding station) and calls at `to` later, by departure time.
     pub fn search(&self, travel_date: NaiveDate, from: &str, to: &str) -> Result<Vec<TrainOffer>, EngineError> {
+        self.check_sales_window("date", travel_date, 0)?;
         let from = self.resolve_station("from_station", from)?;
         let to = self.resolve_station("to_station", to)?;
         if from == to {
