@@ -70,7 +70,7 @@ proptest! {
     ) {
         let passenger = pb::PassengerRequest {
             name, id_number, seat_class: class, pick,
-            seat: (carriage % 3 == 0).then(|| pb::ExactSeat { carriage, seat }),
+            seat: (carriage % 3 == 0).then_some(pb::ExactSeat { carriage, seat }),
         };
         let _ = convert::passengers(&[passenger]);
     }
