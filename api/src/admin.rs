@@ -84,6 +84,7 @@ impl admin_server::Admin for AdminService {
         Ok(Response::new(pb::OpenTrainDatesResponse {
             opened: summary.opened as u32,
             already_open: summary.already_open as u32,
+            finished: summary.finished as u32,
         }))
     }
 
@@ -114,6 +115,16 @@ impl admin_server::Admin for AdminService {
             convert::add_journal_stats(&mut stats, writer);
         }
         Ok(Response::new(stats))
+    }
+
+    async fn run_presale(&self, request: Request<pb::RunPresaleRequest>) -> Reply<pb::RunPresaleResponse> {
+        self.admit(&request, RpcClass::Write)?;
+        let run = self.engine.run_presale().await.map_err(engine_status)?;
+        Ok(Response::new(pb::RunPresaleResponse {
+            opened: run.opened as u32,
+            already_open: run.already_open as u32,
+            retired: run.retired as u32,
+        }))
     }
 }
 

@@ -10,6 +10,7 @@
 //! - `status`: the one place engine errors become gRPC statuses.
 //! - `booking`: the Booking service.
 //! - `admin`: the Admin service.
+//! - `scheduler`: runs the presale scheduler at start-up and daily at a set time.
 //! - `server`: builds the tonic server (services, health, reflection) and runs it.
 //! - `demo`: the bundled Beijing–Shanghai demo timetable and how to load it.
 //! - `timetable`: turns a parsed timetable file into admin requests.
@@ -21,6 +22,7 @@ pub mod booking;
 pub mod boot;
 pub mod convert;
 pub mod demo;
+pub mod scheduler;
 pub mod server;
 pub mod status;
 pub mod timetable;

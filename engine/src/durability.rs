@@ -81,6 +81,8 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
     ) -> BoxFuture<Result<(), String>>;
     fn load_catalog(&self) -> BoxFuture<Result<StoredCatalog, String>>;
+    /// Marks train-dates archived; recovery no longer loads them.
+    fn archive_train_dates(&self, keys: Vec<TrainDateKey>, now_ms: u64) -> BoxFuture<Result<(), String>>;
     /// Latest snapshot plus the events after it, replayed through `apply`.
     fn load_train_date(&self, key: TrainDateKey, plan: Arc<TrainPlan>) -> BoxFuture<Result<TrainDateState, String>>;
 }

@@ -179,6 +179,11 @@ impl Registry {
         }
     }
 
+    /// Takes a train-date out; its actor keeps running until told to stop.
+    pub fn remove(&self, key: &TrainDateKey) -> Option<TrainDateHandle> {
+        self.train_dates.remove(key).map(|(_, handle)| handle)
+    }
+
     pub fn len(&self) -> usize {
         self.train_dates.len()
     }

@@ -131,7 +131,16 @@ pub trait Journal: Send + Sync + 'static {
         train_dates: &[StoredTrainDate],
     ) -> impl Future<Output = Result<(), JournalError>> + Send;
 
+    /// Open train-dates, without those archived.
     fn load_train_dates(&self) -> impl Future<Output = Result<Vec<StoredTrainDate>, JournalError>> + Send;
+
+    /// Marks train-dates archived (one transaction); recovery skips them.
+    /// Their events and orders stay in the journal.
+    fn archive_train_dates(
+        &self,
+        streams: &[String],
+        now_ms: u64,
+    ) -> impl Future<Output = Result<(), JournalError>> + Send;
 
     /// Every indexed order, by user then order id.
     fn load_orders(&self) -> impl Future<Output = Result<Vec<OrderRow>, JournalError>> + Send;

@@ -187,6 +187,15 @@ impl Journal for MySqlJournal {
         Ok(())
     }
 
+    async fn archive_train_dates(&self, streams: &[String], now_ms: u64) -> Result<(), JournalError> {
+        let mut tx = self.pool.begin().await?;
+        for stream in streams {
+            sqlx::query(sql::ARCHIVE_TRAIN_DATE).bind(sql_int(now_ms)).bind(stream).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn load_train_dates(&self) -> Result<Vec<StoredTrainDate>, JournalError> {
         let rows: Vec<TrainDateRow> =
             sqlx::query_as(sql::LOAD_TRAIN_DATES).fetch_all(&self.pool).await.map_err(decode_error("train_dates"))?;

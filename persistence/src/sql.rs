@@ -35,8 +35,9 @@ pub(crate) const LOAD_STOPS: &str = "SELECT train, station, arrive_minutes, depa
      FROM train_stops ORDER BY train, stop_index";
 pub(crate) const LOAD_CARRIAGES: &str =
     "SELECT train, number, class, seat_rows, letters FROM train_carriages ORDER BY train, number";
-pub(crate) const LOAD_TRAIN_DATES: &str =
-    "SELECT train_date, train, template, opened_at_ms FROM train_dates ORDER BY train_date";
+pub(crate) const LOAD_TRAIN_DATES: &str = "SELECT train_date, train, template, opened_at_ms FROM train_dates WHERE archived_at_ms IS NULL ORDER BY train_date";
+pub(crate) const ARCHIVE_TRAIN_DATE: &str =
+    "UPDATE train_dates SET archived_at_ms = ? WHERE train_date = ? AND archived_at_ms IS NULL";
 pub(crate) const LOAD_ORDERS: &str =
     "SELECT order_id, train_date AS stream, user_id, request_id, seq FROM orders ORDER BY user_id, order_id";
 

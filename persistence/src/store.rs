@@ -62,6 +62,14 @@ impl<J: Journal> Store for JournalStore<J> {
         })
     }
 
+    fn archive_train_dates(&self, keys: Vec<TrainDateKey>, now_ms: u64) -> BoxFuture<Result<(), String>> {
+        let journal = Arc::clone(&self.journal);
+        Box::pin(async move {
+            let streams: Vec<String> = keys.iter().map(stream_id).collect();
+            journal.archive_train_dates(&streams, now_ms).await.map_err(|e| e.to_string())
+        })
+    }
+
     fn load_train_date(&self, key: TrainDateKey, plan: Arc<TrainPlan>) -> BoxFuture<Result<TrainDateState, String>> {
         let journal = Arc::clone(&self.journal);
         Box::pin(async move { load(&*journal, key, plan).await })

@@ -140,6 +140,9 @@ enum Command {
     },
     /// Engine-wide counters.
     Stats,
+    /// Run the presale scheduler now: open the presale window for every
+    /// train, retire finished train-dates.
+    Presale,
     /// Mint a development token (HS256) from a secret file; needs no server.
     Token {
         /// File holding the HS256 secret, e.g. data/demo-jwt-secret.
@@ -282,6 +285,7 @@ async fn run(args: Args) -> Result<(), Failure> {
             output.done("sales closed");
         }
         Command::Stats => output.stats(&admin.stats(pb::StatsRequest {}).await?.into_inner()),
+        Command::Presale => output.presale(&admin.run_presale(pb::RunPresaleRequest {}).await?.into_inner()),
         Command::Token { .. } => unreachable!("handled before connecting"),
     }
     Ok(())
@@ -306,6 +310,7 @@ fn resolve_token(args: &Args) -> Result<String, Failure> {
         | Command::TrainDates { .. }
         | Command::CloseSales { .. }
         | Command::Stats
+        | Command::Presale
         | Command::Token { .. } => tokens.admin,
         Command::Hold { user: Some(_), .. } | Command::Orders { user: Some(_), .. } => tokens.agent,
         Command::Confirm { user: Some(_), .. } | Command::Cancel { user: Some(_), .. } => tokens.agent,

@@ -79,6 +79,11 @@ struct Args {
     /// later dates are refused.
     #[arg(long, default_value_t = engine::engine::PRESALE_DAYS_DEFAULT, env = "SEATD_PRESALE_DAYS")]
     presale_days: u64,
+    /// Service time (UTC+8, HH:MM) of the daily presale run, which opens the
+    /// new last day of the window and retires finished train-dates. It also
+    /// runs at start-up.
+    #[arg(long, default_value = "05:00", env = "SEATD_PRESALE_RUN_AT")]
+    presale_run_at: chrono::NaiveTime,
     /// Messages one train-date accepts ahead of processing; beyond it callers
     /// get RESOURCE_EXHAUSTED at once instead of queueing.
     #[arg(long, default_value_t = engine::actor::MAILBOX_PENDING_MAX, env = "SEATD_MAILBOX_PENDING_MAX")]
@@ -117,6 +122,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             "demo timetable loaded"
         );
     }
+    let scheduler = tokio::spawn(api::scheduler::run_daily(Arc::clone(&engine), args.presale_run_at));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     // Scripts and the crash test read the bound address from this line.
     info!("serving gRPC on {} (booking, admin, health, reflection)", listener.local_addr()?);
@@ -131,6 +137,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let writer_stats = Some(booted.writer_stats);
     api::server::serve(listener, Arc::clone(&engine), authenticator, admission, writer_stats, shutdown_signal())
         .await?;
+    scheduler.abort();
     info!("stopped accepting; flushing the journal");
     drop(engine);
     if tokio::time::timeout(Duration::from_secs(10), booted.writer).await.is_err() {

@@ -67,6 +67,12 @@ pub struct CloseSalesMsg;
 #[rtype(result = "usize")]
 pub struct ExpireDueMsg;
 
+/// Stop for good: the train-date is archived. Answers its orders' ids and
+/// users, so the global indexes can forget them.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Vec<(OrderId, String)>")]
+pub struct RetireMsg;
+
 /// Recount everything and compare; `Err` describes the first difference.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "Result<(), String>")]
@@ -225,5 +231,16 @@ impl Handler<VerifyMsg> for TrainDateActor {
         let verdict = self.state.verify_invariants();
         self.message_done();
         verdict
+    }
+}
+
+impl Handler<RetireMsg> for TrainDateActor {
+    type Result = Vec<(OrderId, String)>;
+
+    fn handle(&mut self, _msg: RetireMsg, ctx: &mut Context<Self>) -> Self::Result {
+        use actix::ActorContext;
+        self.message_received();
+        ctx.stop();
+        self.state.orders.values().map(|order| (order.id, order.user_id.clone())).collect()
     }
 }

@@ -23,6 +23,8 @@ pub const TRAIN_DATES_PER_PAGE_MAX: usize = 1000;
 pub struct OpenSummary {
     pub opened: usize,
     pub already_open: usize,
+    /// Dates whose run is already over (and retired): never opened again.
+    pub finished: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,7 +88,11 @@ impl Engine {
         if self.catalog.train(train).is_none() {
             return Err(EngineError::NotFound(format!("no train {train:?}")));
         }
-        Ok(self.open_train_dates(&[train.to_owned()], date, date).await?.opened == 1)
+        let summary = self.open_train_dates(&[train.to_owned()], date, date).await?;
+        if summary.finished == 1 {
+            return Err(EngineError::invalid("train_date.date", format!("{train} of {date} has finished its run")));
+        }
+        Ok(summary.opened == 1)
     }
 
     /// Opens every date from `first` to `last` inclusive for each train in
@@ -101,17 +107,19 @@ impl Engine {
         let trains = self.trains_to_open(trains, first, last)?;
         let mut summary = OpenSummary::default();
         let mut wanted = Vec::new();
+        let now_ms = self.now_ms();
         for (train, plan) in &trains {
             for day in 0..=(last - first).num_days() as u64 {
                 let key = TrainDateKey::new(train.clone(), first + Days::new(day));
-                if self.registry.get(&key).is_some() {
+                if super::presale::run_finished(key.date, plan, now_ms) {
+                    summary.finished += 1;
+                } else if self.registry.get(&key).is_some() {
                     summary.already_open += 1;
                 } else {
                     wanted.push((key, Arc::clone(plan)));
                 }
             }
         }
-        let now_ms = self.now_ms();
         let rows: Vec<(TrainDateKey, TrainTemplate)> =
             wanted.iter().map(|(key, plan)| (key.clone(), plan.template.clone())).collect();
         if !rows.is_empty() {

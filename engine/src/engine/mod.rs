@@ -4,12 +4,14 @@
 mod admin;
 mod booking;
 mod error;
+mod presale;
 mod recovery;
 mod search;
 
 pub use admin::{EngineStats, OpenSummary, TrainDatePage, TrainDateSummary};
 pub use booking::{HoldInput, OrderPage};
 pub use error::EngineError;
+pub use presale::{PresaleRun, RETIRE_AFTER_ARRIVAL_MS};
 pub use recovery::RecoverySummary;
 pub use search::{ClassOffer, TrainOffer};
 

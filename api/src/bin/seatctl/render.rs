@@ -71,6 +71,13 @@ impl Output {
         }
     }
 
+    pub fn presale(&self, reply: &pb::RunPresaleResponse) {
+        if self.json {
+            return self.print_json(reply);
+        }
+        println!("{} train-dates opened, {} already open, {} retired", reply.opened, reply.already_open, reply.retired);
+    }
+
     pub fn opened(&self, reply: &pb::OpenTrainDatesResponse) {
         if self.json {
             return self.print_json(reply);
