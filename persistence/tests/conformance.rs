@@ -22,6 +22,7 @@ conformance!(
     snapshots_keep_the_newest_two,
     timetable_round_trips_and_upserts_replace,
     train_dates_insert_once_and_keep_their_template,
+    archived_train_dates_are_not_loaded_or_revived,
     orders_round_trip_and_a_repeated_request_fails_the_append,
     corrupt_rows_are_reported_by_name,
 );
@@ -203,6 +204,16 @@ async fn train_dates_insert_once_and_keep_their_template(journal: &impl Journal,
     opened.push(extra);
     opened.sort_by_key(|stored| stream_id(&stored.key));
     assert_eq!(journal.load_train_dates().await.unwrap(), opened);
+}
+
+async fn archived_train_dates_are_not_loaded_or_revived(journal: &impl Journal, _: &Raw) {
+    let g1 = template("G1", 4, 2);
+    let stored = |day: u32| StoredTrainDate { key: key("G1", day), template: g1.clone(), opened_at_ms: 1 };
+    journal.insert_train_dates(&[stored(1), stored(2), stored(3)]).await.unwrap();
+    journal.archive_train_dates(&[stream_id(&key("G1", 1)), stream_id(&key("G1", 3))], 99).await.unwrap();
+    journal.archive_train_dates(&[stream_id(&key("G1", 1))], 100).await.expect("archiving twice is harmless");
+    journal.insert_train_dates(&[stored(1)]).await.expect("reinserting an archived train-date is a no-op");
+    assert_eq!(journal.load_train_dates().await.unwrap(), vec![stored(2)]);
 }
 
 async fn orders_round_trip_and_a_repeated_request_fails_the_append(journal: &impl Journal, _: &Raw) {
