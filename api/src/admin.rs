@@ -2,9 +2,9 @@
 
 use crate::admission::{Admission, RpcClass};
 use crate::booking::Call;
-use crate::convert;
 use crate::pb::{self, admin_server};
 use crate::status::{engine_status, invalid_argument};
+use crate::{convert, observe};
 use engine::catalog::UpsertOutcome;
 use engine::domain::state::TrainDateKey;
 use engine::engine::Engine;
@@ -42,89 +42,121 @@ type Reply<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl admin_server::Admin for AdminService {
     async fn upsert_stations(&self, request: Request<pb::UpsertStationsRequest>) -> Reply<pb::UpsertStationsResponse> {
-        self.admit(&request, RpcClass::Write)?;
-        let request = request.into_inner();
-        if request.stations.is_empty() || request.stations.len() > STATIONS_PER_UPSERT_MAX {
-            return Err(invalid_argument("stations", &format!("give 1 to {STATIONS_PER_UPSERT_MAX} stations")));
-        }
-        let stations: Vec<_> = request.stations.iter().map(convert::station_from_pb).collect();
-        let upserted = self.engine.upsert_stations(&stations).await.map_err(engine_status)?;
-        Ok(Response::new(pb::UpsertStationsResponse { upserted: upserted as u32 }))
+        let span = observe::span("UpsertStations", &request);
+        observe::observed("UpsertStations", span, async move {
+            self.admit(&request, RpcClass::Write)?;
+            let request = request.into_inner();
+            if request.stations.is_empty() || request.stations.len() > STATIONS_PER_UPSERT_MAX {
+                return Err(invalid_argument("stations", &format!("give 1 to {STATIONS_PER_UPSERT_MAX} stations")));
+            }
+            let stations: Vec<_> = request.stations.iter().map(convert::station_from_pb).collect();
+            let upserted = self.engine.upsert_stations(&stations).await.map_err(engine_status)?;
+            Ok(Response::new(pb::UpsertStationsResponse { upserted: upserted as u32 }))
+        })
+        .await
     }
 
     async fn upsert_train(&self, request: Request<pb::UpsertTrainRequest>) -> Reply<pb::UpsertTrainResponse> {
-        self.admit(&request, RpcClass::Write)?;
-        let train = request.into_inner().train.ok_or_else(|| invalid_argument("train", "is required"))?;
-        let template = convert::train_from_pb(&train)?;
-        let seat_count = template.seat_count();
-        let outcome = match self.engine.upsert_train(template).await.map_err(engine_status)? {
-            UpsertOutcome::Created => pb::upsert_train_response::Outcome::Created,
-            UpsertOutcome::Updated => pb::upsert_train_response::Outcome::Updated,
-            UpsertOutcome::Unchanged => pb::upsert_train_response::Outcome::Unchanged,
-        };
-        Ok(Response::new(pb::UpsertTrainResponse { outcome: outcome.into(), seat_count }))
+        let span = observe::span("UpsertTrain", &request);
+        observe::observed("UpsertTrain", span, async move {
+            self.admit(&request, RpcClass::Write)?;
+            let train = request.into_inner().train.ok_or_else(|| invalid_argument("train", "is required"))?;
+            let template = convert::train_from_pb(&train)?;
+            let seat_count = template.seat_count();
+            let outcome = match self.engine.upsert_train(template).await.map_err(engine_status)? {
+                UpsertOutcome::Created => pb::upsert_train_response::Outcome::Created,
+                UpsertOutcome::Updated => pb::upsert_train_response::Outcome::Updated,
+                UpsertOutcome::Unchanged => pb::upsert_train_response::Outcome::Unchanged,
+            };
+            Ok(Response::new(pb::UpsertTrainResponse { outcome: outcome.into(), seat_count }))
+        })
+        .await
     }
 
     async fn open_train_date(&self, request: Request<pb::OpenTrainDateRequest>) -> Reply<pb::OpenTrainDateResponse> {
-        self.admit(&request, RpcClass::Write)?;
-        let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
-        let opened = self.engine.open_train_date(&key.train, key.date).await.map_err(engine_status)?;
-        Ok(Response::new(pb::OpenTrainDateResponse { opened }))
+        let span = observe::span("OpenTrainDate", &request);
+        observe::observed("OpenTrainDate", span, async move {
+            self.admit(&request, RpcClass::Write)?;
+            let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
+            let opened = self.engine.open_train_date(&key.train, key.date).await.map_err(engine_status)?;
+            Ok(Response::new(pb::OpenTrainDateResponse { opened }))
+        })
+        .await
     }
 
     async fn open_train_dates(&self, request: Request<pb::OpenTrainDatesRequest>) -> Reply<pb::OpenTrainDatesResponse> {
-        self.admit(&request, RpcClass::Write)?;
-        let request = request.into_inner();
-        let first = convert::date("first_date", &request.first_date)?;
-        let last = convert::date("last_date", &request.last_date)?;
-        for (index, train) in request.trains.iter().enumerate() {
-            convert::train_code(&format!("trains[{index}]"), train)?;
-        }
-        let summary = self.engine.open_train_dates(&request.trains, first, last).await.map_err(engine_status)?;
-        Ok(Response::new(pb::OpenTrainDatesResponse {
-            opened: summary.opened as u32,
-            already_open: summary.already_open as u32,
-            finished: summary.finished as u32,
-        }))
+        let span = observe::span("OpenTrainDates", &request);
+        observe::observed("OpenTrainDates", span, async move {
+            self.admit(&request, RpcClass::Write)?;
+            let request = request.into_inner();
+            let first = convert::date("first_date", &request.first_date)?;
+            let last = convert::date("last_date", &request.last_date)?;
+            for (index, train) in request.trains.iter().enumerate() {
+                convert::train_code(&format!("trains[{index}]"), train)?;
+            }
+            let summary = self.engine.open_train_dates(&request.trains, first, last).await.map_err(engine_status)?;
+            Ok(Response::new(pb::OpenTrainDatesResponse {
+                opened: summary.opened as u32,
+                already_open: summary.already_open as u32,
+                finished: summary.finished as u32,
+            }))
+        })
+        .await
     }
 
     async fn close_sales(&self, request: Request<pb::CloseSalesRequest>) -> Reply<pb::CloseSalesResponse> {
-        self.admit(&request, RpcClass::Write)?;
-        let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
-        self.engine.close_sales(&key).await.map_err(engine_status)?;
-        Ok(Response::new(pb::CloseSalesResponse {}))
+        let span = observe::span("CloseSales", &request);
+        observe::observed("CloseSales", span, async move {
+            self.admit(&request, RpcClass::Write)?;
+            let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
+            self.engine.close_sales(&key).await.map_err(engine_status)?;
+            Ok(Response::new(pb::CloseSalesResponse {}))
+        })
+        .await
     }
 
     async fn list_train_dates(&self, request: Request<pb::ListTrainDatesRequest>) -> Reply<pb::ListTrainDatesResponse> {
-        self.admit(&request, RpcClass::Read)?;
-        let request = request.into_inner();
-        let date = if request.date.is_empty() { None } else { Some(convert::date("date", &request.date)?) };
-        let after = page_token_key(&request.page_token)?;
-        let limit = convert::page_size(request.page_size, TRAIN_DATES_PAGE_DEFAULT, TRAIN_DATES_PAGE_MAX);
-        let page = self.engine.list_train_dates(date, after.as_ref(), limit);
-        Ok(Response::new(pb::ListTrainDatesResponse {
-            train_dates: page.train_dates.iter().map(convert::train_date_info_pb).collect(),
-            next_page_token: page.next_after.map(|key| format!("{}|{}", key.date, key.train)).unwrap_or_default(),
-        }))
+        let span = observe::span("ListTrainDates", &request);
+        observe::observed("ListTrainDates", span, async move {
+            self.admit(&request, RpcClass::Read)?;
+            let request = request.into_inner();
+            let date = if request.date.is_empty() { None } else { Some(convert::date("date", &request.date)?) };
+            let after = page_token_key(&request.page_token)?;
+            let limit = convert::page_size(request.page_size, TRAIN_DATES_PAGE_DEFAULT, TRAIN_DATES_PAGE_MAX);
+            let page = self.engine.list_train_dates(date, after.as_ref(), limit);
+            Ok(Response::new(pb::ListTrainDatesResponse {
+                train_dates: page.train_dates.iter().map(convert::train_date_info_pb).collect(),
+                next_page_token: page.next_after.map(|key| format!("{}|{}", key.date, key.train)).unwrap_or_default(),
+            }))
+        })
+        .await
     }
 
     async fn stats(&self, _request: Request<pb::StatsRequest>) -> Reply<pb::StatsResponse> {
-        self.admit(&_request, RpcClass::Read)?;
-        let mut stats = convert::stats_pb(&self.engine.stats());
-        if let Some(writer) = &self.writer_stats {
-            convert::add_journal_stats(&mut stats, writer);
-        }
-        Ok(Response::new(stats))
+        let span = observe::span("Stats", &_request);
+        observe::observed("Stats", span, async move {
+            self.admit(&_request, RpcClass::Read)?;
+            let mut stats = convert::stats_pb(&self.engine.stats());
+            if let Some(writer) = &self.writer_stats {
+                convert::add_journal_stats(&mut stats, writer);
+            }
+            Ok(Response::new(stats))
+        })
+        .await
     }
 
     async fn run_presale(&self, request: Request<pb::RunPresaleRequest>) -> Reply<pb::RunPresaleResponse> {
-        self.admit(&request, RpcClass::Write)?;
-        let run = self.engine.run_presale().await.map_err(engine_status)?;
-        Ok(Response::new(pb::RunPresaleResponse {
-            opened: run.opened as u32,
-            already_open: run.already_open as u32,
-            retired: run.retired as u32,
-        }))
+        let span = observe::span("RunPresale", &request);
+        observe::observed("RunPresale", span, async move {
+            self.admit(&request, RpcClass::Write)?;
+            let run = self.engine.run_presale().await.map_err(engine_status)?;
+            Ok(Response::new(pb::RunPresaleResponse {
+                opened: run.opened as u32,
+                already_open: run.already_open as u32,
+                retired: run.retired as u32,
+            }))
+        })
+        .await
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::admission::{Admission, RpcClass};
 use crate::pb::{self, booking_server};
 use crate::status::{engine_status, invalid_argument};
-use crate::{auth, convert};
+use crate::{auth, convert, observe};
 use engine::engine::{Engine, HoldInput};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -34,102 +34,135 @@ type Reply<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl booking_server::Booking for BookingService {
     async fn search_trains(&self, request: Request<pb::SearchTrainsRequest>) -> Reply<pb::SearchTrainsResponse> {
-        self.admit_read(&request)?;
-        let request = request.into_inner();
-        let date = convert::date("date", &request.date)?;
-        let offers = self.engine.search(date, &request.from_station, &request.to_station).map_err(engine_status)?;
-        let trains = offers.iter().map(|offer| convert::offer_pb(offer, self.engine.catalog())).collect();
-        Ok(Response::new(pb::SearchTrainsResponse { trains }))
+        let span = observe::span("SearchTrains", &request);
+        observe::observed("SearchTrains", span, async move {
+            self.admit_read(&request)?;
+            let request = request.into_inner();
+            let date = convert::date("date", &request.date)?;
+            let offers = self.engine.search(date, &request.from_station, &request.to_station).map_err(engine_status)?;
+            let trains = offers.iter().map(|offer| convert::offer_pb(offer, self.engine.catalog())).collect();
+            Ok(Response::new(pb::SearchTrainsResponse { trains }))
+        })
+        .await
     }
 
     async fn get_availability(&self, request: Request<pb::GetAvailabilityRequest>) -> Reply<pb::TrainOffer> {
-        self.admit_read(&request)?;
-        let request = request.into_inner();
-        let key = convert::train_date("train_date", request.train_date.as_ref())?;
-        let offer =
-            self.engine.availability(&key, &request.from_station, &request.to_station).map_err(engine_status)?;
-        Ok(Response::new(convert::offer_pb(&offer, self.engine.catalog())))
+        let span = observe::span("GetAvailability", &request);
+        observe::observed("GetAvailability", span, async move {
+            self.admit_read(&request)?;
+            let request = request.into_inner();
+            let key = convert::train_date("train_date", request.train_date.as_ref())?;
+            let offer =
+                self.engine.availability(&key, &request.from_station, &request.to_station).map_err(engine_status)?;
+            Ok(Response::new(convert::offer_pb(&offer, self.engine.catalog())))
+        })
+        .await
     }
 
     async fn get_seat_map(&self, request: Request<pb::GetSeatMapRequest>) -> Reply<pb::SeatMap> {
-        self.admit_read(&request)?;
-        let request = request.into_inner();
-        let key = convert::train_date("train_date", request.train_date.as_ref())?;
-        let carriage = u8::try_from(request.carriage)
-            .ok()
-            .filter(|number| *number > 0)
-            .ok_or_else(|| invalid_argument("carriage", "must be a carriage number from 1"))?;
-        let map = self
-            .engine
-            .seat_map(&key, carriage, &request.from_station, &request.to_station)
-            .await
-            .map_err(engine_status)?;
-        Ok(Response::new(convert::seat_map_pb(&key, &map)))
+        let span = observe::span("GetSeatMap", &request);
+        observe::observed("GetSeatMap", span, async move {
+            self.admit_read(&request)?;
+            let request = request.into_inner();
+            let key = convert::train_date("train_date", request.train_date.as_ref())?;
+            let carriage = u8::try_from(request.carriage)
+                .ok()
+                .filter(|number| *number > 0)
+                .ok_or_else(|| invalid_argument("carriage", "must be a carriage number from 1"))?;
+            let map = self
+                .engine
+                .seat_map(&key, carriage, &request.from_station, &request.to_station)
+                .await
+                .map_err(engine_status)?;
+            Ok(Response::new(convert::seat_map_pb(&key, &map)))
+        })
+        .await
     }
 
     async fn hold(&self, request: Request<pb::HoldRequest>) -> Reply<pb::Order> {
-        let call = Call::of(&request)?;
-        let request = request.into_inner();
-        let user_id = auth::acting_user(&call.caller, &request.user_id)?;
-        self.admission.admit(&call.caller, &user_id, call.peer, RpcClass::Write)?;
-        let input = HoldInput {
-            deadline: call.deadline,
-            request_id: convert::key("request_id", &request.request_id)?,
-            user_id,
-            key: convert::train_date("train_date", request.train_date.as_ref())?,
-            from_station: request.from_station,
-            to_station: request.to_station,
-            passengers: convert::passengers(&request.passengers)?,
-        };
-        let order = self.engine.hold(input).await.map_err(engine_status)?;
-        Ok(Response::new(convert::order_pb(&order)))
+        let span = observe::span("Hold", &request);
+        observe::observed("Hold", span, async move {
+            let call = Call::of(&request)?;
+            let request = request.into_inner();
+            let user_id = auth::acting_user(&call.caller, &request.user_id)?;
+            self.admission.admit(&call.caller, &user_id, call.peer, RpcClass::Write)?;
+            let input = HoldInput {
+                deadline: call.deadline,
+                request_id: convert::key("request_id", &request.request_id)?,
+                user_id,
+                key: convert::train_date("train_date", request.train_date.as_ref())?,
+                from_station: request.from_station,
+                to_station: request.to_station,
+                passengers: convert::passengers(&request.passengers)?,
+            };
+            observe::record("train_date", &input.key.to_string());
+            let order = self.engine.hold(input).await.map_err(engine_status)?;
+            Ok(Response::new(convert::order_pb(&order)))
+        })
+        .await
     }
 
     async fn confirm(&self, request: Request<pb::ConfirmRequest>) -> Reply<pb::Order> {
-        let call = Call::of(&request)?;
-        let request = request.into_inner();
-        let order_id = convert::order_id("order_id", &request.order_id)?;
-        let user = auth::order_scope(&call.caller, &request.user_id)?;
-        let limited_as = user.clone().unwrap_or_else(|| call.caller.user.clone());
-        self.admission.admit(&call.caller, &limited_as, call.peer, RpcClass::Write)?;
-        let order = self.engine.confirm(order_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
-        Ok(Response::new(convert::order_pb(&order)))
+        let span = observe::span("Confirm", &request);
+        observe::observed("Confirm", span, async move {
+            let call = Call::of(&request)?;
+            let request = request.into_inner();
+            let order_id = convert::order_id("order_id", &request.order_id)?;
+            let user = auth::order_scope(&call.caller, &request.user_id)?;
+            let limited_as = user.clone().unwrap_or_else(|| call.caller.user.clone());
+            self.admission.admit(&call.caller, &limited_as, call.peer, RpcClass::Write)?;
+            let order = self.engine.confirm(order_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
+            Ok(Response::new(convert::order_pb(&order)))
+        })
+        .await
     }
 
     async fn cancel(&self, request: Request<pb::CancelRequest>) -> Reply<pb::Order> {
-        let call = Call::of(&request)?;
-        let request = request.into_inner();
-        let order_id = convert::order_id("order_id", &request.order_id)?;
-        let user = auth::order_scope(&call.caller, &request.user_id)?;
-        let limited_as = user.clone().unwrap_or_else(|| call.caller.user.clone());
-        self.admission.admit(&call.caller, &limited_as, call.peer, RpcClass::Write)?;
-        let order = self.engine.cancel(order_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
-        Ok(Response::new(convert::order_pb(&order)))
+        let span = observe::span("Cancel", &request);
+        observe::observed("Cancel", span, async move {
+            let call = Call::of(&request)?;
+            let request = request.into_inner();
+            let order_id = convert::order_id("order_id", &request.order_id)?;
+            let user = auth::order_scope(&call.caller, &request.user_id)?;
+            let limited_as = user.clone().unwrap_or_else(|| call.caller.user.clone());
+            self.admission.admit(&call.caller, &limited_as, call.peer, RpcClass::Write)?;
+            let order = self.engine.cancel(order_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
+            Ok(Response::new(convert::order_pb(&order)))
+        })
+        .await
     }
 
     async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> Reply<pb::Order> {
-        self.admit_read(&request)?;
-        let caller = auth::caller(&request)?;
-        let request = request.into_inner();
-        let order_id = convert::order_id("order_id", &request.order_id)?;
-        let user = auth::order_scope(&caller, &request.user_id)?;
-        let order = self.engine.get_order(order_id, user.as_deref()).await.map_err(engine_status)?;
-        Ok(Response::new(convert::order_pb(&order)))
+        let span = observe::span("GetOrder", &request);
+        observe::observed("GetOrder", span, async move {
+            self.admit_read(&request)?;
+            let caller = auth::caller(&request)?;
+            let request = request.into_inner();
+            let order_id = convert::order_id("order_id", &request.order_id)?;
+            let user = auth::order_scope(&caller, &request.user_id)?;
+            let order = self.engine.get_order(order_id, user.as_deref()).await.map_err(engine_status)?;
+            Ok(Response::new(convert::order_pb(&order)))
+        })
+        .await
     }
 
     async fn list_orders(&self, request: Request<pb::ListOrdersRequest>) -> Reply<pb::ListOrdersResponse> {
-        self.admit_read(&request)?;
-        let caller = auth::caller(&request)?;
-        let request = request.into_inner();
-        let user = auth::acting_user(&caller, &request.user_id)?;
-        let limit = convert::page_size(request.page_size, ORDERS_PAGE_DEFAULT, ORDERS_PAGE_MAX);
-        let offset = convert::offset_token("page_token", &request.page_token)?;
-        let page = self.engine.list_orders(&user, offset, limit).await.map_err(engine_status)?;
-        Ok(Response::new(pb::ListOrdersResponse {
-            orders: page.orders.iter().map(convert::order_pb).collect(),
-            next_page_token: page.next_offset.map(|offset| offset.to_string()).unwrap_or_default(),
-            total: page.total as u32,
-        }))
+        let span = observe::span("ListOrders", &request);
+        observe::observed("ListOrders", span, async move {
+            self.admit_read(&request)?;
+            let caller = auth::caller(&request)?;
+            let request = request.into_inner();
+            let user = auth::acting_user(&caller, &request.user_id)?;
+            let limit = convert::page_size(request.page_size, ORDERS_PAGE_DEFAULT, ORDERS_PAGE_MAX);
+            let offset = convert::offset_token("page_token", &request.page_token)?;
+            let page = self.engine.list_orders(&user, offset, limit).await.map_err(engine_status)?;
+            Ok(Response::new(pb::ListOrdersResponse {
+                orders: page.orders.iter().map(convert::order_pb).collect(),
+                next_page_token: page.next_offset.map(|offset| offset.to_string()).unwrap_or_default(),
+                total: page.total as u32,
+            }))
+        })
+        .await
     }
 }
 
@@ -142,8 +175,10 @@ pub(crate) struct Call {
 
 impl Call {
     pub(crate) fn of<T>(request: &Request<T>) -> Result<Call, Status> {
+        let caller = auth::caller(request)?;
+        observe::record("user", &caller.user);
         Ok(Call {
-            caller: auth::caller(request)?,
+            caller,
             peer: request.remote_addr().map(|address| address.ip()),
             deadline: crate::admission::deadline(request)?,
         })

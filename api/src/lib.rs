@@ -5,6 +5,7 @@
 //! - `admission`: rate limits per user and peer by RPC class, and client deadlines.
 //! - `auth`: JWT bearer tokens (HS256/RS256), roles, and the interceptor that checks them.
 //! - `boot`: opens the journal (SQLite or MySQL), starts the writer and recovers the engine.
+//! - `observe`: per-RPC tracing spans and Prometheus metrics, and the metrics endpoint.
 //! - `pb`: code generated from `proto/seat/v1` (lints off).
 //! - `convert`: proto ↔ engine conversions and request field validation.
 //! - `status`: the one place engine errors become gRPC statuses.
@@ -22,6 +23,7 @@ pub mod booking;
 pub mod boot;
 pub mod convert;
 pub mod demo;
+pub mod observe;
 pub mod scheduler;
 pub mod server;
 pub mod status;

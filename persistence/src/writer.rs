@@ -64,6 +64,8 @@ pub struct WriterStats {
 
 impl WriterStats {
     fn record(&self, events: usize, elapsed: Duration) {
+        metrics::histogram!("seat_journal_batch_events").record(events as f64);
+        metrics::histogram!("seat_journal_commit_seconds").record(elapsed.as_secs_f64());
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.events.fetch_add(events as u64, Ordering::Relaxed);
         self.commit_micros_total.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
@@ -201,6 +203,7 @@ async fn commit<J: Journal>(
         }
         Err(failure) => {
             stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("seat_journal_failed_batches_total").increment(1);
             error!(streams = appends.len(), events = batch.events, %failure, "journal batch failed; its train-dates go read-only");
             poisoned.extend(batch.streams.into_iter().map(|(key, _)| key));
             let reason = JournalFailure(failure.to_string());

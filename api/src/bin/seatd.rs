@@ -88,9 +88,21 @@ struct Args {
     /// get RESOURCE_EXHAUSTED at once instead of queueing.
     #[arg(long, default_value_t = engine::actor::MAILBOX_PENDING_MAX, env = "SEATD_MAILBOX_PENDING_MAX")]
     mailbox_pending_max: usize,
+    /// Address of the Prometheus metrics endpoint (GET /metrics); `off` disables it.
+    #[arg(long, default_value = "127.0.0.1:9464", env = "SEATD_METRICS_LISTEN")]
+    metrics_listen: String,
+    /// Log format: `text` for people, `json` for log pipelines.
+    #[arg(long, value_enum, default_value = "text", env = "SEATD_LOG_FORMAT")]
+    log_format: LogFormat,
     /// Seat allocation policy: tightest-fit (fragmentation-aware) or first-fit.
     #[arg(long, default_value = "tightest-fit", env = "SEATD_ALLOCATION_POLICY")]
     allocation_policy: AllocationPolicy,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -101,10 +113,20 @@ enum Ack {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    match args.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(filter).init(),
+    }
+    if args.metrics_listen != "off" {
+        let address: SocketAddr = args
+            .metrics_listen
+            .parse()
+            .map_err(|_| format!("--metrics-listen {:?}: not an address", args.metrics_listen))?;
+        api::observe::install_prometheus(address)?;
+        info!("metrics on http://{address}/metrics");
+    }
     let config = boot_config(&args);
     let authenticator = authenticator(&args)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -123,6 +145,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         );
     }
     let scheduler = tokio::spawn(api::scheduler::run_daily(Arc::clone(&engine), args.presale_run_at));
+    let gauges = tokio::spawn(api::observe::publish_engine_gauges(Arc::clone(&engine)));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     // Scripts and the crash test read the bound address from this line.
     info!("serving gRPC on {} (booking, admin, health, reflection)", listener.local_addr()?);
@@ -138,6 +161,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     api::server::serve(listener, Arc::clone(&engine), authenticator, admission, writer_stats, shutdown_signal())
         .await?;
     scheduler.abort();
+    gauges.abort();
     info!("stopped accepting; flushing the journal");
     drop(engine);
     if tokio::time::timeout(Duration::from_secs(10), booted.writer).await.is_err() {

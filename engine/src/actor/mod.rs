@@ -209,6 +209,9 @@ impl TrainDateActor {
             }
         }
         self.schedule_expiry(ctx);
+        if expired > 0 {
+            metrics::counter!("seat_hold_expiries_total").increment(expired as u64);
+        }
         expired
     }
 }

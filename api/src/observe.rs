@@ -1,0 +1,107 @@
+//! Per-RPC observation: a tracing span carrying the request id, user,
+//! train-date and outcome, and Prometheus metrics for outcomes and latency.
+//!
+//! Metric names (all prefixed `seat_`):
+//! - `rpc_requests_total{method, code, reason}` and `rpc_duration_seconds{method}`;
+//! - `holds_total`, `confirms_total`, `cancels_total` `{outcome}` (ok or the reason code);
+//! - `rate_limited_total{scope}`, `sold_out_gate_rejections_total`;
+//! - `hold_expiries_total` (engine), `journal_batch_events`, `journal_commit_seconds`,
+//!   `journal_failed_batches_total` (persistence);
+//! - gauges `train_dates`, `held_tickets`, `sold_tickets`, `mailbox_depth_total`,
+//!   `mailbox_depth_max`, refreshed every second by `publish_engine_gauges`.
+
+use engine::engine::Engine;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tonic::{Request, Response, Status};
+use tracing::{Instrument, Span, field};
+
+/// Opens the span for one RPC; fields are filled in as the call learns them.
+pub fn span<T>(method: &'static str, request: &Request<T>) -> Span {
+    let request_id = request
+        .metadata()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .map(|id| id.chars().take(64).collect::<String>())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "rpc",
+        method,
+        request_id = %request_id,
+        user = field::Empty,
+        train_date = field::Empty,
+        outcome = field::Empty,
+    )
+}
+
+/// Records a field on the current RPC span.
+pub fn record(name: &'static str, value: &str) {
+    Span::current().record(name, value);
+}
+
+/// Runs one RPC inside `span`, then records its outcome, latency and counts.
+pub async fn observed<T>(
+    method: &'static str,
+    span: Span,
+    call: impl Future<Output = Result<Response<T>, Status>>,
+) -> Result<Response<T>, Status> {
+    let started = Instant::now();
+    let result = call.instrument(span.clone()).await;
+    let (code, reason) = match &result {
+        Ok(_) => ("OK".to_owned(), String::new()),
+        Err(status) => (format!("{:?}", status.code()), crate::status::reason_of(status).unwrap_or_default()),
+    };
+    let outcome = if reason.is_empty() { code.clone() } else { reason.clone() };
+    span.record("outcome", outcome.as_str());
+    let elapsed = started.elapsed();
+    metrics::histogram!("seat_rpc_duration_seconds", "method" => method).record(elapsed.as_secs_f64());
+    metrics::counter!("seat_rpc_requests_total", "method" => method, "code" => code, "reason" => reason.clone())
+        .increment(1);
+    let booking_outcome = if result.is_ok() { "ok".to_owned() } else { outcome.to_ascii_lowercase() };
+    match method {
+        "Hold" => metrics::counter!("seat_holds_total", "outcome" => booking_outcome).increment(1),
+        "Confirm" => metrics::counter!("seat_confirms_total", "outcome" => booking_outcome).increment(1),
+        "Cancel" => metrics::counter!("seat_cancels_total", "outcome" => booking_outcome).increment(1),
+        _ => {}
+    }
+    if reason == "RATE_LIMITED" {
+        metrics::counter!("seat_rate_limited_total", "method" => method).increment(1);
+    }
+    let _entered = span.enter();
+    match &result {
+        Ok(_) => tracing::debug!(elapsed_us = elapsed.as_micros() as u64, "rpc ok"),
+        Err(status) => tracing::info!(elapsed_us = elapsed.as_micros() as u64, code = ?status.code(), "rpc refused"),
+    }
+    result
+}
+
+/// How often the engine-wide gauges are refreshed.
+pub const GAUGE_REFRESH: Duration = Duration::from_secs(1);
+
+/// Keeps the engine-wide gauges current, until the task is dropped.
+pub async fn publish_engine_gauges(engine: Arc<Engine>) {
+    let mut gate_rejections_seen = 0;
+    loop {
+        let stats = engine.stats();
+        metrics::gauge!("seat_train_dates").set(stats.train_dates as f64);
+        metrics::gauge!("seat_held_tickets").set(stats.held_tickets as f64);
+        metrics::gauge!("seat_sold_tickets").set(stats.sold_tickets as f64);
+        metrics::gauge!("seat_mailbox_depth_total").set(stats.mailbox_depth_total as f64);
+        metrics::gauge!("seat_mailbox_depth_max").set(stats.mailbox_depth_max as f64);
+        let gate = stats.sold_out_gate_rejections;
+        metrics::counter!("seat_sold_out_gate_rejections_total").increment(gate - gate_rejections_seen);
+        gate_rejections_seen = gate;
+        tokio::time::sleep(GAUGE_REFRESH).await;
+    }
+}
+
+/// Serves Prometheus metrics on `address` (GET /metrics) from now on.
+pub fn install_prometheus(address: std::net::SocketAddr) -> Result<(), String> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(address)
+        .set_buckets(&[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+        .map_err(|error| error.to_string())?
+        .install()
+        .map_err(|error| format!("metrics listener on {address}: {error}"))
+}

@@ -1,0 +1,47 @@
+//! The Prometheus endpoint shows the counters moving as bookings happen.
+//! (Its own test binary: the metrics recorder is process-wide.)
+
+use api::pb::SeatClass;
+use seat_tests::{IDS, TestServer, hold_request};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn scrape(address: std::net::SocketAddr) -> String {
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("metrics endpoint answers");
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.unwrap();
+    body
+}
+
+fn counter(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_move_with_bookings() {
+    let address = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    api::observe::install_prometheus(address).expect("metrics endpoint starts");
+    let server = TestServer::start().await;
+    let mut booking = server.booking().await;
+    let ok_holds = r#"seat_holds_total{outcome="ok"}"#;
+    let before = counter(&scrape(address).await, ok_holds);
+    for n in 0..3 {
+        let request = hold_request(&format!("m{n}"), "metrics-user", "G1", "VNP", "AOH", SeatClass::Second, &[IDS[n]]);
+        booking.hold(request).await.unwrap();
+    }
+    let duplicate = hold_request("dup", "metrics-user", "G1", "VNP", "AOH", SeatClass::Second, &[IDS[0]]);
+    booking.hold(duplicate).await.unwrap_err();
+    let text = scrape(address).await;
+    assert_eq!(counter(&text, ok_holds) - before, 3.0, "{text}");
+    assert_eq!(counter(&text, r#"seat_holds_total{outcome="passenger_overlap"}"#), 1.0);
+    assert!(text.contains("seat_rpc_duration_seconds_bucket{method=\"Hold\""), "latency histogram exported");
+    assert!(text.contains("seat_journal_commit_seconds"), "journal latency exported");
+    server.stop().await;
+}
