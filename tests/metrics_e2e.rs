@@ -32,8 +32,8 @@ async fn counters_move_with_bookings() {
     let mut booking = server.booking().await;
     let ok_holds = r#"seat_holds_total{outcome="ok"}"#;
     let before = counter(&scrape(address).await, ok_holds);
-    for n in 0..3 {
-        let request = hold_request(&format!("m{n}"), "metrics-user", "G1", "VNP", "AOH", SeatClass::Second, &[IDS[n]]);
+    for (n, id) in IDS.iter().take(3).enumerate() {
+        let request = hold_request(&format!("m{n}"), "metrics-user", "G1", "VNP", "AOH", SeatClass::Second, &[id]);
         booking.hold(request).await.unwrap();
     }
     let duplicate = hold_request("dup", "metrics-user", "G1", "VNP", "AOH", SeatClass::Second, &[IDS[0]]);
