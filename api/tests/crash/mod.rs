@@ -2,7 +2,7 @@
 //! SIGKILL, restart, and audit what survived.
 
 mod audit;
-mod load;
+pub mod load;
 
 use api::pb::booking_client::BookingClient;
 use std::path::PathBuf;
@@ -94,6 +94,14 @@ impl Seatd {
         let channel = channel.connect().await.expect("connect to seatd");
         let value: MetadataValue<Ascii> = format!("Bearer {}", self.token).parse().expect("header-safe token");
         BookingClient::with_interceptor(channel, Bearer(value))
+    }
+
+    /// SIGTERM, then the exit status once seatd has shut down gracefully.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.process.id().expect("seatd is running").to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().await.expect("run kill");
+        assert!(sent.success(), "SIGTERM delivered");
+        tokio::time::timeout(START_TIMEOUT, self.process.wait()).await.expect("seatd exits").expect("reap seatd")
     }
 
     /// SIGKILL: no shutdown hook, no flush.
