@@ -8,6 +8,7 @@
 //! SQLite always runs; MySQL runs when MYSQL_URL is set (its own database).
 //! `CRASH_ROUNDS` (default 5) sets the rounds, for longer soak runs.
 
+#[allow(dead_code)] // the harness also serves graceful_shutdown.rs
 mod crash;
 
 use crash::{Backend, run_rounds};
