@@ -7,6 +7,7 @@
 //! - `boot`: opens the journal (SQLite or MySQL), starts the writer and recovers the engine.
 //! - `observe`: per-RPC tracing spans and Prometheus metrics, and the metrics endpoint.
 //! - `pb`: code generated from `proto/seat/v1` (lints off).
+//! - `config`: seatd's layered configuration (TOML file < environment < flags).
 //! - `convert`: proto ↔ engine conversions and request field validation.
 //! - `status`: the one place engine errors become gRPC statuses.
 //! - `booking`: the Booking service.
@@ -21,6 +22,7 @@ pub mod admission;
 pub mod auth;
 pub mod booking;
 pub mod boot;
+pub mod config;
 pub mod convert;
 pub mod demo;
 pub mod observe;

@@ -64,6 +64,8 @@ impl Seatd {
         for limit in ["--user-writes-per-sec", "--user-write-burst", "--user-reads-per-sec", "--user-read-burst"] {
             command.args([limit, "1000000"]);
         }
+        // Several seatd run at once in the test suite; they cannot share a metrics port.
+        command.args(["--metrics-listen", "off"]);
         command.arg("--data-dir").arg(backend.data_dir());
         if let Backend::MySql(url, _) = backend {
             command.arg("--database-url").arg(url);

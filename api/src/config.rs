@@ -1,0 +1,265 @@
+//! seatd's configuration: a TOML file, then environment variables, then
+//! flags, each overriding the one before; every key has a default.
+//! `seatd.example.toml` at the repository root documents every key.
+
+use crate::admission::RateLimits;
+use clap::{Parser, ValueEnum};
+use engine::allocation::AllocationPolicy;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AckSetting {
+    /// After the events are committed to the journal.
+    Durable,
+    /// As soon as the actor applied them — benchmarks only.
+    Memory,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The effective configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeatdConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// MySQL/MariaDB journal URL; unset means SQLite under `data_dir`.
+    pub database_url: Option<String>,
+    pub ack: AckSetting,
+    pub batch_events_max: usize,
+    pub batch_window_us: u64,
+    pub snapshot_every_events: u64,
+    /// Actor threads; unset means one per core.
+    pub arbiters: Option<usize>,
+    pub hold_ttl_secs: u64,
+    pub allocation_policy: AllocationPolicy,
+    pub presale_days: u64,
+    /// Service time (UTC+8) of the daily presale run, `HH:MM`.
+    pub presale_run_at: String,
+    pub mailbox_pending_max: usize,
+    /// Prometheus endpoint address, or `off`.
+    pub metrics_listen: String,
+    pub log_format: LogFormat,
+    pub jwt_secret_file: Option<PathBuf>,
+    pub jwt_rs256_public_key: Option<PathBuf>,
+    pub rate_limits: RateLimits,
+}
+
+impl Default for SeatdConfig {
+    fn default() -> Self {
+        SeatdConfig {
+            listen: "127.0.0.1:50051".parse().expect("literal address"),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            ack: AckSetting::Durable,
+            batch_events_max: 4096,
+            batch_window_us: 1000,
+            snapshot_every_events: 1000,
+            arbiters: None,
+            hold_ttl_secs: 600,
+            allocation_policy: AllocationPolicy::TightestFit,
+            presale_days: engine::engine::PRESALE_DAYS_DEFAULT,
+            presale_run_at: "05:00".into(),
+            mailbox_pending_max: engine::actor::MAILBOX_PENDING_MAX,
+            metrics_listen: "127.0.0.1:9464".into(),
+            log_format: LogFormat::Text,
+            jwt_secret_file: None,
+            jwt_rs256_public_key: None,
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+/// Command-line flags, each also read from its `SEATD_*` variable. Unset
+/// ones fall back to the config file, then to the defaults.
+#[derive(Parser, Debug, Default)]
+#[command(name = "seatd", version, about = "Actor-based railway seat inventory server (gRPC)")]
+pub struct Flags {
+    /// TOML config file (see seatd.example.toml); environment and flags override it.
+    #[arg(long, env = "SEATD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print the effective configuration (secrets masked) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Load the bundled Beijing–Shanghai timetable and open its trains for
+    /// today and the next 14 days, with a generated signing secret and ready
+    /// tokens if no key is configured (a no-op for what is already stored).
+    #[arg(long)]
+    pub demo: bool,
+    /// Address to serve gRPC on [default: 127.0.0.1:50051].
+    #[arg(long, env = "SEATD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded SQLite journal and demo tokens [default: ./data].
+    #[arg(long, env = "SEATD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Journal on MySQL/MariaDB instead, e.g. mysql://root@127.0.0.1:3306/seat.
+    #[arg(long, env = "SEATD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// When bookings are acknowledged [default: durable]. `durable`: after
+    /// their events are committed. `memory`: as soon as the actor applied
+    /// them — FOR BENCHMARKS ONLY: a crash loses acknowledged bookings.
+    #[arg(long, value_enum, env = "SEATD_ACK")]
+    pub ack: Option<AckSetting>,
+    /// A group commit closes at this many events… [default: 4096]
+    #[arg(long, env = "SEATD_BATCH_EVENTS_MAX")]
+    pub batch_events_max: Option<usize>,
+    /// …or this many microseconds after its first entry [default: 1000].
+    #[arg(long, env = "SEATD_BATCH_WINDOW_US")]
+    pub batch_window_us: Option<u64>,
+    /// A train-date snapshots itself after this many events [default: 1000].
+    #[arg(long, env = "SEATD_SNAPSHOT_EVERY_EVENTS")]
+    pub snapshot_every_events: Option<u64>,
+    /// Threads running train-date actors [default: one per core].
+    #[arg(long, env = "SEATD_ARBITERS")]
+    pub arbiters: Option<usize>,
+    /// How long an unpaid hold lasts, in seconds [default: 600].
+    #[arg(long, env = "SEATD_HOLD_TTL_SECS")]
+    pub hold_ttl_secs: Option<u64>,
+    /// tightest-fit (fragmentation-aware) or first-fit [default: tightest-fit].
+    #[arg(long, env = "SEATD_ALLOCATION_POLICY")]
+    pub allocation_policy: Option<AllocationPolicy>,
+    /// Sales open this many days ahead [default: 15].
+    #[arg(long, env = "SEATD_PRESALE_DAYS")]
+    pub presale_days: Option<u64>,
+    /// Service time (UTC+8, HH:MM) of the daily presale run [default: 05:00].
+    #[arg(long, env = "SEATD_PRESALE_RUN_AT")]
+    pub presale_run_at: Option<String>,
+    /// Messages one train-date accepts ahead of processing [default: 4096].
+    #[arg(long, env = "SEATD_MAILBOX_PENDING_MAX")]
+    pub mailbox_pending_max: Option<usize>,
+    /// Prometheus endpoint (GET /metrics), or `off` [default: 127.0.0.1:9464].
+    #[arg(long, env = "SEATD_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// `text` or `json` [default: text].
+    #[arg(long, value_enum, env = "SEATD_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// File holding the HS256 secret tokens are verified with (at least 32 bytes).
+    #[arg(long, env = "SEATD_JWT_SECRET_FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+    /// PEM file of the RS256 public key tokens are verified with.
+    #[arg(long, env = "SEATD_JWT_RS256_PUBLIC_KEY")]
+    pub jwt_rs256_public_key: Option<PathBuf>,
+    /// Per acting user: reads per second [default: 20] and burst [default: 40].
+    #[arg(long, env = "SEATD_USER_READS_PER_SEC")]
+    pub user_reads_per_sec: Option<u32>,
+    #[arg(long, env = "SEATD_USER_READ_BURST")]
+    pub user_read_burst: Option<u32>,
+    /// Per acting user: holds, confirms, cancels per second [default: 5] and burst [default: 10].
+    #[arg(long, env = "SEATD_USER_WRITES_PER_SEC")]
+    pub user_writes_per_sec: Option<u32>,
+    #[arg(long, env = "SEATD_USER_WRITE_BURST")]
+    pub user_write_burst: Option<u32>,
+    /// Per address of passenger-token callers: requests per second [default: 100] and burst [default: 200].
+    #[arg(long, env = "SEATD_PEER_REQUESTS_PER_SEC")]
+    pub peer_requests_per_sec: Option<u32>,
+    #[arg(long, env = "SEATD_PEER_BURST")]
+    pub peer_burst: Option<u32>,
+}
+
+impl SeatdConfig {
+    /// Defaults, overlaid by `file` (TOML text), overlaid by `flags` (which
+    /// clap already filled from the environment where a flag was absent).
+    pub fn layered(file: Option<&str>, flags: &Flags) -> Result<SeatdConfig, String> {
+        let mut config: SeatdConfig = match file {
+            Some(text) => toml::from_str(text).map_err(|error| format!("config file: {error}"))?,
+            None => SeatdConfig::default(),
+        };
+        macro_rules! take {
+            ($($field:ident),*) => { $(if let Some(value) = flags.$field.clone() { config.$field = value; })* };
+        }
+        take!(listen, data_dir, ack, batch_events_max, batch_window_us, snapshot_every_events, hold_ttl_secs);
+        take!(allocation_policy, presale_days, presale_run_at, mailbox_pending_max, metrics_listen, log_format);
+        macro_rules! take_optional {
+            ($($field:ident),*) => { $(if flags.$field.is_some() { config.$field = flags.$field.clone(); })* };
+        }
+        take_optional!(database_url, arbiters, jwt_secret_file, jwt_rs256_public_key);
+        let limits = &mut config.rate_limits;
+        macro_rules! take_limit {
+            ($($field:ident),*) => { $(if let Some(value) = flags.$field { limits.$field = value; })* };
+        }
+        take_limit!(user_reads_per_sec, user_read_burst, user_writes_per_sec, user_write_burst);
+        take_limit!(peer_requests_per_sec, peer_burst);
+        config.presale_time()?;
+        Ok(config)
+    }
+
+    /// `presale_run_at` as a time of day.
+    pub fn presale_time(&self) -> Result<chrono::NaiveTime, String> {
+        chrono::NaiveTime::parse_from_str(&self.presale_run_at, "%H:%M")
+            .map_err(|_| format!("presale_run_at: {:?} is not HH:MM", self.presale_run_at))
+    }
+
+    /// TOML of the effective configuration with any database password masked.
+    pub fn to_masked_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = shown.database_url.as_deref().map(mask_password);
+        toml::to_string_pretty(&shown).expect("config serialises")
+    }
+}
+
+/// `mysql://user:secret@host/db` → `mysql://user:****@host/db`.
+fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((credentials, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let file = "hold_ttl_secs = 300\npresale_days = 20\n[rate_limits]\nuser_write_burst = 3\n";
+        let flags = Flags { presale_days: Some(12), ..Flags::default() };
+        let config = SeatdConfig::layered(Some(file), &flags).unwrap();
+        assert_eq!(config.hold_ttl_secs, 300, "from the file");
+        assert_eq!(config.presale_days, 12, "the flag wins");
+        assert_eq!(config.rate_limits.user_write_burst, 3);
+        assert_eq!(config.rate_limits.user_writes_per_sec, RateLimits::default().user_writes_per_sec);
+        assert_eq!(config.batch_events_max, 4096, "default");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_times_are_refused() {
+        assert!(SeatdConfig::layered(Some("hold_ttl = 3"), &Flags::default()).unwrap_err().contains("hold_ttl"));
+        let flags = Flags { presale_run_at: Some("25:00".into()), ..Flags::default() };
+        assert!(SeatdConfig::layered(None, &flags).unwrap_err().contains("presale_run_at"));
+    }
+
+    #[test]
+    fn printed_config_masks_the_password_and_reads_back() {
+        let flags = Flags { database_url: Some("mysql://seat:hunter2@db:3306/seat".into()), ..Flags::default() };
+        let config = SeatdConfig::layered(None, &flags).unwrap();
+        let printed = config.to_masked_toml();
+        assert!(!printed.contains("hunter2") && printed.contains("seat:****@db:3306"), "{printed}");
+        let reread: SeatdConfig = toml::from_str(&printed).unwrap();
+        assert_eq!(reread.presale_days, config.presale_days);
+    }
+
+    #[test]
+    fn the_example_file_documents_every_key_with_its_default() {
+        let example = include_str!("../../seatd.example.toml");
+        let parsed: SeatdConfig = toml::from_str(example).expect("example parses");
+        assert_eq!(parsed, SeatdConfig::default(), "the example shows the defaults");
+        let printed = SeatdConfig::default().to_masked_toml();
+        for line in printed.lines().filter(|line| line.contains(" = ")) {
+            let key = line.split(" = ").next().unwrap().trim();
+            assert!(
+                example.contains(&format!("{key} = ")) || example.contains(&format!("# {key} = ")),
+                "{key} undocumented"
+            );
+        }
+    }
+}
