@@ -74,7 +74,7 @@ fn incoming(listener: TcpListener) -> impl tokio_stream::Stream<Item = std::io::
 
 /// How often idle rate-limit buckets are dropped: they only matter while a
 /// caller keeps calling, and dropping them bounds memory under churn.
-const IDLE_BUCKET_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+const IDLE_BUCKET_SWEEP: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn forget_idle_buckets(admission: Admission) {
     loop {

@@ -39,6 +39,10 @@ struct Args {
     /// Spread load over the demo train-dates from tomorrow for this many days.
     #[arg(long, default_value_t = 14)]
     days: u64,
+    /// Flash sale: every client books this one train (tomorrow) instead of
+    /// spreading over all demo trains and dates.
+    #[arg(long)]
+    flash_sale_train: Option<String>,
     /// An admin (or agent) bearer token; default: the agent and admin tokens
     /// `seatd --demo` wrote to --tokens-file.
     #[arg(long, env = "SEATBENCH_TOKEN", hide_env_values = true)]
@@ -107,7 +111,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for client in 0..args.clients {
         let booking = BookingClient::with_interceptor(channel.clone(), Bearer::new(&booking_token)?);
         let (stop, serial) = (Arc::clone(&stop), Arc::clone(&serial));
-        let plan = (args.confirm_percent, args.cancel_percent, args.days.max(1), tomorrow);
+        let days = if args.flash_sale_train.is_some() { 1 } else { args.days.max(1) };
+        let plan = (args.confirm_percent, args.cancel_percent, days, tomorrow, args.flash_sale_train.clone());
         clients.spawn(client_loop(booking, client, plan, stop, serial));
     }
     tokio::time::sleep(Duration::from_secs(args.duration_secs)).await;
@@ -133,7 +138,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn client_loop(
     mut booking: Booking,
     client: usize,
-    (confirm_percent, cancel_percent, days, first_date): (u32, u32, u64, chrono::NaiveDate),
+    (confirm_percent, cancel_percent, days, first_date, only_train): (u32, u32, u64, chrono::NaiveDate, Option<String>),
     stop: Arc<AtomicBool>,
     serial: Arc<AtomicU64>,
 ) -> ClientReport {
@@ -145,7 +150,10 @@ async fn client_loop(
         // A user per order, as real demand is many people booking once each;
         // one user booking thousands of times a second would be rate limited.
         let user = format!("bench-{run}-{client}-{attempt}");
-        let request = random_hold(&user, attempt, &serial, days, first_date);
+        let mut request = random_hold(&user, attempt, &serial, days, first_date);
+        if let Some(train) = &only_train {
+            aim_at(&mut request, train);
+        }
         let Some(order) = timed(&mut report, "hold", booking.hold(request)).await else { continue };
         if rand::random::<u32>() % 100 < confirm_percent {
             let confirm = pb::ConfirmRequest { order_id: order.order_id.clone(), user_id: user.clone() };
@@ -218,6 +226,18 @@ fn random_hold(
                 ..Default::default()
             })
             .collect(),
+    }
+}
+
+/// Points a hold at one train, keeping the journey in its direction.
+fn aim_at(request: &mut pb::HoldRequest, train: &str) {
+    let southbound = train.trim_start_matches(char::is_alphabetic).parse::<u32>().is_ok_and(|number| number % 2 == 1);
+    let goes_south = STATIONS.iter().position(|s| *s == request.from_station) < STATIONS.iter().position(|s| *s == request.to_station);
+    if southbound != goes_south {
+        std::mem::swap(&mut request.from_station, &mut request.to_station);
+    }
+    if let Some(train_date) = &mut request.train_date {
+        train_date.train = train.to_owned();
     }
 }
 
