@@ -50,6 +50,9 @@ pub struct SeatdConfig {
     pub log_format: LogFormat,
     pub jwt_secret_file: Option<PathBuf>,
     pub jwt_rs256_public_key: Option<PathBuf>,
+    /// PEM certificate chain and private key: serve TLS instead of plaintext.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
     pub rate_limits: RateLimits,
 }
 
@@ -73,6 +76,8 @@ impl Default for SeatdConfig {
             log_format: LogFormat::Text,
             jwt_secret_file: None,
             jwt_rs256_public_key: None,
+            tls_cert_file: None,
+            tls_key_file: None,
             rate_limits: RateLimits::default(),
         }
     }
@@ -147,6 +152,12 @@ pub struct Flags {
     /// PEM file of the RS256 public key tokens are verified with.
     #[arg(long, env = "SEATD_JWT_RS256_PUBLIC_KEY")]
     pub jwt_rs256_public_key: Option<PathBuf>,
+    /// PEM certificate chain to serve TLS with (needs --tls-key-file).
+    #[arg(long, env = "SEATD_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of the TLS certificate.
+    #[arg(long, env = "SEATD_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
     /// Per acting user: reads per second [default: 20] and burst [default: 40].
     #[arg(long, env = "SEATD_USER_READS_PER_SEC")]
     pub user_reads_per_sec: Option<u32>,
@@ -180,7 +191,7 @@ impl SeatdConfig {
         macro_rules! take_optional {
             ($($field:ident),*) => { $(if flags.$field.is_some() { config.$field = flags.$field.clone(); })* };
         }
-        take_optional!(database_url, arbiters, jwt_secret_file, jwt_rs256_public_key);
+        take_optional!(database_url, arbiters, jwt_secret_file, jwt_rs256_public_key, tls_cert_file, tls_key_file);
         let limits = &mut config.rate_limits;
         macro_rules! take_limit {
             ($($field:ident),*) => { $(if let Some(value) = flags.$field { limits.$field = value; })* };
@@ -188,7 +199,17 @@ impl SeatdConfig {
         take_limit!(user_reads_per_sec, user_read_burst, user_writes_per_sec, user_write_burst);
         take_limit!(peer_requests_per_sec, peer_burst);
         config.presale_time()?;
+        if config.tls_cert_file.is_some() != config.tls_key_file.is_some() {
+            return Err("tls_cert_file and tls_key_file go together".into());
+        }
         Ok(config)
+    }
+
+    /// The TLS identity to serve with, if configured.
+    pub fn tls_identity(&self) -> Result<Option<tonic::transport::Identity>, String> {
+        let (Some(cert), Some(key)) = (&self.tls_cert_file, &self.tls_key_file) else { return Ok(None) };
+        let read = |path: &PathBuf| std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()));
+        Ok(Some(tonic::transport::Identity::from_pem(read(cert)?, read(key)?)))
     }
 
     /// `presale_run_at` as a time of day.

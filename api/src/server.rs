@@ -20,17 +20,26 @@ pub const BOOKING_MESSAGE_BYTES_MAX: usize = 64 * 1024;
 /// stations about 1 MiB.
 pub const ADMIN_MESSAGE_BYTES_MAX: usize = 4 * 1024 * 1024;
 
-/// Serves on `listener` until `shutdown` completes, then finishes in-flight
-/// calls. Booking and Admin calls must carry a token `authenticator` accepts;
-/// health and reflection need none. `writer_stats` feeds the journal figures of the Stats call.
+/// How the server guards and reports.
+pub struct ServeOptions {
+    /// Booking and Admin calls must carry a token this accepts; health and
+    /// reflection need none.
+    pub authenticator: Authenticator,
+    pub admission: Admission,
+    /// Feeds the journal figures of the Stats call.
+    pub writer_stats: Option<Arc<WriterStats>>,
+    /// Serve TLS with this identity instead of plaintext.
+    pub tls: Option<tonic::transport::Identity>,
+}
+
+/// Serves on `listener` until `shutdown` completes, then finishes in-flight calls.
 pub async fn serve(
     listener: TcpListener,
     engine: Arc<Engine>,
-    authenticator: Authenticator,
-    admission: Admission,
-    writer_stats: Option<Arc<WriterStats>>,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let ServeOptions { authenticator, admission, writer_stats, tls } = options;
     let pruner = tokio::spawn(forget_idle_buckets(admission.clone()));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<BookingServer<BookingService>>().await;
@@ -48,7 +57,11 @@ pub async fn serve(
     let admin = AdminServer::new(AdminService::new(engine, admission.clone(), writer_stats))
         .max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
     let admin = InterceptedService::new(admin, authenticator.interceptor(&[Role::Admin]));
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(identity) = tls {
+        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    builder
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

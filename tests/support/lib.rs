@@ -7,6 +7,7 @@ use api::boot::{BootConfig, Database};
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
 use api::pb::{self};
+use api::server::ServeOptions;
 use chrono::NaiveDate;
 use engine::clock::ManualClock;
 use engine::domain::state::service_day_start_ms;
@@ -133,6 +134,25 @@ impl TestServer {
         clock: Arc<ManualClock>,
         limits: RateLimits,
     ) -> Self {
+        Self::boot_with(settings, database, data_dir, clock, limits, None).await
+    }
+
+    /// Boots serving TLS with `identity`, on SQLite in a temp dir.
+    pub async fn start_tls(identity: tonic::transport::Identity) -> Self {
+        let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let database = Database::Sqlite { data_dir: data_dir.path().to_owned() };
+        Self::boot_with(EngineSettings::default(), database, data_dir, start_clock(), TEST_RATE_LIMITS, Some(identity))
+            .await
+    }
+
+    async fn boot_with(
+        settings: EngineSettings,
+        database: Database,
+        data_dir: Arc<tempfile::TempDir>,
+        clock: Arc<ManualClock>,
+        limits: RateLimits,
+        tls: Option<tonic::transport::Identity>,
+    ) -> Self {
         let today = NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").expect("date");
         let config =
             BootConfig { database, engine: settings, writer: WriterConfig::default(), snapshot_every_events: 50 };
@@ -146,7 +166,8 @@ impl TestServer {
         let writer_stats = Some(booted.writer_stats);
         let served = tokio::spawn(async move {
             let authenticator = Authenticator::new(Some(TEST_JWT_SECRET), None).expect("test secret is long enough");
-            api::server::serve(listener, served_engine, authenticator, Admission::new(limits), writer_stats, async {
+            let options = ServeOptions { authenticator, admission: Admission::new(limits), writer_stats, tls };
+            api::server::serve(listener, served_engine, options, async {
                 let _ = shutdown_rx.await;
             })
             .await

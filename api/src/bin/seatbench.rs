@@ -232,7 +232,8 @@ fn random_hold(
 /// Points a hold at one train, keeping the journey in its direction.
 fn aim_at(request: &mut pb::HoldRequest, train: &str) {
     let southbound = train.trim_start_matches(char::is_alphabetic).parse::<u32>().is_ok_and(|number| number % 2 == 1);
-    let goes_south = STATIONS.iter().position(|s| *s == request.from_station) < STATIONS.iter().position(|s| *s == request.to_station);
+    let goes_south = STATIONS.iter().position(|s| *s == request.from_station)
+        < STATIONS.iter().position(|s| *s == request.to_station);
     if southbound != goes_south {
         std::mem::swap(&mut request.from_station, &mut request.to_station);
     }

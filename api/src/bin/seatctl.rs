@@ -30,6 +30,10 @@ struct Args {
     /// when --user names a user, passenger otherwise.
     #[arg(long, global = true, env = "SEATCTL_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// PEM CA certificate to trust for an https:// --server (default: the
+    /// system's roots).
+    #[arg(long, global = true, env = "SEATCTL_CA_FILE")]
+    ca_file: Option<std::path::PathBuf>,
     /// Where `seatd --demo` wrote its tokens.
     #[arg(long, global = true, default_value = "./data/demo-tokens.json", env = "SEATCTL_TOKENS_FILE")]
     tokens_file: std::path::PathBuf,
@@ -199,7 +203,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         return mint(&output, secret_file, role, sub, *ttl_hours);
     }
     let token = resolve_token(&args)?;
-    let channel = connect(&args.server).await?;
+    let channel = connect(&args.server, args.ca_file.as_deref()).await?;
     let mut booking = BookingClient::with_interceptor(channel.clone(), bearer(token.clone())?);
     let mut admin = AdminClient::with_interceptor(channel, bearer(token)?);
     match args.command {

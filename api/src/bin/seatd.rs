@@ -5,6 +5,7 @@ use api::auth::Authenticator;
 use api::boot::{BootConfig, Database, boot};
 use api::config::{AckSetting, Flags, LogFormat, SeatdConfig};
 use api::demo::{DEMO_PRESALE_DAYS, DEMO_TOKENS_FILE, demo_secret, load_demo, write_demo_tokens};
+use api::server::ServeOptions;
 use clap::Parser;
 use engine::actor::ActorSettings;
 use engine::clock::{Clock, SystemClock};
@@ -56,11 +57,15 @@ async fn run(config: SeatdConfig, demo: bool) -> Result<(), AnyError> {
     let gauges = tokio::spawn(api::observe::publish_engine_gauges(Arc::clone(&engine)));
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     // Scripts and the crash test read the bound address from this line.
-    info!("serving gRPC on {} (booking, admin, health, reflection)", listener.local_addr()?);
-    let admission = Admission::new(config.rate_limits);
-    let writer_stats = Some(booted.writer_stats);
-    api::server::serve(listener, Arc::clone(&engine), authenticator, admission, writer_stats, shutdown_signal())
-        .await?;
+    let scheme = if config.tls_cert_file.is_some() { "TLS" } else { "plaintext" };
+    info!("serving gRPC on {} ({scheme}; booking, admin, health, reflection)", listener.local_addr()?);
+    let options = ServeOptions {
+        authenticator,
+        admission: Admission::new(config.rate_limits),
+        writer_stats: Some(booted.writer_stats),
+        tls: config.tls_identity()?,
+    };
+    api::server::serve(listener, Arc::clone(&engine), options, shutdown_signal()).await?;
     scheduler.abort();
     gauges.abort();
     info!("stopped accepting; flushing the journal");
