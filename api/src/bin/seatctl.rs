@@ -191,9 +191,21 @@ impl From<tonic::Status> for Failure {
     }
 }
 
-async fn connect(server: &str) -> Result<Channel, Failure> {
-    let endpoint =
+/// A channel to `server`; TLS for https:// URLs, trusting `ca_file` or the system's roots.
+async fn connect(server: &str, ca_file: Option<&std::path::Path>) -> Result<Channel, Failure> {
+    let mut endpoint =
         Channel::from_shared(server.to_owned()).map_err(|error| Failure::Usage(format!("--server: {error}")))?;
+    if server.starts_with("https://") {
+        let tls = match ca_file {
+            Some(path) => {
+                let pem =
+                    std::fs::read(path).map_err(|error| Failure::Usage(format!("{}: {error}", path.display())))?;
+                tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(pem))
+            }
+            None => tonic::transport::ClientTlsConfig::new().with_native_roots(),
+        };
+        endpoint = endpoint.tls_config(tls).map_err(|error| Failure::Usage(format!("TLS: {error}")))?;
+    }
     endpoint.connect().await.map_err(|error| Failure::Usage(format!("cannot reach seatd at {server}: {error}")))
 }
 
