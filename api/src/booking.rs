@@ -22,6 +22,21 @@ impl BookingService {
         BookingService { engine, admission }
     }
 
+    /// Parses the order a confirm or cancel targets and admits it as a write
+    /// by the user it acts for; the order id and the user the lookup is limited to.
+    fn admit_order_write(
+        &self,
+        call: &Call,
+        order_id: &str,
+        user_id: &str,
+    ) -> Result<(engine::domain::order::OrderId, Option<String>), Status> {
+        let order_id = convert::order_id("order_id", order_id)?;
+        let user = auth::order_scope(&call.caller, user_id)?;
+        let limited_as = user.as_deref().unwrap_or(&call.caller.user);
+        self.admission.admit(&call.caller, limited_as, call.peer, RpcClass::Write)?;
+        Ok((order_id, user))
+    }
+
     /// Admits a read by the caller itself.
     fn admit_read<T>(&self, request: &Request<T>) -> Result<(), Status> {
         let call = Call::of(request)?;
@@ -107,10 +122,7 @@ impl booking_server::Booking for BookingService {
         observe::observed("Confirm", span, async move {
             let call = Call::of(&request)?;
             let request = request.into_inner();
-            let order_id = convert::order_id("order_id", &request.order_id)?;
-            let user = auth::order_scope(&call.caller, &request.user_id)?;
-            let limited_as = user.clone().unwrap_or_else(|| call.caller.user.clone());
-            self.admission.admit(&call.caller, &limited_as, call.peer, RpcClass::Write)?;
+            let (order_id, user) = self.admit_order_write(&call, &request.order_id, &request.user_id)?;
             let order = self.engine.confirm(order_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
             Ok(Response::new(convert::order_pb(&order)))
         })
@@ -122,10 +134,7 @@ impl booking_server::Booking for BookingService {
         observe::observed("Cancel", span, async move {
             let call = Call::of(&request)?;
             let request = request.into_inner();
-            let order_id = convert::order_id("order_id", &request.order_id)?;
-            let user = auth::order_scope(&call.caller, &request.user_id)?;
-            let limited_as = user.clone().unwrap_or_else(|| call.caller.user.clone());
-            self.admission.admit(&call.caller, &limited_as, call.peer, RpcClass::Write)?;
+            let (order_id, user) = self.admit_order_write(&call, &request.order_id, &request.user_id)?;
             let order = self.engine.cancel(order_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
             Ok(Response::new(convert::order_pb(&order)))
         })
