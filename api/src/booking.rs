@@ -37,10 +37,19 @@ impl BookingService {
         Ok((order_id, user))
     }
 
-    /// Admits a read by the caller itself.
-    fn admit_read<T>(&self, request: &Request<T>) -> Result<(), Status> {
+    /// Admits a read: by the user it names (an agent reading a user's
+    /// orders), else by the caller. Agents and admins reading without naming
+    /// a user are trusted frontends serving many people; passengers are
+    /// always limited, per user and per address.
+    fn admit_read<T>(&self, request: &Request<T>, named_user: Option<&str>) -> Result<(), Status> {
         let call = Call::of(request)?;
-        self.admission.admit(&call.caller, &call.caller.user, call.peer, RpcClass::Read)
+        match named_user {
+            Some(user) => self.admission.admit(&call.caller, user, call.peer, RpcClass::Read),
+            None if call.caller.role == auth::Role::Passenger => {
+                self.admission.admit(&call.caller, &call.caller.user, call.peer, RpcClass::Read)
+            }
+            None => Ok(()),
+        }
     }
 }
 
@@ -51,7 +60,7 @@ impl booking_server::Booking for BookingService {
     async fn search_trains(&self, request: Request<pb::SearchTrainsRequest>) -> Reply<pb::SearchTrainsResponse> {
         let span = observe::span("SearchTrains", &request);
         observe::observed("SearchTrains", span, async move {
-            self.admit_read(&request)?;
+            self.admit_read(&request, None)?;
             let request = request.into_inner();
             let date = convert::date("date", &request.date)?;
             let offers = self.engine.search(date, &request.from_station, &request.to_station).map_err(engine_status)?;
@@ -64,7 +73,7 @@ impl booking_server::Booking for BookingService {
     async fn get_availability(&self, request: Request<pb::GetAvailabilityRequest>) -> Reply<pb::TrainOffer> {
         let span = observe::span("GetAvailability", &request);
         observe::observed("GetAvailability", span, async move {
-            self.admit_read(&request)?;
+            self.admit_read(&request, None)?;
             let request = request.into_inner();
             let key = convert::train_date("train_date", request.train_date.as_ref())?;
             let offer =
@@ -77,7 +86,7 @@ impl booking_server::Booking for BookingService {
     async fn get_seat_map(&self, request: Request<pb::GetSeatMapRequest>) -> Reply<pb::SeatMap> {
         let span = observe::span("GetSeatMap", &request);
         observe::observed("GetSeatMap", span, async move {
-            self.admit_read(&request)?;
+            self.admit_read(&request, None)?;
             let request = request.into_inner();
             let key = convert::train_date("train_date", request.train_date.as_ref())?;
             let carriage = u8::try_from(request.carriage)
@@ -144,11 +153,11 @@ impl booking_server::Booking for BookingService {
     async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> Reply<pb::Order> {
         let span = observe::span("GetOrder", &request);
         observe::observed("GetOrder", span, async move {
-            self.admit_read(&request)?;
             let caller = auth::caller(&request)?;
+            let user = auth::order_scope(&caller, &request.get_ref().user_id)?;
+            self.admit_read(&request, user.as_deref())?;
             let request = request.into_inner();
             let order_id = convert::order_id("order_id", &request.order_id)?;
-            let user = auth::order_scope(&caller, &request.user_id)?;
             let order = self.engine.get_order(order_id, user.as_deref()).await.map_err(engine_status)?;
             Ok(Response::new(convert::order_pb(&order)))
         })
@@ -158,10 +167,10 @@ impl booking_server::Booking for BookingService {
     async fn list_orders(&self, request: Request<pb::ListOrdersRequest>) -> Reply<pb::ListOrdersResponse> {
         let span = observe::span("ListOrders", &request);
         observe::observed("ListOrders", span, async move {
-            self.admit_read(&request)?;
             let caller = auth::caller(&request)?;
+            let user = auth::acting_user(&caller, &request.get_ref().user_id)?;
+            self.admit_read(&request, Some(&user))?;
             let request = request.into_inner();
-            let user = auth::acting_user(&caller, &request.user_id)?;
             let limit = convert::page_size(request.page_size, ORDERS_PAGE_DEFAULT, ORDERS_PAGE_MAX);
             let offset = convert::offset_token("page_token", &request.page_token)?;
             let page = self.engine.list_orders(&user, offset, limit).await.map_err(engine_status)?;

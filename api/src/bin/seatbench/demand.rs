@@ -1,0 +1,106 @@
+//! Seeded booking demand over the demo trains: the same seed gives the same
+//! requests, so runs against different servers or policies compare fairly.
+
+use api::pb::{self, SeatClass};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+
+/// Every demo train calls at these, in this order southbound.
+pub const STATIONS: [&str; 4] = ["VNP", "JGK", "NKH", "AOH"];
+pub const SOUTHBOUND: [&str; 6] = ["G1", "G3", "G7", "G101", "G111", "D701"];
+pub const NORTHBOUND: [&str; 6] = ["G2", "G4", "G8", "G102", "G112", "D702"];
+
+/// One client's request stream.
+pub struct Demand {
+    rng: SmallRng,
+    client: usize,
+    run: u64,
+    next: u64,
+    days: u64,
+    first_date: chrono::NaiveDate,
+    flash_sale_train: Option<String>,
+}
+
+/// What to do after a hold succeeds.
+#[derive(Clone, Copy, Debug)]
+pub struct FollowUp {
+    pub confirm: bool,
+    pub cancel: bool,
+}
+
+impl Demand {
+    pub fn new(
+        seed: u64,
+        client: usize,
+        days: u64,
+        first_date: chrono::NaiveDate,
+        flash_sale_train: Option<String>,
+    ) -> Self {
+        Demand {
+            rng: SmallRng::seed_from_u64(seed ^ (client as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            client,
+            run: seed,
+            next: 0,
+            days: days.max(1),
+            first_date,
+            flash_sale_train,
+        }
+    }
+
+    /// The next hold: a new user per order (as real demand is many people
+    /// booking once each), 1–2 passengers, long trips favoured.
+    pub fn hold(&mut self) -> pb::HoldRequest {
+        self.next += 1;
+        let southbound = self.rng.random::<bool>();
+        let trains = if southbound { SOUTHBOUND } else { NORTHBOUND };
+        let mut train = trains[self.rng.random_range(0..trains.len())].to_owned();
+        let mut southbound = southbound;
+        if let Some(only) = &self.flash_sale_train {
+            train = only.clone();
+            southbound = only.trim_start_matches(char::is_alphabetic).parse::<u32>().is_ok_and(|n| n % 2 == 1);
+        }
+        let date = self.first_date + chrono::Days::new(self.rng.random_range(0..self.days));
+        let from = self.rng.random_range(0..3).min(self.rng.random_range(0..3));
+        let to = from + 1 + self.rng.random_range(0..3 - from).max(self.rng.random_range(0..3 - from));
+        let (from, to) =
+            if southbound { (STATIONS[from], STATIONS[to]) } else { (STATIONS[3 - from], STATIONS[3 - to]) };
+        let class = if train.starts_with('D') {
+            SeatClass::Second
+        } else {
+            match self.rng.random_range(0..20) {
+                0 => SeatClass::Business,
+                1..=3 => SeatClass::First,
+                _ => SeatClass::Second,
+            }
+        };
+        let passengers = 1 + usize::from(self.rng.random_range(0..4) == 0);
+        let user = format!("bench-{}-{}-{}", self.run, self.client, self.next);
+        pb::HoldRequest {
+            request_id: format!("{user}-hold"),
+            user_id: user,
+            train_date: Some(pb::TrainDate { train, date: date.to_string() }),
+            from_station: from.into(),
+            to_station: to.into(),
+            passengers: (0..passengers)
+                .map(|index| pb::PassengerRequest {
+                    name: "Bench".into(),
+                    id_number: api::convert::synthetic_resident_id(self.serial(index)),
+                    seat_class: class.into(),
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+
+    /// Distinct passenger serials across clients and runs.
+    fn serial(&self, index: usize) -> u64 {
+        (self.run % 1_000) * 10_000_000_000_000 + (self.client as u64) * 10_000_000_000 + self.next * 4 + index as u64
+    }
+
+    pub fn follow_up(&mut self, confirm_percent: u32, cancel_percent: u32) -> FollowUp {
+        FollowUp {
+            confirm: self.rng.random_range(0..100) < confirm_percent,
+            cancel: self.rng.random_range(0..100) < cancel_percent,
+        }
+    }
+}

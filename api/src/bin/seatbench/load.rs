@@ -1,0 +1,194 @@
+//! Closed-loop and open-loop load, recording latency, outcomes and every
+//! acknowledged order for the audit.
+
+use super::client::Booking;
+use super::demand::{Demand, FollowUp};
+use api::pb;
+use hdrhistogram::Histogram;
+use indicatif::ProgressBar;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// Most open-loop operations in flight at once. Past it the generator
+/// itself is the bottleneck; further arrivals are counted as dropped rather
+/// than queued without limit.
+pub const OPEN_LOOP_IN_FLIGHT_MAX: usize = 20_000;
+
+/// What the load saw.
+pub struct Recorder {
+    /// Latency of every acknowledged write, µs; in open loop, holds count
+    /// from their intended start (no coordinated omission).
+    pub latency_us: Histogram<u64>,
+    pub outcomes: BTreeMap<String, u64>,
+    /// Acknowledged orders in their last acknowledged state.
+    pub orders: Vec<pb::Order>,
+    pub writes_ok: u64,
+    pub generator_dropped: u64,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            latency_us: Histogram::new(3).expect("histogram"),
+            outcomes: BTreeMap::new(),
+            orders: Vec::new(),
+            writes_ok: 0,
+            generator_dropped: 0,
+        }
+    }
+}
+
+impl Recorder {
+    fn merge(&mut self, other: Recorder) {
+        self.latency_us.add(other.latency_us).expect("same histogram bounds");
+        for (outcome, count) in other.outcomes {
+            *self.outcomes.entry(outcome).or_insert(0) += count;
+        }
+        self.orders.extend(other.orders);
+        self.writes_ok += other.writes_ok;
+        self.generator_dropped += other.generator_dropped;
+    }
+
+    fn note(&mut self, what: &str, outcome: &Result<pb::Order, tonic::Status>, started: Instant) {
+        let key = match outcome {
+            Ok(_) => format!("{what} OK"),
+            Err(status) => format!("{what} {:?} {}", status.code(), api::status::reason_of(status).unwrap_or_default()),
+        };
+        *self.outcomes.entry(key).or_insert(0) += 1;
+        if outcome.is_ok() {
+            self.writes_ok += 1;
+            let _ = self.latency_us.record(started.elapsed().as_micros() as u64);
+        }
+    }
+}
+
+/// One hold with its follow-ups; `intended` is when it should have started.
+async fn operation(
+    booking: &mut Booking,
+    request: pb::HoldRequest,
+    follow_up: FollowUp,
+    intended: Instant,
+) -> Recorder {
+    let mut recorder = Recorder::default();
+    let user = request.user_id.clone();
+    let outcome = booking.hold(request).await.map(tonic::Response::into_inner);
+    recorder.note("hold", &outcome, intended);
+    let Ok(mut order) = outcome else { return recorder };
+    if follow_up.confirm {
+        let started = Instant::now();
+        let request = pb::ConfirmRequest { order_id: order.order_id.clone(), user_id: user.clone() };
+        let outcome = booking.confirm(request).await.map(tonic::Response::into_inner);
+        recorder.note("confirm", &outcome, started);
+        if let Ok(confirmed) = outcome {
+            order = confirmed;
+        }
+    }
+    if follow_up.cancel {
+        let started = Instant::now();
+        let outcome = booking.cancel(pb::CancelRequest { order_id: order.order_id.clone(), user_id: user }).await;
+        let outcome = outcome.map(tonic::Response::into_inner);
+        recorder.note("cancel", &outcome, started);
+        if let Ok(cancelled) = outcome {
+            order = cancelled;
+        }
+    }
+    recorder.orders.push(order);
+    recorder
+}
+
+pub struct LoadPlan {
+    pub seed: u64,
+    pub days: u64,
+    pub first_date: chrono::NaiveDate,
+    pub flash_sale_train: Option<String>,
+    pub confirm_percent: u32,
+    pub cancel_percent: u32,
+    pub duration: Duration,
+}
+
+/// `clients` clients, each with one operation in flight, for the duration.
+pub async fn closed_loop(channels: &[Booking], clients: usize, plan: &LoadPlan, progress: &ProgressBar) -> Recorder {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut tasks = JoinSet::new();
+    for client in 0..clients {
+        let mut booking = channels[client % channels.len()].clone();
+        let mut demand = Demand::new(plan.seed, client, plan.days, plan.first_date, plan.flash_sale_train.clone());
+        let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
+        let (confirm, cancel) = (plan.confirm_percent, plan.cancel_percent);
+        tasks.spawn(async move {
+            let mut recorder = Recorder::default();
+            while !stop.load(Ordering::Relaxed) {
+                let request = demand.hold();
+                let follow_up = demand.follow_up(confirm, cancel);
+                recorder.merge(operation(&mut booking, request, follow_up, Instant::now()).await);
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            recorder
+        });
+    }
+    tick_until(progress, plan.duration, &done).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = Recorder::default();
+    while let Some(recorder) = tasks.join_next().await {
+        total.merge(recorder.expect("client task"));
+    }
+    total
+}
+
+/// Operations arrive at `rate` per second regardless of how fast they are
+/// answered; hold latency counts from each arrival's intended time.
+pub async fn open_loop(channels: &[Booking], rate: u64, plan: &LoadPlan, progress: &ProgressBar) -> Recorder {
+    let total = Arc::new(Mutex::new(Recorder::default()));
+    let done = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(AtomicU64::new(0));
+    let mut demands: Vec<Demand> = (0..channels.len())
+        .map(|client| Demand::new(plan.seed, client, plan.days, plan.first_date, plan.flash_sale_train.clone()))
+        .collect();
+    let started = Instant::now();
+    let arrivals = rate.max(1) * plan.duration.as_secs().max(1);
+    let gap = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+    let ticker = tokio::spawn({
+        let (progress, done, duration) = (progress.clone(), Arc::clone(&done), plan.duration);
+        async move { tick_until(&progress, duration, &done).await }
+    });
+    let mut tasks = JoinSet::new();
+    for arrival in 0..arrivals {
+        let intended = started + gap * arrival as u32;
+        tokio::time::sleep_until(intended.into()).await;
+        if in_flight.load(Ordering::Relaxed) as usize >= OPEN_LOOP_IN_FLIGHT_MAX {
+            total.lock().unwrap().generator_dropped += 1;
+            continue;
+        }
+        let lane = arrival as usize % channels.len();
+        let request = demands[lane].hold();
+        let follow_up = demands[lane].follow_up(plan.confirm_percent, plan.cancel_percent);
+        let mut booking = channels[lane].clone();
+        let (total, done, in_flight) = (Arc::clone(&total), Arc::clone(&done), Arc::clone(&in_flight));
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        tasks.spawn(async move {
+            let recorder = operation(&mut booking, request, follow_up, intended).await;
+            total.lock().unwrap().merge(recorder);
+            done.fetch_add(1, Ordering::Relaxed);
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    let _ = ticker.await;
+    Arc::try_unwrap(total).ok().expect("all tasks done").into_inner().expect("recorder lock")
+}
+
+async fn tick_until(progress: &ProgressBar, duration: Duration, done: &AtomicU64) {
+    let started = Instant::now();
+    while started.elapsed() < duration {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let elapsed = started.elapsed();
+        progress.set_position(elapsed.as_millis() as u64);
+        let rate = done.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64();
+        progress.set_message(format!("{rate:.0} orders/s"));
+    }
+}

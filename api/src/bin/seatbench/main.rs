@@ -1,0 +1,241 @@
+//! seatbench: drives a running seatd over gRPC and proves what it did.
+//!
+//! Closed loop (N clients, one operation each in flight) or open loop (a
+//! fixed arrival rate; latency counted from each arrival's intended time, so
+//! queueing is not hidden by coordinated omission). Demand is seeded: the
+//! same seed gives the same requests. At the end every acknowledged order is
+//! read back and audited; a failed audit fails the run. Results go to the
+//! terminal and, with --out, to a JSON file.
+
+mod audit;
+mod client;
+mod demand;
+mod load;
+
+use api::pb;
+use clap::{Parser, ValueEnum};
+use engine::clock::{Clock, SystemClock};
+use engine::domain::state::service_date_of;
+use indicatif::{ProgressBar, ProgressStyle};
+use load::{LoadPlan, Recorder};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    Closed,
+    Open,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "seatbench", about = "Load, latency and audit for seatd")]
+struct Args {
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    server: String,
+    #[arg(long, value_enum, default_value = "closed")]
+    mode: Mode,
+    /// Closed loop: concurrent clients, each with one operation in flight.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Open loop: operations (a hold and its follow-ups) started per second.
+    #[arg(long, default_value_t = 5000)]
+    rate: u64,
+    /// HTTP/2 connections the load is spread over.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Percent of held orders then confirmed.
+    #[arg(long, default_value_t = 50)]
+    confirm_percent: u32,
+    /// Percent of held orders then cancelled (after any confirm).
+    #[arg(long, default_value_t = 20)]
+    cancel_percent: u32,
+    /// Spread over the demo train-dates from tomorrow for this many days.
+    #[arg(long, default_value_t = 14)]
+    days: u64,
+    /// Flash sale: everyone books this one train tomorrow.
+    #[arg(long)]
+    flash_sale_train: Option<String>,
+    /// Demand seed; the same seed replays the same requests.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Skip reading every order back at the end (the audit).
+    #[arg(long)]
+    no_audit: bool,
+    /// Write the results as JSON here too.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    /// Bearer token (agent or admin); default: the demo's tokens file.
+    #[arg(long, env = "SEATBENCH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[arg(long, default_value = "./data/demo-tokens.json")]
+    tokens_file: std::path::PathBuf,
+}
+
+#[derive(serde::Serialize)]
+struct Results {
+    mode: Mode,
+    clients: usize,
+    rate: u64,
+    duration_secs: f64,
+    seed: u64,
+    acknowledged_writes: u64,
+    writes_per_sec: f64,
+    latency_ms: Latency,
+    outcomes: std::collections::BTreeMap<String, u64>,
+    generator_dropped: u64,
+    journal_commits: u64,
+    journal_events: u64,
+    audit: Option<audit::AuditReport>,
+}
+
+#[derive(serde::Serialize)]
+struct Latency {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("AUDIT FAILED");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("seatbench: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<bool, String> {
+    let (booking_token, admin_token) = client::tokens(args.token.as_deref(), &args.tokens_file)?;
+    let channels = client::connect(&args.server, args.connections, &booking_token).await?;
+    let mut admin = client::admin(&args.server, &admin_token).await?;
+    let before = admin.stats(pb::StatsRequest {}).await.map_err(|status| status.to_string())?.into_inner();
+    let plan = LoadPlan {
+        seed: args.seed,
+        days: if args.flash_sale_train.is_some() { 1 } else { args.days },
+        first_date: service_date_of(SystemClock.now_ms()) + chrono::Days::new(1),
+        flash_sale_train: args.flash_sale_train.clone(),
+        confirm_percent: args.confirm_percent,
+        cancel_percent: args.cancel_percent,
+        duration: Duration::from_secs(args.duration_secs),
+    };
+    let progress = ProgressBar::new(plan.duration.as_millis() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {msg}").expect("template").progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let recorder = match args.mode {
+        Mode::Closed => load::closed_loop(&channels, args.clients, &plan, &progress).await,
+        Mode::Open => load::open_loop(&channels, args.rate, &plan, &progress).await,
+    };
+    progress.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = admin.stats(pb::StatsRequest {}).await.map_err(|status| status.to_string())?.into_inner();
+    let audit = if args.no_audit {
+        None
+    } else {
+        // Counts equal a recount only if these orders are all the server has.
+        let fresh = before.orders == 0;
+        let mut booking = channels[0].clone();
+        Some(audit::audit(&mut booking, &recorder.orders, fresh).await)
+    };
+    let results = results(&args, elapsed, recorder, &before, &after, audit);
+    print_results(&args, &results, &before, &after);
+    if let Some(path) = &args.out {
+        let json = serde_json::to_string_pretty(&results).expect("results serialise");
+        std::fs::write(path, json).map_err(|error| format!("{}: {error}", path.display()))?;
+    }
+    Ok(results.audit.as_ref().is_none_or(|audit| audit.failures.is_empty()))
+}
+
+fn results(
+    args: &Args,
+    elapsed: f64,
+    recorder: Recorder,
+    before: &pb::StatsResponse,
+    after: &pb::StatsResponse,
+    audit: Option<audit::AuditReport>,
+) -> Results {
+    let ms = |quantile: f64| recorder.latency_us.value_at_quantile(quantile) as f64 / 1000.0;
+    Results {
+        mode: args.mode,
+        clients: args.clients,
+        rate: args.rate,
+        duration_secs: elapsed,
+        seed: args.seed,
+        acknowledged_writes: recorder.writes_ok,
+        writes_per_sec: recorder.writes_ok as f64 / elapsed,
+        latency_ms: Latency {
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p999: ms(0.999),
+            max: recorder.latency_us.max() as f64 / 1000.0,
+        },
+        outcomes: recorder.outcomes,
+        generator_dropped: recorder.generator_dropped,
+        journal_commits: after.journal_batches - before.journal_batches,
+        journal_events: after.journal_events - before.journal_events,
+        audit,
+    }
+}
+
+fn print_results(args: &Args, results: &Results, before: &pb::StatsResponse, after: &pb::StatsResponse) {
+    let load = match args.mode {
+        Mode::Closed => format!("{} clients", args.clients),
+        Mode::Open => format!("open loop at {} operations/s", args.rate),
+    };
+    println!("seatbench: {load} for {:.1} s against {} (seed {})", results.duration_secs, args.server, args.seed);
+    println!("acknowledged writes: {} ({:.0}/s)", results.acknowledged_writes, results.writes_per_sec);
+    let l = &results.latency_ms;
+    println!(
+        "write latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p999 {:.2}  max {:.2}",
+        l.p50, l.p90, l.p99, l.p999, l.max
+    );
+    println!("outcomes:");
+    for (outcome, count) in &results.outcomes {
+        println!("  {outcome:<40} {count}");
+    }
+    if results.generator_dropped > 0 {
+        println!("  generator could not keep up; arrivals dropped: {}", results.generator_dropped);
+    }
+    println!(
+        "journal: {} group commits, {} events, {:.1} events/commit, mean commit {} µs",
+        results.journal_commits,
+        results.journal_events,
+        results.journal_events as f64 / results.journal_commits.max(1) as f64,
+        after.journal_commit_micros_mean
+    );
+    let sizes: Vec<String> = after
+        .journal_batch_sizes
+        .iter()
+        .enumerate()
+        .map(|(bucket, count)| (bucket, count - before.journal_batch_sizes.get(bucket).copied().unwrap_or(0)))
+        .filter(|(_, count)| *count > 0)
+        .map(|(bucket, count)| format!("{}-{}: {count}", 1u64 << bucket, (1u64 << (bucket + 1)) - 1))
+        .collect();
+    println!("batch sizes (events/commit): {}", sizes.join(", "));
+    if let Some(audit) = &results.audit {
+        println!(
+            "audit: {} orders read back, {} train-dates, {} counts recounted, seat-km yield {:.1}%: {}",
+            audit.orders_checked,
+            audit.train_dates_checked,
+            audit.counts_checked,
+            audit.seat_km_yield * 100.0,
+            if audit.failures.is_empty() { "PASSED".to_owned() } else { format!("{} FAILURES", audit.failures.len()) }
+        );
+        for failure in audit.failures.iter().take(20) {
+            println!("  {failure}");
+        }
+    }
+}
