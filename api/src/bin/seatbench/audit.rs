@@ -41,7 +41,10 @@ pub async fn audit(booking: &mut Booking, orders: &[pb::Order], recount: bool) -
     }
     let active = [pb::OrderStatus::Held as i32, pb::OrderStatus::Confirmed as i32];
     let mut by_train_date: BTreeMap<(String, String), Vec<&pb::Order>> = BTreeMap::new();
-    for order in orders.iter().filter(|order| active.contains(&order.status)) {
+    // Seat and count checks know the demo network's stations; synthetic runs
+    // get the read-back check only.
+    let on_demo_network = |order: &&pb::Order| STATIONS.contains(&order.from_station.as_str());
+    for order in orders.iter().filter(|order| active.contains(&order.status)).filter(on_demo_network) {
         let td = order.train_date.clone().unwrap_or_default();
         by_train_date.entry((td.train, td.date)).or_default().push(order);
     }

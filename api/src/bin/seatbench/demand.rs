@@ -19,6 +19,16 @@ pub struct Demand {
     days: u64,
     first_date: chrono::NaiveDate,
     flash_sale_train: Option<String>,
+    synthetic: Option<Synthetic>,
+}
+
+/// The shape of a `seatctl synth-timetable` network, to book on it instead
+/// of the demo trains.
+#[derive(Clone, Copy, Debug)]
+pub struct Synthetic {
+    pub trains: usize,
+    pub stops: usize,
+    pub stations: usize,
 }
 
 /// What to do after a hold succeeds.
@@ -35,6 +45,7 @@ impl Demand {
         days: u64,
         first_date: chrono::NaiveDate,
         flash_sale_train: Option<String>,
+        synthetic: Option<Synthetic>,
     ) -> Self {
         Demand {
             rng: SmallRng::seed_from_u64(seed ^ (client as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
@@ -44,6 +55,7 @@ impl Demand {
             days: days.max(1),
             first_date,
             flash_sale_train,
+            synthetic,
         }
     }
 
@@ -51,6 +63,9 @@ impl Demand {
     /// booking once each), 1–2 passengers, long trips favoured.
     pub fn hold(&mut self) -> pb::HoldRequest {
         self.next += 1;
+        if let Some(synthetic) = self.synthetic {
+            return self.synthetic_hold(synthetic);
+        }
         let southbound = self.rng.random::<bool>();
         let trains = if southbound { SOUTHBOUND } else { NORTHBOUND };
         let mut train = trains[self.rng.random_range(0..trains.len())].to_owned();
@@ -89,6 +104,32 @@ impl Demand {
                     ..Default::default()
                 })
                 .collect(),
+        }
+    }
+
+    /// A hold on a random synthetic train-date: every one of them is a target.
+    fn synthetic_hold(&mut self, network: Synthetic) -> pb::HoldRequest {
+        let train = self.rng.random_range(0..network.trains);
+        let date = self.first_date + chrono::Days::new(self.rng.random_range(0..self.days));
+        let from = self.rng.random_range(0..network.stops - 1);
+        let to = self.rng.random_range(from + 1..network.stops);
+        let station = |stop: usize| {
+            let first = api::timetable::synthetic_first_station(train, network.stations);
+            api::timetable::synthetic_station_code((first + stop) % network.stations)
+        };
+        let user = format!("bench-{}-{}-{}", self.run, self.client, self.next);
+        pb::HoldRequest {
+            request_id: format!("{user}-hold"),
+            user_id: user,
+            train_date: Some(pb::TrainDate { train: format!("G{}", train + 1), date: date.to_string() }),
+            from_station: station(from),
+            to_station: station(to),
+            passengers: vec![pb::PassengerRequest {
+                name: "Bench".into(),
+                id_number: api::convert::synthetic_resident_id(self.serial(0)),
+                seat_class: SeatClass::Second.into(),
+                ..Default::default()
+            }],
         }
     }
 

@@ -58,6 +58,11 @@ struct Args {
     /// Flash sale: everyone books this one train tomorrow.
     #[arg(long)]
     flash_sale_train: Option<String>,
+    /// Book on a `seatctl synth-timetable` network of this many trains (with
+    /// the generator's defaults of 24 stops over 600 stations) instead of the
+    /// demo trains, spreading load over every train-date.
+    #[arg(long)]
+    synthetic_trains: Option<usize>,
     /// Demand seed; the same seed replays the same requests.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -125,6 +130,7 @@ async fn run(args: Args) -> Result<bool, String> {
         days: if args.flash_sale_train.is_some() { 1 } else { args.days },
         first_date: service_date_of(SystemClock.now_ms()) + chrono::Days::new(1),
         flash_sale_train: args.flash_sale_train.clone(),
+        synthetic: args.synthetic_trains.map(|trains| demand::Synthetic { trains, stops: 24, stations: 600 }),
         confirm_percent: args.confirm_percent,
         cancel_percent: args.cancel_percent,
         duration: Duration::from_secs(args.duration_secs),
@@ -145,7 +151,7 @@ async fn run(args: Args) -> Result<bool, String> {
         None
     } else {
         // Counts equal a recount only if these orders are all the server has.
-        let fresh = before.orders == 0;
+        let fresh = before.orders == 0 && args.synthetic_trains.is_none();
         let mut booking = channels[0].clone();
         Some(audit::audit(&mut booking, &recorder.orders, fresh).await)
     };
