@@ -1,7 +1,7 @@
 //! Engine microbenchmarks on a 16-car, 1,193-seat, 24-stop train:
 //! - holds from empty to sold out under realistic demand, tightest-fit vs first-fit;
 //! - availability reads;
-//! - a search over every train serving one station pair.
+//! - a search over every train serving one station pair (200 trains).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use engine::allocation::AllocationPolicy;
@@ -129,5 +129,45 @@ fn availability_reads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, holds_until_sold_out, availability_reads);
+/// Trains serving the benchmarked station pair: Beijing–Shanghai has about
+/// 200 services a day.
+const TRAINS_SERVING_PAIR: usize = 200;
+
+fn search_one_station_pair(c: &mut Criterion) {
+    use engine::clock::ManualClock;
+    use engine::domain::timetable::Station;
+    use engine::engine::{Engine, EngineSettings};
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+    let clock = std::sync::Arc::new(ManualClock::new(engine::domain::state::service_day_start_ms(date)));
+    let engine = Engine::start(EngineSettings::default(), clock, None);
+    runtime.block_on(async {
+        let stations: Vec<Station> = (0..BENCH_STOPS)
+            .map(|index| Station {
+                code: format!("S{}", (b'A' + index as u8) as char),
+                name: format!("站{index}"),
+                pinyin: String::new(),
+            })
+            .collect();
+        engine.upsert_stations(&stations).await.expect("stations");
+        for train in 0..TRAINS_SERVING_PAIR {
+            let mut template = seat_benches::fixtures::sixteen_car_train(&format!("G{}", train + 1));
+            for (stop, station) in template.stops.iter_mut().zip(&stations) {
+                stop.station = station.code.clone();
+            }
+            engine.upsert_train(template).await.expect("train");
+        }
+        engine.open_train_dates(&[], date, date).await.expect("open");
+    });
+    let (from, to) = ("SA", "SX");
+    assert_eq!(engine.search(date, from, to).expect("search").len(), TRAINS_SERVING_PAIR);
+    let mut group = c.benchmark_group("search");
+    group.throughput(Throughput::Elements(TRAINS_SERVING_PAIR as u64));
+    group.bench_function("one_station_pair_200_trains", |bencher| {
+        bencher.iter(|| black_box(engine.search(date, from, to).expect("search").len()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, holds_until_sold_out, availability_reads, search_one_station_pair);
 criterion_main!(benches);
