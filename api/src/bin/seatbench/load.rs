@@ -117,7 +117,8 @@ pub async fn closed_loop(channels: &[Booking], clients: usize, plan: &LoadPlan, 
     let mut tasks = JoinSet::new();
     for client in 0..clients {
         let mut booking = channels[client % channels.len()].clone();
-        let mut demand = Demand::new(plan.seed, client, plan.days, plan.first_date, plan.flash_sale_train.clone(), plan.synthetic);
+        let mut demand =
+            Demand::new(plan.seed, client, plan.days, plan.first_date, plan.flash_sale_train.clone(), plan.synthetic);
         let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
         let (confirm, cancel) = (plan.confirm_percent, plan.cancel_percent);
         tasks.spawn(async move {
@@ -147,7 +148,9 @@ pub async fn open_loop(channels: &[Booking], rate: u64, plan: &LoadPlan, progres
     let done = Arc::new(AtomicU64::new(0));
     let in_flight = Arc::new(AtomicU64::new(0));
     let mut demands: Vec<Demand> = (0..channels.len())
-        .map(|client| Demand::new(plan.seed, client, plan.days, plan.first_date, plan.flash_sale_train.clone(), plan.synthetic))
+        .map(|client| {
+            Demand::new(plan.seed, client, plan.days, plan.first_date, plan.flash_sale_train.clone(), plan.synthetic)
+        })
         .collect();
     let started = Instant::now();
     let arrivals = rate.max(1) * plan.duration.as_secs().max(1);

@@ -69,6 +69,9 @@ struct Args {
     /// Skip reading every order back at the end (the audit).
     #[arg(long)]
     no_audit: bool,
+    /// Name for this run in the JSON results (plots group runs by it).
+    #[arg(long, default_value = "seatd")]
+    label: String,
     /// Write the results as JSON here too.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -81,6 +84,7 @@ struct Args {
 
 #[derive(serde::Serialize)]
 struct Results {
+    label: String,
     mode: Mode,
     clients: usize,
     rate: u64,
@@ -174,6 +178,7 @@ fn results(
 ) -> Results {
     let ms = |quantile: f64| recorder.latency_us.value_at_quantile(quantile) as f64 / 1000.0;
     Results {
+        label: args.label.clone(),
         mode: args.mode,
         clients: args.clients,
         rate: args.rate,
