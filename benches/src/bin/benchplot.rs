@@ -1,7 +1,8 @@
 //! benchplot: SVG plots from load-run JSON results (seatbench --out, basebench --out).
 //!
-//! Each result needs `label`, `clients`, `writes_per_sec` (or `holds_per_sec`)
-//! and `latency_ms` with p50/p90/p99/p999/max. Runs are grouped by label:
+//! Each result needs `label` (or `target`), `clients`, `writes_per_sec` (or
+//! `writes_ok_per_sec`) and `latency_ms` (or `write_latency_ms`) with
+//! p50/p90/p99/p999/max. Runs are grouped by label:
 //! one line per label in throughput-vs-concurrency, and for each label the
 //! latency distribution of its highest-concurrency run.
 
@@ -22,12 +23,15 @@ struct Args {
     results: Vec<PathBuf>,
 }
 
+/// A run's figures; seatbench and basebench name some fields differently.
 #[derive(Deserialize)]
 struct Run {
+    #[serde(alias = "target")]
     label: String,
     clients: usize,
-    #[serde(alias = "holds_per_sec")]
+    #[serde(alias = "writes_ok_per_sec")]
     writes_per_sec: f64,
+    #[serde(alias = "write_latency_ms")]
     latency_ms: Latency,
 }
 
