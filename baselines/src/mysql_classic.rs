@@ -746,40 +746,8 @@ fn unknown_journey(request: &HoldRequest) -> BaselineError {
     ))
 }
 
-/// `server_url` with its database replaced by `name`
-/// (`mysql://root@host:3306/test` → `mysql://root@host:3306/name`).
-pub fn database_url(server_url: &str, name: &str) -> String {
-    let (base, query) = server_url.split_once('?').map_or((server_url, None), |(base, query)| (base, Some(query)));
-    let authority_start = base.find("://").map_or(0, |index| index + 3);
-    let path_start = base[authority_start..].find('/').map_or(base.len(), |index| authority_start + index);
-    let mut url = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
-}
-
-/// Creates database `name` on the server of `server_url`, so a run or a test
-/// has tables of its own.
-pub async fn create_database(server_url: &str, name: &str) -> Result<(), BaselineError> {
-    run_on_server(server_url, "CREATE DATABASE", name).await
-}
-
-/// Drops database `name` if it exists, leaving the server as it was found.
-pub async fn drop_database(server_url: &str, name: &str) -> Result<(), BaselineError> {
-    run_on_server(server_url, "DROP DATABASE IF EXISTS", name).await
-}
-
-async fn run_on_server(server_url: &str, statement: &str, name: &str) -> Result<(), BaselineError> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(BaselineError::Invalid(format!("database name {name:?}: ASCII letters, digits and _ only")));
-    }
-    let mut conn = MySqlConnection::connect(server_url).await?;
-    sqlx::raw_sql(AssertSqlSafe(format!("{statement} `{name}`"))).execute(&mut conn).await?;
-    conn.close().await?;
-    Ok(())
-}
+// Throwaway databases for runs and tests, the same way the journal's tests make theirs.
+pub use persistence::mysql::{create_database, database_url, drop_database};
 
 #[cfg(test)]
 mod tests {
