@@ -4,8 +4,8 @@
 //! Metric names (all prefixed `seat_`):
 //! - `rpc_requests_total{method, code, reason}` and `rpc_duration_seconds{method}`;
 //! - `holds_total`, `confirms_total`, `cancels_total` `{outcome}` (ok or the reason code);
-//! - `rate_limited_total{scope}`, `sold_out_gate_rejections_total`;
-//! - `hold_expiries_total` (engine), `journal_batch_events`, `journal_commit_seconds`,
+//! - `rate_limited_total{method}`;
+//! - `hold_expiries_total` and `sold_out_gate_rejections_total` (engine), `journal_batch_events`, `journal_commit_seconds`,
 //!   `journal_failed_batches_total` (persistence);
 //! - gauges `train_dates`, `held_tickets`, `sold_tickets`, `mailbox_depth_total`,
 //!   `mailbox_depth_max`, refreshed every second by `publish_engine_gauges`.
@@ -81,7 +81,6 @@ pub const GAUGE_REFRESH: Duration = Duration::from_secs(1);
 
 /// Keeps the engine-wide gauges current, until the task is dropped.
 pub async fn publish_engine_gauges(engine: Arc<Engine>) {
-    let mut gate_rejections_seen = 0;
     loop {
         let stats = engine.stats();
         metrics::gauge!("seat_train_dates").set(stats.train_dates as f64);
@@ -89,9 +88,6 @@ pub async fn publish_engine_gauges(engine: Arc<Engine>) {
         metrics::gauge!("seat_sold_tickets").set(stats.sold_tickets as f64);
         metrics::gauge!("seat_mailbox_depth_total").set(stats.mailbox_depth_total as f64);
         metrics::gauge!("seat_mailbox_depth_max").set(stats.mailbox_depth_max as f64);
-        let gate = stats.sold_out_gate_rejections;
-        metrics::counter!("seat_sold_out_gate_rejections_total").increment(gate - gate_rejections_seen);
-        gate_rejections_seen = gate;
         tokio::time::sleep(GAUGE_REFRESH).await;
     }
 }

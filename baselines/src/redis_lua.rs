@@ -71,7 +71,38 @@ const AOF_REWRITE_WAIT_MAX: Duration = Duration::from_secs(300);
 /// takes well under a second on a small dataset, so finer polling buys nothing.
 const AOF_POLL_EVERY: Duration = Duration::from_millis(100);
 
-const HOLD_SCRIPT: &str = r#"
+/// The overlap rule in Lua, shared by the hold and cancel scripts.
+/// `pair_at` is the 1-based byte position of pair (s, e)'s big-endian u16
+/// count in row-major order; `adjust_pairs` adds `delta` to every pair
+/// inside the free run around [from, to) of `mask` (the seat's mask without
+/// the journey), and answers false if a count would go negative.
+macro_rules! overlap_rule_lua {
+    () => {
+        r#"
+local function pair_at(stops, s, e) return 2 * (s * (2 * stops - s - 1) / 2 + e - s - 1) + 1 end
+local function adjust_pairs(bytes, stops, mask, from, to, delta)
+  local first = from
+  while first > 0 and bit.band(mask, bit.lshift(1, first - 1)) == 0 do first = first - 1 end
+  local stop = to
+  while stop < stops - 1 and bit.band(mask, bit.lshift(1, stop)) == 0 do stop = stop + 1 end
+  for s = first, to - 1 do
+    for e = math.max(s + 1, from + 1), stop do
+      local j = pair_at(stops, s, e)
+      local count = bytes[j] * 256 + bytes[j + 1] + delta
+      if count < 0 then return false end
+      bytes[j] = math.floor(count / 256)
+      bytes[j + 1] = count % 256
+    end
+  end
+  return true
+end
+"#
+    };
+}
+
+const HOLD_SCRIPT: &str = concat!(
+    overlap_rule_lua!(),
+    r#"
 -- KEYS: meta, rem:C, masks:C, orders, requests, seq
 -- ARGV: from, to, passengers, class, request key, user, request id, passengers text
 local from, to, wanted = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -83,8 +114,7 @@ local last = stops - 1
 if from < 0 or to <= from or to > last then return redis.error_reply('ERR journey out of range') end
 local counts = redis.call('GET', KEYS[2])
 if not counts then return redis.error_reply('ERR class not on this train-date') end
--- 1-based byte position of pair (s, e)'s big-endian u16 in row-major order
-local function at(s, e) return 2 * (s * (2 * stops - s - 1) / 2 + e - s - 1) + 1 end
+local function at(s, e) return pair_at(stops, s, e) end
 local hi, lo = string.byte(counts, at(from, to), at(from, to) + 1)
 local left = hi * 256 + lo
 if left < wanted then return {0} end
@@ -105,18 +135,8 @@ local bytes = {string.byte(counts, 1, -1)}
 local set = {}
 for k = 1, wanted do
   local mask = old[k]
-  local first = from
-  while first > 0 and bit.band(mask, bit.lshift(1, first - 1)) == 0 do first = first - 1 end
-  local stop = to
-  while stop < last and bit.band(mask, bit.lshift(1, stop)) == 0 do stop = stop + 1 end
-  for s = first, to - 1 do
-    for e = math.max(s + 1, from + 1), stop do
-      local j = at(s, e)
-      local count = bytes[j] * 256 + bytes[j + 1] - 1
-      if count < 0 then return redis.error_reply('ERR drift: a count would go negative') end
-      bytes[j] = math.floor(count / 256)
-      bytes[j + 1] = count % 256
-    end
+  if not adjust_pairs(bytes, stops, mask, from, to, -1) then
+    return redis.error_reply('ERR drift: a count would go negative')
   end
   set[#set + 1] = 'SET'; set[#set + 1] = 'u32'; set[#set + 1] = '#' .. chosen[k]
   set[#set + 1] = bit.bor(mask, want)
@@ -130,9 +150,12 @@ redis.call('HSETNX', KEYS[5], ARGV[5], id)
 local reply = {1, id}
 for k = 1, wanted do reply[#reply + 1] = chosen[k] end
 return reply
-"#;
+"#
+);
 
-const CANCEL_SCRIPT: &str = r#"
+const CANCEL_SCRIPT: &str = concat!(
+    overlap_rule_lua!(),
+    r#"
 -- KEYS: meta, orders, then rem:C, masks:C for each class C in ARGV[2..]
 -- ARGV: order id, class codes
 local record = redis.call('HGET', KEYS[2], ARGV[1])
@@ -145,8 +168,6 @@ if not slot then return redis.error_reply('ERR order class not among the keys') 
 local rem, masks = KEYS[1 + 2 * slot], KEYS[2 + 2 * slot]
 from, to = tonumber(from), tonumber(to)
 local stops = tonumber(redis.call('HGET', KEYS[1], 'stop_count'))
-local last = stops - 1
-local function at(s, e) return 2 * (s * (2 * stops - s - 1) / 2 + e - s - 1) + 1 end
 local want = bit.lshift(bit.lshift(1, to - from) - 1, from)
 local bytes = {string.byte(redis.call('GET', rem), 1, -1)}
 local set = {}
@@ -154,25 +175,15 @@ for index in string.gmatch(seats, '%d+') do
   local mask = redis.call('BITFIELD', masks, 'GET', 'u32', '#' .. index)[1]
   if bit.band(mask, want) ~= want then return redis.error_reply('ERR drift: seat lacks the order segments') end
   local freed = bit.band(mask, bit.bnot(want))
-  local first = from
-  while first > 0 and bit.band(freed, bit.lshift(1, first - 1)) == 0 do first = first - 1 end
-  local stop = to
-  while stop < last and bit.band(freed, bit.lshift(1, stop)) == 0 do stop = stop + 1 end
-  for s = first, to - 1 do
-    for e = math.max(s + 1, from + 1), stop do
-      local j = at(s, e)
-      local count = bytes[j] * 256 + bytes[j + 1] + 1
-      bytes[j] = math.floor(count / 256)
-      bytes[j + 1] = count % 256
-    end
-  end
+  adjust_pairs(bytes, stops, freed, from, to, 1)
   set[#set + 1] = 'SET'; set[#set + 1] = 'u32'; set[#set + 1] = '#' .. index; set[#set + 1] = freed
 end
 redis.call('SET', rem, string.char(unpack(bytes)))
 redis.call('BITFIELD', masks, unpack(set))
 redis.call('HSET', KEYS[2], ARGV[1], '3' .. string.sub(record, 2))
 return 1
-"#;
+"#
+);
 
 const CONFIRM_SCRIPT: &str = r#"
 -- KEYS: orders; ARGV: order id

@@ -50,6 +50,7 @@ impl Engine {
         if !self.may_have_booked(&input.user_id, &input.key) {
             sold_out_gate(&view, &input.passengers, from_stop, to_stop).inspect_err(|_| {
                 self.sold_out_gate_rejections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                metrics::counter!("seat_sold_out_gate_rejections_total").increment(1);
             })?;
         }
         let msg = HoldMsg {
