@@ -1,7 +1,7 @@
 //! Seating a group of one class without a seat choice: side by side in one
 //! row, else in one carriage, else anywhere.
 
-use super::SeatSearch;
+use super::{SeatCosts, SeatSearch};
 use crate::domain::plan::SeatIndex;
 use crate::domain::seat_class::SeatClass;
 
@@ -15,13 +15,18 @@ pub fn allocate_group(
     if count == 0 {
         return Some(Vec::new());
     }
-    same_row(search, class, count, excluded)
-        .or_else(|| same_carriage(search, class, count, excluded))
+    if count == 1 {
+        // One seat is always "side by side": the cheapest seat, lowest index on ties.
+        return cheapest_single(search, class, excluded).map(|seat| vec![seat]);
+    }
+    let costs = search.seat_costs(class, excluded);
+    same_row(search, &costs, class, count)
+        .or_else(|| same_carriage(search, &costs, class, count))
         .or_else(|| anywhere(search, class, count, excluded))
 }
 
 /// The cheapest window of `count` adjacent letters in one row.
-fn same_row(search: &SeatSearch, class: SeatClass, count: usize, excluded: &[SeatIndex]) -> Option<Vec<SeatIndex>> {
+fn same_row(search: &SeatSearch, costs: &SeatCosts, class: SeatClass, count: usize) -> Option<Vec<SeatIndex>> {
     let mut best: Option<(u32, SeatIndex)> = None;
     for carriage_number in search.plan.carriages_of(class) {
         let carriage = search.plan.carriage(carriage_number).expect("listed carriage exists");
@@ -32,7 +37,7 @@ fn same_row(search: &SeatSearch, class: SeatClass, count: usize, excluded: &[Sea
         let seats = search.plan.carriage_seats(carriage_number);
         for row_start in seats.clone().step_by(letters) {
             for window_start in row_start..=row_start + (letters - count) as SeatIndex {
-                let Some(cost) = window_cost(search, window_start, count, excluded) else { continue };
+                let Some(cost) = costs.sum(window_start..window_start + count as SeatIndex) else { continue };
                 if best.is_none_or(|(best_cost, _)| cost < best_cost) {
                     best = Some((cost, window_start));
                     if cost == 0 {
@@ -45,22 +50,16 @@ fn same_row(search: &SeatSearch, class: SeatClass, count: usize, excluded: &[Sea
     best.map(|(_, start)| (start..start + count as SeatIndex).collect())
 }
 
-fn window_cost(search: &SeatSearch, start: SeatIndex, count: usize, excluded: &[SeatIndex]) -> Option<u32> {
-    (start..start + count as SeatIndex).map(|seat| search.cost(seat, excluded)).sum()
-}
-
 /// The carriage whose cheapest `count` free seats cost least.
-fn same_carriage(
-    search: &SeatSearch,
-    class: SeatClass,
-    count: usize,
-    excluded: &[SeatIndex],
-) -> Option<Vec<SeatIndex>> {
+fn same_carriage(search: &SeatSearch, costs: &SeatCosts, class: SeatClass, count: usize) -> Option<Vec<SeatIndex>> {
     let mut best: Option<(u32, Vec<SeatIndex>)> = None;
     for carriage_number in search.plan.carriages_of(class) {
-        let Some((cost, seats)) = cheapest(search, search.plan.carriage_seats(carriage_number), count, excluded) else {
-            continue;
-        };
+        let candidates: Vec<(u32, SeatIndex)> = search
+            .plan
+            .carriage_seats(carriage_number)
+            .filter_map(|seat| costs.of(seat).map(|cost| (cost, seat)))
+            .collect();
+        let Some((cost, seats)) = take_cheapest(candidates, count) else { continue };
         if best.as_ref().is_none_or(|(best_cost, _)| cost < *best_cost) {
             best = Some((cost, seats));
         }
@@ -69,26 +68,33 @@ fn same_carriage(
 }
 
 fn anywhere(search: &SeatSearch, class: SeatClass, count: usize, excluded: &[SeatIndex]) -> Option<Vec<SeatIndex>> {
-    let mut candidates: Vec<(u32, SeatIndex)> = Vec::new();
-    for carriage_number in search.plan.carriages_of(class) {
-        for seat in search.plan.carriage_seats(carriage_number) {
-            if let Some(cost) = search.cost(seat, excluded) {
-                candidates.push((cost, seat));
-            }
-        }
-    }
-    take_cheapest(candidates, count).map(|(_, seats)| seats)
+    cheapest_anywhere(search, class, count, excluded).map(|(_, seats)| seats)
 }
 
-/// The `count` cheapest free seats in `seats`, ties to the lowest index.
-fn cheapest(
+/// The cheapest free seat of the class, ties to the lowest index: the lowest
+/// member of the cheapest pattern, in O(patterns).
+fn cheapest_single(search: &SeatSearch, class: SeatClass, excluded: &[SeatIndex]) -> Option<SeatIndex> {
+    search
+        .free_patterns(class)
+        .filter_map(|(cost, pattern)| pattern.members().find(|seat| !excluded.contains(seat)).map(|seat| (cost, seat)))
+        .min()
+        .map(|(_, seat)| seat)
+}
+
+/// The `count` cheapest free seats of the class, ties to the lowest index.
+/// Each of them is among the `count` lowest seats of its mask pattern, so
+/// only those are ranked.
+fn cheapest_anywhere(
     search: &SeatSearch,
-    seats: std::ops::Range<SeatIndex>,
+    class: SeatClass,
     count: usize,
     excluded: &[SeatIndex],
 ) -> Option<(u32, Vec<SeatIndex>)> {
-    let candidates: Vec<(u32, SeatIndex)> =
-        seats.filter_map(|seat| search.cost(seat, excluded).map(|cost| (cost, seat))).collect();
+    let mut candidates: Vec<(u32, SeatIndex)> = Vec::new();
+    for (cost, pattern) in search.free_patterns(class) {
+        let lowest = pattern.members().filter(|seat| !excluded.contains(seat)).take(count);
+        candidates.extend(lowest.map(|seat| (cost, seat)));
+    }
     take_cheapest(candidates, count)
 }
 
@@ -96,8 +102,10 @@ fn take_cheapest(mut candidates: Vec<(u32, SeatIndex)>, count: usize) -> Option<
     if candidates.len() < count {
         return None;
     }
-    candidates.sort_unstable();
-    candidates.truncate(count);
+    if count > 0 && candidates.len() > count {
+        candidates.select_nth_unstable(count - 1);
+        candidates.truncate(count);
+    }
     let cost = candidates.iter().map(|(cost, _)| cost).sum();
     let mut seats: Vec<SeatIndex> = candidates.into_iter().map(|(_, seat)| seat).collect();
     seats.sort_unstable();

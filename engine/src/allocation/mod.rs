@@ -13,7 +13,9 @@ pub use picks::{Pick, allocate_picks};
 pub use policy::AllocationPolicy;
 
 use crate::domain::inventory::SeatInventory;
+use crate::domain::patterns::Pattern;
 use crate::domain::plan::{SeatIndex, TrainPlan};
+use crate::domain::seat_class::SeatClass;
 
 /// What an allocation looks at: one journey on one train-date's seats.
 pub struct SeatSearch<'a> {
@@ -25,15 +27,62 @@ pub struct SeatSearch<'a> {
 }
 
 impl SeatSearch<'_> {
-    /// Cost of giving `seat` to this journey, or `None` if it is not free.
-    /// Lower is better.
+    /// Cost of this journey on every seat with `mask`, or `None` if taken.
     #[inline]
-    fn cost(&self, seat: SeatIndex, excluded: &[SeatIndex]) -> Option<u32> {
-        let mask = self.inventory.mask(seat);
-        if mask & crate::domain::segments::journey_bits(self.from, self.to) != 0 || excluded.contains(&seat) {
+    fn mask_cost(&self, mask: u64) -> Option<u32> {
+        if mask & crate::domain::segments::journey_bits(self.from, self.to) != 0 {
             return None;
         }
         Some(self.policy.cost(mask, self.from, self.to, self.plan.stop_count() - 1))
+    }
+
+    /// The cost of every seat of `class` for this journey, read from the
+    /// patterns once, so ranking rows and blocks reads a byte per seat.
+    fn seat_costs(&self, class: SeatClass, excluded: &[SeatIndex]) -> SeatCosts {
+        let mut costs = vec![SeatCosts::UNAVAILABLE; self.inventory.seat_count()];
+        for (cost, pattern) in self.free_patterns(class) {
+            // Costs are free-run lengths in stops, so below 64 and never the sentinel.
+            let cost = cost as u8;
+            for seat in pattern.members() {
+                costs[seat as usize] = cost;
+            }
+        }
+        for seat in excluded {
+            costs[*seat as usize] = SeatCosts::UNAVAILABLE;
+        }
+        SeatCosts { costs }
+    }
+
+    /// Free patterns of `class` with their cost: seats sharing a mask cost
+    /// the same, so ranking patterns ranks seats.
+    fn free_patterns(&self, class: SeatClass) -> impl Iterator<Item = (u32, &Pattern)> + '_ {
+        let patterns = match self.plan.class_slot(class) {
+            Some(slot) => self.inventory.patterns(slot),
+            None => &[],
+        };
+        patterns.iter().filter_map(|pattern| self.mask_cost(pattern.mask).map(|cost| (cost, pattern)))
+    }
+}
+
+/// Per-seat costs for one journey and class, indexed by train-wide seat.
+struct SeatCosts {
+    costs: Vec<u8>,
+}
+
+impl SeatCosts {
+    /// Taken, excluded or of another class.
+    const UNAVAILABLE: u8 = u8::MAX;
+
+    #[inline]
+    fn of(&self, seat: SeatIndex) -> Option<u32> {
+        let cost = self.costs[seat as usize];
+        (cost != Self::UNAVAILABLE).then_some(u32::from(cost))
+    }
+
+    /// Total cost of `seats`, or `None` if any is unavailable.
+    #[inline]
+    fn sum(&self, seats: impl Iterator<Item = SeatIndex>) -> Option<u32> {
+        seats.map(|seat| self.of(seat)).sum()
     }
 }
 

@@ -24,6 +24,7 @@ pub fn allocate_picks(
     // Rows are relative: a lone "C2" is just a C seat, so the lowest picked row counts as row 1.
     let lowest_row = picks.iter().map(|pick| pick.row).min()?;
     let rows_spanned = u16::from(picks.iter().map(|pick| pick.row).max()? - lowest_row + 1);
+    let costs = search.seat_costs(class, excluded);
     let mut best: Option<(u32, Vec<SeatIndex>)> = None;
     for carriage_number in search.plan.carriages_of(class) {
         let carriage = search.plan.carriage(carriage_number).expect("listed carriage exists");
@@ -34,20 +35,16 @@ pub fn allocate_picks(
         else {
             continue;
         };
+        let block_at = |base_row: u16| {
+            picks.iter().zip(&letter_indices).map(move |(pick, letter)| {
+                let row = base_row + u16::from(pick.row - lowest_row);
+                search.plan.seat_index(carriage_number, row, *letter).expect("row within carriage")
+            })
+        };
         for base_row in 1..=carriage.rows.saturating_sub(rows_spanned - 1) {
-            let seats: Vec<SeatIndex> = picks
-                .iter()
-                .zip(&letter_indices)
-                .map(|(pick, letter)| {
-                    let row = base_row + u16::from(pick.row - lowest_row);
-                    search.plan.seat_index(carriage_number, row, *letter).expect("row within carriage")
-                })
-                .collect();
-            let Some(cost) = seats.iter().map(|seat| search.cost(*seat, excluded)).sum::<Option<u32>>() else {
-                continue;
-            };
+            let Some(cost) = costs.sum(block_at(base_row)) else { continue };
             if best.as_ref().is_none_or(|(best_cost, _)| cost < *best_cost) {
-                best = Some((cost, seats));
+                best = Some((cost, block_at(base_row).collect()));
             }
         }
     }

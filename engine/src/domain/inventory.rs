@@ -1,5 +1,6 @@
 //! Seat masks and exact remaining counts per (class, from, to).
 
+use super::patterns::{MaskPatterns, Pattern};
 use super::plan::{SeatIndex, TrainPlan};
 use super::segments::{free_run, journey_bits, pair_count, pair_index};
 use serde::{Deserialize, Serialize};
@@ -8,8 +9,10 @@ use serde::{Deserialize, Serialize};
 /// seats on which that journey is wholly free.
 ///
 /// Counts are maintained incrementally by the overlap rule on every take and
-/// release, so a search reads one number instead of scanning seats.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// release, so a search reads one number instead of scanning seats. Seats are
+/// also grouped by mask, so allocation ranks masks instead of seats.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "StoredInventory", into = "StoredInventory")]
 pub struct SeatInventory {
     stop_count: usize,
     /// Bit k set: segment k of that seat is sold or held.
@@ -18,7 +21,55 @@ pub struct SeatInventory {
     remaining: Vec<u32>,
     /// Class slot of each seat, so the counts can be found without the plan.
     seat_class_slots: Vec<u8>,
+    /// Derived from `masks` and `seat_class_slots`; never stored.
+    patterns: MaskPatterns,
 }
+
+/// What a serialized inventory holds: the patterns are rebuilt on load.
+#[derive(Clone, Serialize, Deserialize)]
+struct StoredInventory {
+    stop_count: usize,
+    masks: Vec<u64>,
+    remaining: Vec<u32>,
+    seat_class_slots: Vec<u8>,
+}
+
+impl From<StoredInventory> for SeatInventory {
+    fn from(stored: StoredInventory) -> Self {
+        let class_count = stored.remaining.len() / pair_count(stored.stop_count).max(1);
+        SeatInventory {
+            patterns: MaskPatterns::build(&stored.seat_class_slots, &stored.masks, class_count),
+            stop_count: stored.stop_count,
+            masks: stored.masks,
+            remaining: stored.remaining,
+            seat_class_slots: stored.seat_class_slots,
+        }
+    }
+}
+
+impl From<SeatInventory> for StoredInventory {
+    fn from(inventory: SeatInventory) -> Self {
+        StoredInventory {
+            stop_count: inventory.stop_count,
+            masks: inventory.masks,
+            remaining: inventory.remaining,
+            seat_class_slots: inventory.seat_class_slots,
+        }
+    }
+}
+
+/// The patterns follow from the masks, so equal masks and counts mean equal
+/// inventories whatever order the pattern lists grew in.
+impl PartialEq for SeatInventory {
+    fn eq(&self, other: &Self) -> bool {
+        self.stop_count == other.stop_count
+            && self.masks == other.masks
+            && self.remaining == other.remaining
+            && self.seat_class_slots == other.seat_class_slots
+    }
+}
+
+impl Eq for SeatInventory {}
 
 impl SeatInventory {
     /// Every seat free.
@@ -34,7 +85,15 @@ impl SeatInventory {
                 *count += carriage.seat_count();
             }
         }
-        SeatInventory { stop_count, masks: vec![0; seat_class_slots.len()], remaining, seat_class_slots }
+        let masks = vec![0; seat_class_slots.len()];
+        let patterns = MaskPatterns::build(&seat_class_slots, &masks, plan.classes().len());
+        SeatInventory { stop_count, masks, remaining, seat_class_slots, patterns }
+    }
+
+    /// Distinct masks among the seats of one class, with their seats.
+    #[inline]
+    pub fn patterns(&self, class_slot: usize) -> &[Pattern] {
+        self.patterns.of_class(class_slot)
     }
 
     pub fn stop_count(&self) -> usize {
@@ -74,10 +133,17 @@ impl SeatInventory {
         let bits = journey_bits(from, to);
         let mask = self.masks[seat as usize];
         assert_eq!(mask & bits, 0, "seat {seat} segments {from}..{to} already taken (mask {mask:#b})");
-        self.adjust_overlapping_pairs(seat, mask, from, to, |count| {
-            *count = count.checked_sub(1).expect("remaining count underflow");
+        self.adjust_overlapping_pairs(seat, mask, from, to, |counts| {
+            // One branch-free pass (it vectorizes), checked once at the end.
+            let mut underflow = false;
+            for count in counts.iter_mut() {
+                underflow |= *count == 0;
+                *count = count.wrapping_sub(1);
+            }
+            assert!(!underflow, "remaining count underflow");
         });
         self.masks[seat as usize] = mask | bits;
+        self.patterns.change(usize::from(self.seat_class_slots[seat as usize]), seat, mask, mask | bits);
     }
 
     /// Frees `from..to` on `seat`, leaving every other holder's segments.
@@ -89,28 +155,29 @@ impl SeatInventory {
         assert_eq!(mask & bits, bits, "seat {seat} segments {from}..{to} released but not all taken (mask {mask:#b})");
         let freed = mask & !bits;
         self.masks[seat as usize] = freed;
-        self.adjust_overlapping_pairs(seat, freed, from, to, |count| *count += 1);
+        self.patterns.change(usize::from(self.seat_class_slots[seat as usize]), seat, mask, freed);
+        self.adjust_overlapping_pairs(seat, freed, from, to, |counts| counts.iter_mut().for_each(|count| *count += 1));
     }
 
     /// Applies `change` to every pair that overlaps `from..to` and lies inside
     /// the free run around it on `mask_without_journey`: exactly the pairs
     /// whose availability on this seat flips when the journey is taken or freed.
+    /// For each start stop those pairs are one contiguous run of the table.
     fn adjust_overlapping_pairs(
         &mut self,
         seat: SeatIndex,
         mask_without_journey: u64,
         from: usize,
         to: usize,
-        mut change: impl FnMut(&mut u32),
+        mut change: impl FnMut(&mut [u32]),
     ) {
         let stop_count = self.stop_count;
         let (run_start, run_end) = free_run(mask_without_journey, from, to, stop_count - 1);
         let base = usize::from(self.seat_class_slots[seat as usize]) * pair_count(stop_count);
         for start in run_start..to {
-            let row = base + pair_index(stop_count, start, start + 1);
-            for end in (start + 1).max(from + 1)..=run_end {
-                change(&mut self.remaining[row + (end - start - 1)]);
-            }
+            let first_end = (start + 1).max(from + 1);
+            let first = base + pair_index(stop_count, start, first_end);
+            change(&mut self.remaining[first..first + (run_end + 1 - first_end)]);
         }
     }
 
@@ -138,8 +205,20 @@ impl SeatInventory {
         counts
     }
 
-    /// Panics if the incremental counts have drifted from a recount.
+    /// Panics if the incremental counts or the mask patterns have drifted
+    /// from what the masks alone say.
     pub fn assert_counts_match_recount(&self) {
         assert_eq!(self.remaining, self.recount(), "remaining counts drifted from a recount");
+        assert!(self.patterns_match_masks(), "mask patterns drifted from the masks");
+    }
+
+    /// Whether the mask patterns group exactly the seats the masks say.
+    pub fn patterns_match_masks(&self) -> bool {
+        let rebuilt = MaskPatterns::build(&self.seat_class_slots, &self.masks, self.remaining.len() / self.pairs());
+        self.patterns.summary() == rebuilt.summary()
+    }
+
+    fn pairs(&self) -> usize {
+        pair_count(self.stop_count).max(1)
     }
 }

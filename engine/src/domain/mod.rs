@@ -5,6 +5,7 @@ pub mod command;
 pub mod event;
 pub mod inventory;
 pub mod order;
+pub mod patterns;
 pub mod plan;
 pub mod pricing;
 pub mod rejection;
