@@ -96,6 +96,12 @@ pub trait Journal: Send + Sync + 'static {
     /// last seq + 1 (or a duplicate key is hit).
     fn append(&self, batch: &[StreamAppend]) -> impl Future<Output = Result<(), JournalError>> + Send;
 
+    /// Appends (for disjoint streams) this backend can usefully run at once.
+    /// One unless the database commits concurrent transactions in parallel.
+    fn appends_in_flight_max(&self) -> usize {
+        1
+    }
+
     /// Events of `stream` with seq > `after_seq`, in seq order, at most `limit`.
     fn read_events(
         &self,

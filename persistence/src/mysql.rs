@@ -15,6 +15,10 @@ use std::collections::HashMap;
 /// Enough for the group-commit writer, recovery reads and admin writes at
 /// once, without crowding a server that other services share.
 const CONNECTIONS_MAX: u32 = 8;
+/// Concurrent appends: InnoDB flushes the log for concurrent commits
+/// together, so a few overlap their waits; half the pool, leaving the rest
+/// for recovery reads and admin writes.
+const APPENDS_IN_FLIGHT_MAX: usize = 4;
 
 const STORED_SEQS_HEAD: &str = "SELECT train_date, MAX(seq) FROM events WHERE train_date IN (";
 /// MAX per group on the primary key prefix is a loose index scan: one seek per stream.
@@ -98,6 +102,10 @@ async fn stored_seqs(conn: &mut MySqlConnection, streams: &[&str]) -> Result<Has
 }
 
 impl Journal for MySqlJournal {
+    fn appends_in_flight_max(&self) -> usize {
+        APPENDS_IN_FLIGHT_MAX
+    }
+
     async fn append(&self, batch: &[StreamAppend]) -> Result<(), JournalError> {
         let rows = AppendRows::of(batch);
         if rows.is_empty() {

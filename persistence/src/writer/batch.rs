@@ -1,0 +1,91 @@
+//! One transaction's worth of journal entries, grouped by stream in arrival
+//! order, with the replies waiting on it.
+
+use crate::codec::encode;
+use crate::journal::{OrderRow, StoredSnapshot, StreamAppend, stream_id};
+use engine::domain::event::Event;
+use engine::domain::snapshot::{SNAPSHOT_SCHEMA_VERSION, TrainDateSnapshot};
+use engine::domain::state::TrainDateKey;
+use engine::durability::{JournalEntry, JournalFailure};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Default)]
+pub(super) struct Batch {
+    pub(super) streams: Vec<(TrainDateKey, StreamAppend)>,
+    positions: HashMap<TrainDateKey, usize>,
+    waiters: Vec<Waiter>,
+    pub(super) events: usize,
+}
+
+struct Waiter {
+    ack: tokio::sync::oneshot::Sender<Result<(), JournalFailure>>,
+    durable_seq: Arc<AtomicU64>,
+    /// Seq this entry makes durable; 0 for a barrier with nothing new.
+    seq: u64,
+}
+
+impl Batch {
+    pub(super) fn is_empty(&self) -> bool {
+        self.waiters.is_empty()
+    }
+
+    pub(super) fn keys(&self) -> impl Iterator<Item = &TrainDateKey> {
+        self.streams.iter().map(|(key, _)| key)
+    }
+
+    pub(super) fn add(&mut self, entry: JournalEntry) {
+        let JournalEntry { key, records, snapshot, durable_seq, ack } = entry;
+        let seq = records.last().map_or(0, |record| record.seq);
+        let index = *self.positions.entry(key.clone()).or_insert_with(|| {
+            self.streams.push((key.clone(), StreamAppend { stream: stream_id(&key), ..StreamAppend::default() }));
+            self.streams.len() - 1
+        });
+        let stream = &mut self.streams[index].1;
+        for record in &records {
+            if let Event::SeatsHeld(held) = &record.event {
+                stream.new_orders.push(OrderRow {
+                    order_id: held.order_id.to_string(),
+                    stream: stream.stream.clone(),
+                    user_id: held.user_id.clone(),
+                    request_id: held.request_id.clone(),
+                    seq: record.seq,
+                });
+            }
+            stream.events.push(encode(record));
+        }
+        if let Some(snapshot) = snapshot {
+            stream.snapshot = Some(encode_snapshot(&snapshot));
+        }
+        self.events += records.len();
+        self.waiters.push(Waiter { ack, durable_seq, seq });
+    }
+
+    /// The rows to write, taken out so the replies can wait while they commit.
+    pub(super) fn take_appends(&mut self) -> Vec<StreamAppend> {
+        self.streams.iter_mut().map(|(_, append)| std::mem::take(append)).collect()
+    }
+
+    /// Committed: raise each train-date's durable mark, then answer.
+    pub(super) fn acknowledge(self) {
+        for waiter in self.waiters {
+            waiter.durable_seq.fetch_max(waiter.seq, Ordering::AcqRel);
+            let _ = waiter.ack.send(Ok(()));
+        }
+    }
+
+    pub(super) fn fail(self, reason: &JournalFailure) {
+        for waiter in self.waiters {
+            let _ = waiter.ack.send(Err(reason.clone()));
+        }
+    }
+}
+
+pub fn encode_snapshot(snapshot: &TrainDateSnapshot) -> StoredSnapshot {
+    StoredSnapshot {
+        seq: snapshot.last_seq,
+        version: SNAPSHOT_SCHEMA_VERSION,
+        body: serde_json::to_string(snapshot).expect("snapshots always serialise"),
+    }
+}

@@ -1,0 +1,101 @@
+//! The group-commit writer: drains every actor's journal entries, writes them
+//! in one transaction per batch, then completes the replies waiting on it.
+//!
+//! Actors never await the database; they hand entries to this task's queue
+//! and keep handling messages while batches are in flight.
+//!
+//! - `pipeline`: the loop — gathering, launching, several commits in flight.
+//! - `batch`: one transaction's entries and the replies waiting on it.
+//! - `commit`: one batch's append, with retries.
+
+mod batch;
+mod commit;
+mod pipeline;
+
+pub use batch::encode_snapshot;
+
+use crate::journal::Journal;
+use engine::durability::{AckMode, JournalSink};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Clone, Copy, Debug)]
+pub struct WriterConfig {
+    /// A batch closes once it holds this many events. Bounds one
+    /// transaction's size and the replies one failure can affect.
+    pub batch_events_max: usize,
+    /// …or once this long has passed since its first entry, whichever is first.
+    pub batch_window: Duration,
+    /// Attempts to commit one batch before its train-dates go read-only.
+    pub commit_attempts: u32,
+    /// Pause between attempts, doubled each time.
+    pub retry_backoff: Duration,
+    /// Batches committing at once, for disjoint train-dates. A commit is
+    /// mostly waiting for the log flush, and the database flushes concurrent
+    /// commits together, so a few in flight multiply durable throughput;
+    /// each holds a pooled connection. The journal may allow fewer
+    /// (`Journal::appends_in_flight_max`: SQLite has one writer).
+    pub commits_in_flight_max: usize,
+    /// Entries queued ahead of the writer. Bounds memory when the database
+    /// is slower than the actors; a full queue makes writes answer
+    /// RESOURCE_EXHAUSTED instead of queueing without limit.
+    pub queue_capacity: usize,
+    pub ack_mode: AckMode,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            batch_events_max: 4096,
+            batch_window: Duration::from_millis(1),
+            commit_attempts: 3,
+            retry_backoff: Duration::from_millis(50),
+            commits_in_flight_max: 4,
+            queue_capacity: 65_536,
+            ack_mode: AckMode::Durable,
+        }
+    }
+}
+
+/// Buckets of the batch-size histogram: batch sizes 1, 2–3, 4–7, … 2^15+.
+pub const BATCH_SIZE_BUCKETS: usize = 16;
+
+/// Counters for monitoring and benchmarks.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub batches: AtomicU64,
+    pub events: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub commit_micros_total: AtomicU64,
+    /// `batch_sizes[k]` counts batches of 2^k to 2^(k+1)−1 events.
+    pub batch_sizes: [AtomicU64; BATCH_SIZE_BUCKETS],
+}
+
+impl WriterStats {
+    fn record(&self, events: usize, elapsed: Duration) {
+        metrics::histogram!("seat_journal_batch_events").record(events as f64);
+        metrics::histogram!("seat_journal_commit_seconds").record(elapsed.as_secs_f64());
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.events.fetch_add(events as u64, Ordering::Relaxed);
+        self.commit_micros_total.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        let bucket = (usize::BITS - events.max(1).leading_zeros() - 1) as usize;
+        self.batch_sizes[bucket.min(BATCH_SIZE_BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Starts the writer on the current tokio runtime. It runs until every sink
+/// clone is dropped, then commits what is left and ends.
+pub fn start_writer<J: Journal>(
+    journal: Arc<J>,
+    config: WriterConfig,
+) -> (JournalSink, tokio::task::JoinHandle<()>, Arc<WriterStats>) {
+    let (sender, receiver) = mpsc::channel(config.queue_capacity);
+    let stats = Arc::new(WriterStats::default());
+    let task = tokio::spawn(pipeline::run(journal, receiver, config, Arc::clone(&stats)));
+    (JournalSink { sender, ack_mode: config.ack_mode }, task, stats)
+}
+
+#[cfg(test)]
+mod tests;
