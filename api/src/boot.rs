@@ -2,8 +2,10 @@
 //! group-commit writer, recover every open train-date, and hand back what
 //! the server needs.
 
+use crate::config::{AckSetting, SeatdConfig};
+use engine::actor::ActorSettings;
 use engine::clock::Clock;
-use engine::durability::{Persistence, Store};
+use engine::durability::{AckMode, Persistence, Store};
 use engine::engine::{Engine, EngineError, EngineSettings, RecoverySummary};
 use persistence::journal::{Journal, JournalError};
 use persistence::mysql::MySqlJournal;
@@ -12,6 +14,7 @@ use persistence::store::JournalStore;
 use persistence::writer::{WriterConfig, WriterStats, start_writer};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
@@ -46,6 +49,41 @@ pub struct BootConfig {
     pub writer: WriterConfig,
     /// A train-date snapshots itself after this many events.
     pub snapshot_every_events: u64,
+}
+
+impl BootConfig {
+    /// How seatd boots with `config`: its journal, engine settings, writer
+    /// and snapshot interval. Shared with anything that runs the engine the
+    /// way seatd does (basebench's in-process target).
+    pub fn from_config(config: &SeatdConfig) -> BootConfig {
+        let database = match &config.database_url {
+            Some(url) => Database::MySql { url: url.clone() },
+            None => Database::Sqlite { data_dir: config.data_dir.clone() },
+        };
+        let mut engine = EngineSettings {
+            actor: ActorSettings {
+                hold_ttl_ms: config.hold_ttl_secs * 1000,
+                policy: config.allocation_policy,
+                mailbox_pending_max: config.mailbox_pending_max.max(1),
+            },
+            presale_days: config.presale_days,
+            ..EngineSettings::default()
+        };
+        if let Some(arbiters) = config.arbiters {
+            engine.arbiters = arbiters;
+        }
+        let writer = WriterConfig {
+            batch_events_max: config.batch_events_max.max(1),
+            batch_window: Duration::from_micros(config.batch_window_us),
+            commits_in_flight_max: config.commits_in_flight_max.max(1),
+            ack_mode: match config.ack {
+                AckSetting::Durable => AckMode::Durable,
+                AckSetting::Memory => AckMode::Memory,
+            },
+            ..WriterConfig::default()
+        };
+        BootConfig { database, engine, writer, snapshot_every_events: config.snapshot_every_events.max(1) }
+    }
 }
 
 #[derive(Debug, Error)]

@@ -36,6 +36,9 @@ pub struct SeatdConfig {
     pub ack: AckSetting,
     pub batch_events_max: usize,
     pub batch_window_us: u64,
+    /// Group commits in the database at once, for disjoint train-dates
+    /// (MySQL; SQLite always commits one at a time).
+    pub commits_in_flight_max: usize,
     pub snapshot_every_events: u64,
     /// Actor threads; unset means one per core.
     pub arbiters: Option<usize>,
@@ -65,6 +68,7 @@ impl Default for SeatdConfig {
             ack: AckSetting::Durable,
             batch_events_max: 4096,
             batch_window_us: 1000,
+            commits_in_flight_max: 4,
             snapshot_every_events: 1000,
             arbiters: None,
             hold_ttl_secs: 600,
@@ -119,6 +123,10 @@ pub struct Flags {
     /// …or this many microseconds after its first entry [default: 1000].
     #[arg(long, env = "SEATD_BATCH_WINDOW_US")]
     pub batch_window_us: Option<u64>,
+    /// Group commits in the database at once, for disjoint train-dates
+    /// (MySQL only; SQLite has one writer) [default: 4].
+    #[arg(long, env = "SEATD_COMMITS_IN_FLIGHT_MAX")]
+    pub commits_in_flight_max: Option<usize>,
     /// A train-date snapshots itself after this many events [default: 1000].
     #[arg(long, env = "SEATD_SNAPSHOT_EVERY_EVENTS")]
     pub snapshot_every_events: Option<u64>,
@@ -186,7 +194,16 @@ impl SeatdConfig {
         macro_rules! take {
             ($($field:ident),*) => { $(if let Some(value) = flags.$field.clone() { config.$field = value; })* };
         }
-        take!(listen, data_dir, ack, batch_events_max, batch_window_us, snapshot_every_events, hold_ttl_secs);
+        take!(
+            listen,
+            data_dir,
+            ack,
+            batch_events_max,
+            batch_window_us,
+            commits_in_flight_max,
+            snapshot_every_events,
+            hold_ttl_secs
+        );
         take!(allocation_policy, presale_days, presale_run_at, mailbox_pending_max, metrics_listen, log_format);
         macro_rules! take_optional {
             ($($field:ident),*) => { $(if flags.$field.is_some() { config.$field = flags.$field.clone(); })* };

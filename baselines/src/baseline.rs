@@ -1,19 +1,22 @@
-//! Either baseline behind one type, so the driver and the tests run the same
-//! code against both.
+//! Every target (the two baselines and the in-process engine) behind one
+//! type, so the driver and the tests run the same code against each.
 
 use crate::audit::AuditReport;
 use crate::layout::Layout;
 use crate::model::{AckedOrder, BaselineError, CancelOutcome, ConfirmOutcome, HoldOutcome, HoldRequest};
 use crate::mysql_classic::MysqlClassic;
 use crate::redis_lua::RedisLua;
+use crate::seat_engine::SeatEngine;
 
-/// One of the two baselines; cheap to clone (both share their connections).
+/// One target; cheap to clone (clones share connections, or the engine).
 #[derive(Clone)]
 pub enum Baseline {
     /// MySQL/InnoDB transactions (`mysql_classic`).
     MysqlClassic(MysqlClassic),
     /// Redis with one Lua script per hold (`redis_lua`).
     RedisLua(RedisLua),
+    /// The engine itself, in-process on a MySQL journal (`seat_engine`).
+    SeatEngine(SeatEngine),
 }
 
 impl Baseline {
@@ -22,6 +25,7 @@ impl Baseline {
         match self {
             Baseline::MysqlClassic(_) => "mysql-classic",
             Baseline::RedisLua(_) => "redis-lua",
+            Baseline::SeatEngine(_) => "seat-engine",
         }
     }
 
@@ -30,6 +34,7 @@ impl Baseline {
         match self {
             Baseline::MysqlClassic(mysql) => mysql.open_train_date(train_date, layout).await,
             Baseline::RedisLua(redis) => redis.open_train_date(train_date, layout).await,
+            Baseline::SeatEngine(engine) => engine.open_train_date(train_date, layout).await,
         }
     }
 
@@ -38,6 +43,7 @@ impl Baseline {
         match self {
             Baseline::MysqlClassic(mysql) => mysql.hold(request).await,
             Baseline::RedisLua(redis) => redis.hold(request).await,
+            Baseline::SeatEngine(engine) => engine.hold(request).await,
         }
     }
 
@@ -46,6 +52,7 @@ impl Baseline {
         match self {
             Baseline::MysqlClassic(mysql) => mysql.cancel(train_date, order_id).await,
             Baseline::RedisLua(redis) => redis.cancel(train_date, order_id).await,
+            Baseline::SeatEngine(engine) => engine.cancel(train_date, order_id).await,
         }
     }
 
@@ -54,6 +61,7 @@ impl Baseline {
         match self {
             Baseline::MysqlClassic(mysql) => mysql.confirm(train_date, order_id).await,
             Baseline::RedisLua(redis) => redis.confirm(train_date, order_id).await,
+            Baseline::SeatEngine(engine) => engine.confirm(train_date, order_id).await,
         }
     }
 
@@ -62,6 +70,7 @@ impl Baseline {
         match self {
             Baseline::MysqlClassic(mysql) => mysql.audit(acked).await,
             Baseline::RedisLua(redis) => redis.audit(acked).await,
+            Baseline::SeatEngine(engine) => engine.audit(acked).await,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Requests, outcomes and errors shared by both baselines and the load driver,
-//! so the driver treats them alike.
+//! Requests, outcomes and errors shared by every target (both baselines and
+//! the in-process engine) and the load driver, so the driver treats them alike.
 
 use engine::domain::command::PASSENGERS_PER_ORDER_MAX;
 use engine::domain::seat_class::SeatClass;
@@ -69,6 +69,14 @@ pub enum HoldOutcome {
     },
     /// Fewer seats of the class are free for the journey than passengers.
     SoldOut,
+    /// Another business rule said no and nothing was taken; `reason` is the
+    /// rule's stable code. Only the engine has such rules (one passenger may
+    /// not hold two overlapping journeys on a train-date, for one); the
+    /// database baselines never answer this.
+    Refused {
+        /// Such as `PASSENGER_OVERLAP`.
+        reason: String,
+    },
 }
 
 /// What a cancel did.
@@ -157,4 +165,8 @@ pub enum BaselineError {
     /// The request is malformed.
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The in-process engine (or its journal) failed: overloaded, unavailable,
+    /// not started, or an order it should have was missing.
+    #[error("engine: {0}")]
+    Engine(String),
 }

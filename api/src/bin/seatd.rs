@@ -2,23 +2,24 @@
 
 use api::admission::Admission;
 use api::auth::Authenticator;
-use api::boot::{BootConfig, Database, boot};
-use api::config::{AckSetting, Flags, LogFormat, SeatdConfig};
+use api::boot::{BootConfig, boot};
+use api::config::{Flags, LogFormat, SeatdConfig};
 use api::demo::{DEMO_PRESALE_DAYS, DEMO_TOKENS_FILE, demo_secret, load_demo, write_demo_tokens};
 use api::server::ServeOptions;
 use clap::Parser;
-use engine::actor::ActorSettings;
 use engine::clock::{Clock, SystemClock};
 use engine::domain::state::service_date_of;
-use engine::durability::AckMode;
-use engine::engine::EngineSettings;
-use persistence::writer::WriterConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::info;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Every request allocates its order, tickets and strings; mimalloc's
+/// thread-local free lists make that markedly cheaper than the system allocator.
+#[global_allocator]
+static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> Result<(), AnyError> {
@@ -44,7 +45,7 @@ async fn main() -> Result<(), AnyError> {
 async fn run(config: SeatdConfig, demo: bool) -> Result<(), AnyError> {
     let authenticator = authenticator(&config, demo)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let boot_config = boot_config(&config);
+    let boot_config = BootConfig::from_config(&config);
     info!(database = %boot_config.database.describe(), ack = ?config.ack, arbiters = boot_config.engine.arbiters, "starting");
     let booted = boot(boot_config, Arc::clone(&clock)).await?;
     let engine = booted.engine;
@@ -102,35 +103,6 @@ fn authenticator(config: &SeatdConfig, demo: bool) -> Result<Authenticator, AnyE
     info!("  agent:     {}", tokens.agent);
     info!("  passenger: {}", tokens.passenger);
     Ok(Authenticator::new(Some(&secret), None)?)
-}
-
-fn boot_config(config: &SeatdConfig) -> BootConfig {
-    let database = match &config.database_url {
-        Some(url) => Database::MySql { url: url.clone() },
-        None => Database::Sqlite { data_dir: config.data_dir.clone() },
-    };
-    let mut engine = EngineSettings {
-        actor: ActorSettings {
-            hold_ttl_ms: config.hold_ttl_secs * 1000,
-            policy: config.allocation_policy,
-            mailbox_pending_max: config.mailbox_pending_max.max(1),
-        },
-        presale_days: config.presale_days,
-        ..EngineSettings::default()
-    };
-    if let Some(arbiters) = config.arbiters {
-        engine.arbiters = arbiters;
-    }
-    let writer = WriterConfig {
-        batch_events_max: config.batch_events_max.max(1),
-        batch_window: Duration::from_micros(config.batch_window_us),
-        ack_mode: match config.ack {
-            AckSetting::Durable => AckMode::Durable,
-            AckSetting::Memory => AckMode::Memory,
-        },
-        ..WriterConfig::default()
-    };
-    BootConfig { database, engine, writer, snapshot_every_events: config.snapshot_every_events.max(1) }
 }
 
 async fn shutdown_signal() {

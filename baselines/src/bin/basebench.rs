@@ -1,6 +1,7 @@
-//! basebench: closed-loop load against a baseline (MySQL classic or Redis +
-//! Lua), with the engine benchmarks' demand, spread over many train-dates,
-//! and an audit at the end.
+//! basebench: closed-loop load against a target (the MySQL classic or Redis +
+//! Lua baseline, or the engine itself in-process on a MySQL journal), with
+//! the engine benchmarks' demand, spread over many train-dates, and an audit
+//! at the end.
 //!
 //! It makes its own state (a uniquely named database, or a unique key prefix),
 //! opens `--train-dates` train-dates of the benchmark train, runs `--clients`
@@ -19,6 +20,7 @@ use rand::{RngExt, SeedableRng};
 use seat_baselines::audit::AuditReport;
 use seat_baselines::mysql_classic::{self, HoldPath, MysqlClassic};
 use seat_baselines::redis_lua::{self, RedisDurability, RedisLua};
+use seat_baselines::seat_engine::{SeatEngine, SeatEngineConfig};
 use seat_baselines::{AckedOrder, Baseline, CancelOutcome, ConfirmOutcome, HoldOutcome, HoldRequest, Layout};
 use seat_baselines::{OrderStatus, Passenger};
 use seat_benches::demand::Demand;
@@ -29,6 +31,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
+
+/// seatd's allocator, so the in-process engine (seat-engine) allocates as it
+/// does in seatd; the baselines' clients get it too.
+#[global_allocator]
+static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Train-dates opened at once during setup: enough to keep the server busy,
 /// few enough that each open stays one short transaction.
@@ -47,6 +54,11 @@ const MYSQL_CONNECTIONS_DEFAULT: u32 = 16;
 /// Train codes the train-dates are named after: the demo's 12 trains.
 const TRAINS: [&str; 12] = ["G1", "G2", "G3", "G4", "G7", "G8", "G101", "G102", "G111", "G112", "D701", "D702"];
 
+/// Date of the first train-dates; train-date k runs k / 12 days later.
+fn first_date() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date")
+}
+
 /// Error messages kept verbatim for the report; the rest are only counted.
 const ERRORS_LISTED_MAX: usize = 10;
 
@@ -64,6 +76,9 @@ enum Target {
     MysqlClassic,
     /// Redis with one Lua script per hold.
     RedisLua,
+    /// The engine in-process, booted as seatd (MySQL journal, durable
+    /// acknowledgement), called directly: no gRPC, JWT or rate limits.
+    SeatEngine,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -78,9 +93,12 @@ enum DemandKind {
 }
 
 #[derive(Parser, Debug, Clone)]
-#[command(name = "basebench", about = "Closed-loop load and audit for the MySQL and Redis baselines")]
+#[command(
+    name = "basebench",
+    about = "Closed-loop load and audit for the MySQL and Redis baselines and the in-process engine"
+)]
 struct Args {
-    /// Which baseline to drive.
+    /// Which target to drive.
     #[arg(long, value_enum)]
     target: Target,
     /// Concurrent clients, each with one request in flight.
@@ -107,7 +125,8 @@ struct Args {
     /// Demand seed; client k uses seed + k.
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// MySQL server; a database named basebench_<pid>_<time> is created on it and dropped.
+    /// MySQL server; a database named basebench_<pid>_<time> is created on it
+    /// and dropped (mysql-classic's tables, or seat-engine's journal).
     #[arg(long, default_value = "mysql://root@127.0.0.1:3306/test")]
     mysql_url: String,
     /// Connection pool size; default 16 (or one per client if fewer), at most 128.
@@ -127,6 +146,9 @@ struct Args {
     /// durable before the reply, like the engine's and InnoDB's defaults.
     #[arg(long, value_enum, default_value = "aof-always")]
     redis_durability: RedisDurability,
+    /// seat-engine: actor threads (arbiters); default one per core, as seatd.
+    #[arg(long)]
+    engine_arbiters: Option<usize>,
     /// Write the results as JSON here too.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -336,21 +358,79 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
             redis_lua::restore_durability(&mut admin, &previous).await?;
             outcome
         }
+        Target::SeatEngine => {
+            mysql_classic::create_database(&args.mysql_url, &tag).await?;
+            let url = mysql_classic::database_url(&args.mysql_url, &tag);
+            let outcome = async {
+                let mut config = SeatEngineConfig::new(&url);
+                config.today = first_date() - chrono::Days::new(1);
+                // Every train-date must be inside the presale window.
+                let days = args.train_dates.max(1).div_ceil(TRAINS.len()) as u64;
+                config.seatd.presale_days = config.seatd.presale_days.max(days);
+                if let Some(arbiters) = args.engine_arbiters {
+                    config.seatd.arbiters = Some(arbiters.max(1));
+                }
+                let engine = SeatEngine::start(config).await?;
+                let server = sqlx::MySqlPool::connect(&url).await?;
+                let durability = serde_json::json!({
+                    "mode": "durable: a write is answered after its journal batch commits",
+                    "engine": engine.describe(),
+                    "server": mysql_server_settings(&server).await?,
+                });
+                server.close().await;
+                let result = drive(&args, &layout, Baseline::SeatEngine(engine.clone()), durability).await;
+                let stopped = engine.stop().await;
+                if let (Ok(_), Some(recovery)) = (&result, engine.last_recovery()) {
+                    eprintln!(
+                        "audited after a restart: recovered {} train-dates, {} orders from the journal in {} ms",
+                        recovery.train_dates, recovery.orders, recovery.elapsed_ms
+                    );
+                }
+                let journal = engine.journal_totals();
+                eprintln!(
+                    "journal: {} batches, {} events ({:.1} a batch), {:.2} ms a commit, {} failed",
+                    journal.batches,
+                    journal.events,
+                    journal.events as f64 / journal.batches.max(1) as f64,
+                    journal.commit_micros as f64 / 1000.0 / journal.batches.max(1) as f64,
+                    journal.failed_batches
+                );
+                let result = result?;
+                stopped?;
+                Ok::<_, Box<dyn std::error::Error>>(result)
+            }
+            .await;
+            if args.keep {
+                eprintln!("keeping database {tag}");
+            } else {
+                mysql_classic::drop_database(&args.mysql_url, &tag).await?;
+            }
+            outcome
+        }
     }
 }
 
-/// The server settings that decide durability, for the report.
+/// The classic baseline's settings that decide durability, for the report.
 async fn mysql_settings(
     mysql: &MysqlClassic,
     connections: u32,
     hold_path: HoldPath,
 ) -> Result<serde_json::Value, sqlx::Error> {
+    let mut settings = mysql_server_settings(mysql.pool()).await?;
+    settings["lock_wait_timeout_secs"] = mysql_classic::LOCK_WAIT_TIMEOUT_SECS.into();
+    settings["pool_connections"] = connections.into();
+    settings["hold_path"] = serde_json::to_value(hold_path).map_err(|error| sqlx::Error::Decode(error.into()))?;
+    Ok(settings)
+}
+
+/// The MySQL server's settings that decide durability and speed.
+async fn mysql_server_settings(pool: &sqlx::MySqlPool) -> Result<serde_json::Value, sqlx::Error> {
     let (version, flush, sync_binlog, log_bin, buffer_pool, isolation): (String, u64, u64, i64, u64, String) =
         sqlx::query_as(
             "SELECT @@version, @@innodb_flush_log_at_trx_commit, @@sync_binlog, @@log_bin, \
              @@innodb_buffer_pool_size, @@tx_isolation",
         )
-        .fetch_one(mysql.pool())
+        .fetch_one(pool)
         .await?;
     Ok(serde_json::json!({
         "version": version,
@@ -359,9 +439,6 @@ async fn mysql_settings(
         "log_bin": log_bin,
         "innodb_buffer_pool_size": buffer_pool,
         "isolation": isolation,
-        "lock_wait_timeout_secs": mysql_classic::LOCK_WAIT_TIMEOUT_SECS,
-        "pool_connections": connections,
-        "hold_path": hold_path,
     }))
 }
 
@@ -473,8 +550,7 @@ async fn drive(
 
 /// `G1-2026-12-01` style: train k % 12 on day k / 12.
 fn train_date_name(index: usize) -> String {
-    let first = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
-    let date = first + chrono::Days::new((index / TRAINS.len()) as u64);
+    let date = first_date() + chrono::Days::new((index / TRAINS.len()) as u64);
     format!("{}-{date}", TRAINS[index % TRAINS.len()])
 }
 
@@ -498,12 +574,13 @@ async fn client_loop(context: ClientContext) -> Tally {
     let mut rng = SmallRng::seed_from_u64(seed ^ 0x5EED_BA5E);
     let user = format!("c{}", context.client);
     let mut serial = 0u64;
+    let mut ids = PassengerIds { client: context.client, issued: 0 };
     while !context.stop.load(Ordering::Relaxed) {
         serial += 1;
         let train_date = &context.names[rng.random_range(0..context.names.len())];
         let request = match context.demand {
-            DemandKind::Bench => from_bench(demand.hold(AllocationPolicy::FirstFit), train_date, &user),
-            DemandKind::Demo => demo_hold(&mut rng, context.stops, train_date, &user, serial),
+            DemandKind::Bench => from_bench(demand.hold(AllocationPolicy::FirstFit), train_date, &user, &mut ids),
+            DemandKind::Demo => demo_hold(&mut rng, context.stops, train_date, &user, serial, &mut ids),
         };
         let started = Instant::now();
         let outcome = context.baseline.hold(&request).await;
@@ -526,6 +603,11 @@ async fn client_loop(context: ClientContext) -> Tally {
             Ok(HoldOutcome::SoldOut) => {
                 tally.count("hold sold_out");
                 tally.sold_out += 1;
+                let _ = tally.holds.record(micros);
+                continue;
+            }
+            Ok(HoldOutcome::Refused { reason }) => {
+                tally.count(&format!("hold refused {reason}"));
                 let _ = tally.holds.record(micros);
                 continue;
             }
@@ -570,9 +652,26 @@ async fn client_loop(context: ClientContext) -> Tally {
     tally
 }
 
+/// Passenger ID numbers of one client, never issued twice in a run: the
+/// engine refuses a passenger who already holds an overlapping journey on
+/// the same train-date (PASSENGER_OVERLAP), so clients must not share people.
+/// The baselines only store the numbers.
+struct PassengerIds {
+    client: usize,
+    issued: u64,
+}
+
+impl PassengerIds {
+    /// 18 digits: the client, then its count of passengers so far.
+    fn next(&mut self) -> String {
+        self.issued += 1;
+        format!("{:06}{:012}", self.client, self.issued)
+    }
+}
+
 /// An engine hold from the shared demand model, as a baseline request. Every
 /// passenger of a Demand order has the same class; seat picks are dropped.
-fn from_bench(hold: HoldSeats, train_date: &str, user: &str) -> HoldRequest {
+fn from_bench(hold: HoldSeats, train_date: &str, user: &str, ids: &mut PassengerIds) -> HoldRequest {
     HoldRequest {
         train_date: train_date.to_owned(),
         from: hold.from,
@@ -581,7 +680,7 @@ fn from_bench(hold: HoldSeats, train_date: &str, user: &str) -> HoldRequest {
         passengers: hold
             .passengers
             .into_iter()
-            .map(|passenger| Passenger { name: passenger.name, id_number: passenger.id_number })
+            .map(|passenger| Passenger { name: passenger.name, id_number: ids.next() })
             .collect(),
         user_id: user.to_owned(),
         request_id: hold.request_id,
@@ -590,7 +689,14 @@ fn from_bench(hold: HoldSeats, train_date: &str, user: &str) -> HoldRequest {
 
 /// seatbench's demo mix: journeys between the first 4 stops (short trips a
 /// little less likely), 1–2 passengers, mostly second class.
-fn demo_hold(rng: &mut SmallRng, stops: usize, train_date: &str, user: &str, serial: u64) -> HoldRequest {
+fn demo_hold(
+    rng: &mut SmallRng,
+    stops: usize,
+    train_date: &str,
+    user: &str,
+    serial: u64,
+    ids: &mut PassengerIds,
+) -> HoldRequest {
     let segments = stops.min(4) - 1;
     let from = rng.random_range(0..segments).min(rng.random_range(0..segments));
     let to = from + 1 + rng.random_range(0..segments - from).max(rng.random_range(0..segments - from));
@@ -605,9 +711,7 @@ fn demo_hold(rng: &mut SmallRng, stops: usize, train_date: &str, user: &str, ser
         from,
         to,
         class,
-        passengers: (0..passengers)
-            .map(|index| Passenger { name: "Bench".into(), id_number: format!("{:018}", serial * 4 + index as u64) })
-            .collect(),
+        passengers: (0..passengers).map(|_| Passenger { name: "Bench".into(), id_number: ids.next() }).collect(),
         user_id: user.to_owned(),
         request_id: format!("r{serial}"),
     }

@@ -1,5 +1,5 @@
-//! Shared scenarios for both baselines: each test file connects its baseline
-//! (when its server URL is set) and runs these, so both meet the same checks.
+//! Shared scenarios for every target: each test file connects its target
+//! (when its server URL is set) and runs these, so all meet the same checks.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
@@ -58,15 +58,22 @@ where
     }
 }
 
-/// A hold for `passengers` passengers of `class` on `from..to`.
+/// A hold for `passengers` passengers of `class` on `from..to`. Each user's
+/// passengers are their own people (the engine refuses one person on two
+/// overlapping journeys), and the same for every repeat of the request.
 pub fn hold(train_date: &str, class: SeatClass, from: usize, to: usize, passengers: usize, user: &str) -> HoldRequest {
+    let person = |index: usize| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(user, index), &mut hasher);
+        format!("{:018}", std::hash::Hasher::finish(&hasher) % 1_000_000_000_000_000_000)
+    };
     HoldRequest {
         train_date: train_date.into(),
         from,
         to,
         class,
         passengers: (0..passengers)
-            .map(|index| Passenger { name: format!("P{index}"), id_number: format!("{index:018}") })
+            .map(|index| Passenger { name: format!("P{index}"), id_number: person(index) })
             .collect(),
         user_id: user.into(),
         request_id: format!("{user}-req"),
@@ -211,6 +218,7 @@ pub async fn repeats_are_idempotent_and_confirm_once(baseline: Baseline) {
             }
             HoldOutcome::Duplicate { order_id } => orders.push(order_id),
             HoldOutcome::SoldOut => panic!("sold out with 10 free seats"),
+            HoldOutcome::Refused { reason } => panic!("refused: {reason}"),
         }
     }
     assert_eq!(firsts, 1);
