@@ -97,6 +97,27 @@ async fn sold_out_journey_is_failed_precondition() {
 }
 
 #[tokio::test]
+async fn a_fragmented_refusal_says_the_segments_were_free() {
+    let server = TestServer::start().await;
+    let mut booking = server.booking().await;
+    seat_tests::fragment_g1_business(&mut booking, "alice").await;
+    let segments_free = |status: &tonic::Status| api::status::metadata_of(status, api::status::SEGMENTS_FREE);
+    // bob has no order on G1, so the sold-out gate answers; alice's goes to the actor.
+    for (user, at_gate) in [("bob", 2), ("alice", 0)] {
+        let gate_before = server.engine.stats().sold_out_gate_rejections;
+        let one = hold_request(&format!("{user}-one"), user, "G1", "VNP", "NKH", SeatClass::Business, &[IDS[6]]);
+        let status = booking.hold(one).await.unwrap_err();
+        assert_eq!((status.code(), reason(&status).as_str()), (Code::FailedPrecondition, "SOLD_OUT"));
+        assert_eq!(segments_free(&status).as_deref(), Some("true"), "{user}: {}", status.message());
+        let two = hold_request(&format!("{user}-two"), user, "G1", "VNP", "NKH", SeatClass::Business, &IDS[5..7]);
+        let status = booking.hold(two).await.unwrap_err();
+        assert_eq!(segments_free(&status).as_deref(), Some("false"), "{user}: one seat per segment is not two");
+        assert_eq!(server.engine.stats().sold_out_gate_rejections - gate_before, at_gate, "{user}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn segments_sell_twice_per_seat_without_overlap() {
     let server = TestServer::start().await;
     let mut booking = server.booking().await;

@@ -42,6 +42,16 @@ async fn counters_move_with_bookings() {
     assert_eq!(counter(&text, ok_holds) - before, 3.0, "{text}");
     assert_eq!(counter(&text, r#"seat_holds_total{outcome="passenger_overlap"}"#), 1.0);
     assert!(text.contains("seat_rpc_duration_seconds_bucket{method=\"Hold\""), "latency histogram exported");
+    // A passenger refused on fragmented seats counts; a pair refused because
+    // each segment has one seat left does not.
+    let fragmented = "seat_sold_out_segments_free_passengers_total";
+    let before = counter(&text, fragmented);
+    seat_tests::fragment_g1_business(&mut booking, "fragmenter").await;
+    let one = hold_request("one", "metrics-one", "G1", "VNP", "NKH", SeatClass::Business, &[IDS[5]]);
+    booking.hold(one).await.unwrap_err();
+    let pair = hold_request("pair", "metrics-pair", "G1", "VNP", "NKH", SeatClass::Business, &IDS[5..7]);
+    booking.hold(pair).await.unwrap_err();
+    assert_eq!(counter(&scrape(address).await, fragmented) - before, 1.0);
     assert!(text.contains("seat_journal_commit_seconds"), "journal latency exported");
     server.stop().await;
 }

@@ -110,6 +110,7 @@ impl booking_server::Booking for BookingService {
             let request = request.into_inner();
             let user_id = auth::acting_user(&call.caller, &request.user_id)?;
             self.admission.admit(&call.caller, &user_id, call.peer, RpcClass::Write)?;
+            let passengers = request.passengers.len();
             let input = HoldInput {
                 deadline: call.deadline,
                 request_id: convert::key("request_id", &request.request_id)?,
@@ -120,7 +121,12 @@ impl booking_server::Booking for BookingService {
                 passengers: convert::passengers(&request.passengers)?,
             };
             observe::record("train_date", &input.key.to_string());
-            let order = self.engine.hold(input).await.map_err(engine_status)?;
+            let order = self
+                .engine
+                .hold(input)
+                .await
+                .map_err(engine_status)
+                .inspect_err(|status| observe::note_hold_refusal(status, passengers))?;
             Ok(Response::new(convert::order_pb(&order)))
         })
         .await

@@ -4,6 +4,8 @@
 //! Metric names (all prefixed `seat_`):
 //! - `rpc_requests_total{method, code, reason}` and `rpc_duration_seconds{method}`;
 //! - `holds_total`, `confirms_total`, `cancels_total` `{outcome}` (ok or the reason code);
+//! - `sold_out_segments_free_passengers_total`: passengers on holds refused
+//!   SOLD_OUT while every segment of their journey had enough free seats;
 //! - `rate_limited_total{method}`;
 //! - `hold_expiries_total` and `sold_out_gate_rejections_total` (engine), `journal_batch_events`, `journal_commit_seconds`,
 //!   `journal_failed_batches_total` (persistence);
@@ -74,6 +76,15 @@ pub async fn observed<T>(
         Err(status) => tracing::info!(elapsed_us = elapsed.as_micros() as u64, code = ?status.code(), "rpc refused"),
     }
     result
+}
+
+/// Counts the passengers of a hold refused SOLD_OUT although each segment of
+/// the journey alone had seats for them: demand lost to fragmentation, the
+/// figure that tells allocation policies apart.
+pub fn note_hold_refusal(status: &Status, passengers: usize) {
+    if crate::status::refused_while_segments_free(status) {
+        metrics::counter!("seat_sold_out_segments_free_passengers_total").increment(passengers as u64);
+    }
 }
 
 /// How often the engine-wide gauges are refreshed.

@@ -12,6 +12,11 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// ErrorInfo domain of every status this API returns.
 pub const ERROR_DOMAIN: &str = "seat.v1";
 
+/// ErrorInfo metadata key on SOLD_OUT: "true" when every segment of the
+/// journey alone had enough free seats of the class, but no seats had the
+/// whole journey free (fragmentation); "false" when some segment was full.
+pub const SEGMENTS_FREE: &str = "segments_free";
+
 /// INVALID_ARGUMENT naming `field` and saying why.
 pub fn invalid_argument(field: &str, reason: &str) -> Status {
     let mut details = ErrorDetails::with_bad_request_violation(field, reason);
@@ -50,10 +55,14 @@ pub fn rejection_status(rejection: &Rejection) -> Status {
         Rejection::RequestIdReused { .. } => field_rejection("request_id", reason, message),
         Rejection::PassengerOverlap { .. } => with_reason(Code::AlreadyExists, reason, message),
         Rejection::OrderNotFound { .. } => with_reason(Code::NotFound, reason, message),
+        Rejection::SoldOut { segments_free, .. } => {
+            let metadata = HashMap::from([(SEGMENTS_FREE.to_owned(), segments_free.to_string())]);
+            let details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
+            Status::with_error_details(Code::FailedPrecondition, message, details)
+        }
         Rejection::SalesClosed
         | Rejection::Departed
         | Rejection::SeatTaken { .. }
-        | Rejection::SoldOut { .. }
         | Rejection::NotConfirmable { .. }
         | Rejection::HoldExpired { .. } => with_reason(Code::FailedPrecondition, reason, message),
     }
@@ -72,6 +81,17 @@ fn with_reason(code: Code, reason: &str, message: String) -> Status {
 /// The ErrorInfo reason of a status from this API, for clients and tests.
 pub fn reason_of(status: &Status) -> Option<String> {
     status.get_details_error_info().map(|info| info.reason)
+}
+
+/// An ErrorInfo metadata entry of a status from this API.
+pub fn metadata_of(status: &Status, key: &str) -> Option<String> {
+    status.get_details_error_info().and_then(|mut info| info.metadata.remove(key))
+}
+
+/// Whether a SOLD_OUT refusal came while each segment alone still had
+/// enough free seats (see `SEGMENTS_FREE`); false for any other status.
+pub fn refused_while_segments_free(status: &Status) -> bool {
+    metadata_of(status, SEGMENTS_FREE).as_deref() == Some("true")
 }
 
 /// The first BadRequest field of a status, for clients and tests.

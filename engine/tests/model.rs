@@ -411,7 +411,9 @@ impl Reference {
             let requested = hold.passengers.iter().filter(|p| p.class == class).count() as u32;
             let remaining = self.free_count(class, hold.from, hold.to);
             if requested > 0 && remaining < requested {
-                return Err(Rejection::SoldOut { class, requested, remaining });
+                let segments_free =
+                    (hold.from..hold.to).all(|segment| self.free_count(class, segment, segment + 1) >= requested);
+                return Err(Rejection::SoldOut { class, requested, remaining, segments_free });
             }
         }
         Ok(())

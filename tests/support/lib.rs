@@ -290,3 +290,22 @@ pub async fn remaining(booking: &mut Booking, train: &str, from: &str, to: &str,
 pub fn reason(status: &tonic::Status) -> String {
     api::status::reason_of(status).unwrap_or_default()
 }
+
+/// Fragments G1's 15 business seats on `TOMORROW` for `user`: 1-01A taken
+/// VNP → JGK, 1-01C taken JGK → NKH, the other 13 taken the whole way. Each
+/// segment of VNP → NKH then has one seat free, but no seat is free for both.
+pub async fn fragment_g1_business(booking: &mut Booking, user: &str) {
+    let class = pb::SeatClass::Business;
+    for (serial, (from, to, seat)) in [("VNP", "JGK", "01A"), ("JGK", "NKH", "01C")].into_iter().enumerate() {
+        let id = resident_id(100 + serial as u32);
+        let mut request = hold_request(&format!("fragment-{seat}"), user, "G1", from, to, class, &[&id]);
+        request.passengers[0].seat = Some(pb::ExactSeat { carriage: 1, seat: seat.into() });
+        booking.hold(request).await.expect("the exact seat is free");
+    }
+    for (round, size) in [5, 5, 3].into_iter().enumerate() {
+        let ids: Vec<String> = (0..size).map(|i| resident_id(round as u32 * 5 + i)).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let request = hold_request(&format!("fragment-whole-{round}"), user, "G1", "VNP", "AOH", class, &ids);
+        booking.hold(request).await.expect("fits");
+    }
+}

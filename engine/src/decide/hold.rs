@@ -129,9 +129,9 @@ fn check_remaining(state: &TrainDateState, hold: &HoldSeats) -> Result<(), Rejec
             continue;
         }
         let slot = state.plan.class_slot(class).expect("classes validated");
-        let remaining = state.inventory.remaining(slot, hold.from, hold.to);
-        if remaining < requested {
-            return Err(Rejection::SoldOut { class, requested, remaining });
+        if state.inventory.remaining(slot, hold.from, hold.to) < requested {
+            let remaining = |from, to| state.inventory.remaining(slot, from, to);
+            return Err(Rejection::sold_out(class, requested, hold.from, hold.to, remaining));
         }
     }
     Ok(())

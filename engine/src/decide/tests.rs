@@ -222,13 +222,44 @@ fn a_sold_out_class_rejects_the_whole_order() {
     let passengers = vec![any("S1", Second), any("S2", Second), any("F4", First), any("F5", First)];
     let rejection = world.rejected_hold("r2", 0, 5, passengers);
     // then nobody is seated, not even in second class
-    assert_eq!(rejection, Rejection::SoldOut { class: First, requested: 2, remaining: 1 });
+    assert_eq!(rejection, Rejection::SoldOut { class: First, requested: 2, remaining: 1, segments_free: false });
     assert_eq!(world.remaining(Second, 0, 5), 5);
     // and the refused request id is free to retry with fewer passengers
     let held = world.held("r2", 0, 5, vec![any("S1", Second), any("S2", Second), any("F4", First)]);
     assert_eq!(world.seat_names(&held), ["2-01A", "2-01B", "1-01F"]);
     assert_eq!(world.remaining(First, 0, 5), 0);
     assert_eq!(world.remaining(First, 0, 1), 0);
+}
+
+#[test]
+fn a_refusal_says_when_every_segment_had_a_seat_on_different_seats() {
+    // given two first-class seats taken for the whole route, 1-01A taken
+    // 0 → 2 and 1-01C taken 2 → 5: each segment alone has one seat free
+    let mut world = World::train(6, SMALL);
+    world.held("whole", 0, 5, vec![exact("W1", First, 1, "01D"), exact("W2", First, 1, "01F")]);
+    world.held("early", 0, 2, vec![exact("E1", First, 1, "01A")]);
+    world.held("late", 2, 5, vec![exact("L1", First, 1, "01C")]);
+    // when one passenger asks for the whole route
+    let rejection = world.rejected_hold("long", 0, 5, vec![any("P1", First)]);
+    // then it is refused although its seat-km are free: fragmentation
+    assert_eq!(rejection, Rejection::SoldOut { class: First, requested: 1, remaining: 0, segments_free: true });
+    assert!(rejection.to_string().contains("not on the same seats"), "{rejection}");
+}
+
+#[test]
+fn a_refusal_says_when_some_segment_was_truly_full() {
+    // given the same fragments, so each segment has one first-class seat free
+    let mut world = World::train(6, SMALL);
+    world.held("whole", 0, 5, vec![exact("W1", First, 1, "01D"), exact("W2", First, 1, "01F")]);
+    world.held("early", 0, 2, vec![exact("E1", First, 1, "01A")]);
+    world.held("late", 2, 5, vec![exact("L1", First, 1, "01C")]);
+    // when two passengers ask, or one asks after the last seat of segment 1 goes
+    let two = world.rejected_hold("two", 0, 5, vec![any("P1", First), any("P2", First)]);
+    world.held("short", 1, 2, vec![any("S1", First)]);
+    let one = world.rejected_hold("one", 0, 5, vec![any("P3", First)]);
+    // then neither could have been seated on any allocation: not fragmentation
+    assert_eq!(two, Rejection::SoldOut { class: First, requested: 2, remaining: 0, segments_free: false });
+    assert_eq!(one, Rejection::SoldOut { class: First, requested: 1, remaining: 0, segments_free: false });
 }
 
 #[test]

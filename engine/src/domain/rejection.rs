@@ -30,8 +30,20 @@ pub enum Rejection {
     PassengerOverlap { passenger: usize, order_id: OrderId },
     #[error("passengers[{passenger}].seat: seat {seat} in carriage {carriage:02} is taken for this journey")]
     SeatTaken { passenger: usize, carriage: u8, seat: String },
-    #[error("sold out: {requested} {class} seat(s) wanted, {remaining} left for this journey")]
-    SoldOut { class: SeatClass, requested: u32, remaining: u32 },
+    #[error(
+        "sold out: {requested} {class} seat(s) wanted, {remaining} left for this journey{}",
+        if *segments_free { " (every segment has enough free seats, but not on the same seats)" } else { "" }
+    )]
+    SoldOut {
+        class: SeatClass,
+        requested: u32,
+        remaining: u32,
+        /// Every segment of the journey, taken alone, still had `requested`
+        /// seats of the class free: the seat-km were there, but chopped into
+        /// gaps on different seats (fragmentation). Allocation policy is
+        /// judged by how often this happens, so refusals report it.
+        segments_free: bool,
+    },
     #[error("order {order_id} not found on this train-date")]
     OrderNotFound { order_id: OrderId },
     #[error("order {order_id} is {status:?} and can no longer be confirmed")]
@@ -41,6 +53,19 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// SoldOut for `requested` seats of `class` over `from..to`, where
+    /// `remaining(a, b)` is the free count of journey `a..b` in that class.
+    pub fn sold_out(
+        class: SeatClass,
+        requested: u32,
+        from: usize,
+        to: usize,
+        remaining: impl Fn(usize, usize) -> u32,
+    ) -> Rejection {
+        let segments_free = (from..to).all(|segment| remaining(segment, segment + 1) >= requested);
+        Rejection::SoldOut { class, requested, remaining: remaining(from, to), segments_free }
+    }
+
     /// A stable machine-readable reason, carried in the gRPC error details.
     pub fn reason_code(&self) -> &'static str {
         match self {

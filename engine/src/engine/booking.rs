@@ -148,10 +148,12 @@ impl Engine {
 }
 
 /// The sold-out gate: refuses a hold at once, without entering the mailbox,
-/// when the published view shows too few seats for some class. The view
-/// lags by at most one batch, so it may refuse a moment before seats come
-/// back; it never admits a hold the actor would then oversell, because the
-/// actor decides every hold it lets through on exact state.
+/// when the published view shows too few seats for some class, saying as
+/// the actor would whether each segment alone had enough (the view holds
+/// every journey's count, single segments included). The view lags by at
+/// most one batch, so it may refuse a moment before seats come back; it
+/// never admits a hold the actor would then oversell, because the actor
+/// decides every hold it lets through on exact state.
 fn sold_out_gate(
     view: &crate::actor::view::AvailabilityView,
     passengers: &[PassengerRequest],
@@ -163,9 +165,9 @@ fn sold_out_gate(
         if requested == 0 || view.plan.class_slot(class).is_none() {
             continue;
         }
-        let remaining = view.remaining(class, from, to);
-        if remaining < requested {
-            return Err(EngineError::Rejected(Rejection::SoldOut { class, requested, remaining }));
+        if view.remaining(class, from, to) < requested {
+            let remaining = |from, to| view.remaining(class, from, to);
+            return Err(EngineError::Rejected(Rejection::sold_out(class, requested, from, to, remaining)));
         }
     }
     Ok(())

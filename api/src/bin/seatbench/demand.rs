@@ -1,5 +1,6 @@
-//! Seeded booking demand over the demo trains: the same seed gives the same
-//! requests, so runs against different servers or policies compare fairly.
+//! Seeded booking demand over the demo trains or a synthetic network: the
+//! same seed gives the same requests, so runs against different servers or
+//! policies compare fairly.
 
 use api::pb::{self, SeatClass};
 use rand::rngs::SmallRng;
@@ -29,6 +30,28 @@ pub struct Synthetic {
     pub trains: usize,
     pub stops: usize,
     pub stations: usize,
+    pub mix: JourneyMix,
+}
+
+/// Which journeys and groups a synthetic network is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JourneyMix {
+    /// Any journey equally likely, one second-class passenger: spreads load.
+    Uniform,
+    /// The criterion benchmark's demand (benches/src/demand.rs, without
+    /// seat picks): long trips favoured, groups of 1–5 (55% single), 80%
+    /// second, 16% first, 4% business. Long journeys are the ones
+    /// fragmentation refuses, so allocation policies are compared on it.
+    Realistic,
+}
+
+impl Synthetic {
+    /// Station codes of synthetic train `train` (0-based) in calling order.
+    pub fn route(&self, train: usize) -> Vec<String> {
+        let first = api::timetable::synthetic_first_station(train, self.stations);
+        (0..self.stops).map(|stop| api::timetable::synthetic_station_code((first + stop) % self.stations)).collect()
+    }
 }
 
 /// What to do after a hold succeeds.
@@ -111,31 +134,60 @@ impl Demand {
     fn synthetic_hold(&mut self, network: Synthetic) -> pb::HoldRequest {
         let train = self.rng.random_range(0..network.trains);
         let date = self.first_date + chrono::Days::new(self.rng.random_range(0..self.days));
-        let from = self.rng.random_range(0..network.stops - 1);
-        let to = self.rng.random_range(from + 1..network.stops);
-        let station = |stop: usize| {
-            let first = api::timetable::synthetic_first_station(train, network.stations);
-            api::timetable::synthetic_station_code((first + stop) % network.stations)
+        let (from, to, class, passengers) = match network.mix {
+            JourneyMix::Uniform => {
+                let from = self.rng.random_range(0..network.stops - 1);
+                (from, self.rng.random_range(from + 1..network.stops), SeatClass::Second, 1)
+            }
+            JourneyMix::Realistic => {
+                let segments = network.stops - 1;
+                let length = self.rng.random_range(1..=segments).max(self.rng.random_range(1..=segments));
+                let from = self.rng.random_range(0..=segments - length);
+                (from, from + length, self.realistic_class(), self.realistic_group_size())
+            }
         };
+        let route = network.route(train);
         let user = format!("bench-{}-{}-{}", self.run, self.client, self.next);
         pb::HoldRequest {
             request_id: format!("{user}-hold"),
             user_id: user,
             train_date: Some(pb::TrainDate { train: format!("G{}", train + 1), date: date.to_string() }),
-            from_station: station(from),
-            to_station: station(to),
-            passengers: vec![pb::PassengerRequest {
-                name: "Bench".into(),
-                id_number: api::convert::synthetic_resident_id(self.serial(0)),
-                seat_class: SeatClass::Second.into(),
-                ..Default::default()
-            }],
+            from_station: route[from].clone(),
+            to_station: route[to].clone(),
+            passengers: (0..passengers)
+                .map(|index| pb::PassengerRequest {
+                    name: "Bench".into(),
+                    id_number: api::convert::synthetic_resident_id(self.serial(index)),
+                    seat_class: class.into(),
+                    ..Default::default()
+                })
+                .collect(),
         }
     }
 
-    /// Distinct passenger serials across clients and runs.
+    /// Group size 1 to 5, mostly 1 or 2.
+    fn realistic_group_size(&mut self) -> usize {
+        match self.rng.random_range(0..100) {
+            0..55 => 1,
+            55..80 => 2,
+            80..90 => 3,
+            90..96 => 4,
+            _ => 5,
+        }
+    }
+
+    /// Mostly second class, some first, a few business.
+    fn realistic_class(&mut self) -> SeatClass {
+        match self.rng.random_range(0..100) {
+            0..80 => SeatClass::Second,
+            80..96 => SeatClass::First,
+            _ => SeatClass::Business,
+        }
+    }
+
+    /// Distinct passenger serials across clients and runs (up to 8 passengers an order).
     fn serial(&self, index: usize) -> u64 {
-        (self.run % 1_000) * 10_000_000_000_000 + (self.client as u64) * 10_000_000_000 + self.next * 4 + index as u64
+        (self.run % 1_000) * 10_000_000_000_000 + (self.client as u64) * 10_000_000_000 + self.next * 8 + index as u64
     }
 
     pub fn follow_up(&mut self, confirm_percent: u32, cancel_percent: u32) -> FollowUp {

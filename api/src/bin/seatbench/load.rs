@@ -27,6 +27,42 @@ pub struct Recorder {
     pub orders: Vec<pb::Order>,
     pub writes_ok: u64,
     pub generator_dropped: u64,
+    pub passengers: Passengers,
+}
+
+/// Passengers on the holds sent, by what became of the hold.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Passengers {
+    pub requested: u64,
+    /// On acknowledged holds (some later cancelled, as the plan asks).
+    pub seated: u64,
+    pub refused_sold_out: u64,
+    /// Refused SOLD_OUT while each segment of the journey alone had enough
+    /// free seats of the class: lost to fragmentation.
+    pub refused_segments_free: u64,
+}
+
+impl Passengers {
+    fn add(&mut self, other: Passengers) {
+        self.requested += other.requested;
+        self.seated += other.seated;
+        self.refused_sold_out += other.refused_sold_out;
+        self.refused_segments_free += other.refused_segments_free;
+    }
+
+    fn note_hold(&mut self, outcome: &Result<pb::Order, tonic::Status>, count: u64) {
+        self.requested += count;
+        match outcome {
+            Ok(_) => self.seated += count,
+            Err(status) if api::status::reason_of(status).as_deref() == Some("SOLD_OUT") => {
+                self.refused_sold_out += count;
+                if api::status::refused_while_segments_free(status) {
+                    self.refused_segments_free += count;
+                }
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 impl Default for Recorder {
@@ -37,6 +73,7 @@ impl Default for Recorder {
             orders: Vec::new(),
             writes_ok: 0,
             generator_dropped: 0,
+            passengers: Passengers::default(),
         }
     }
 }
@@ -50,6 +87,7 @@ impl Recorder {
         self.orders.extend(other.orders);
         self.writes_ok += other.writes_ok;
         self.generator_dropped += other.generator_dropped;
+        self.passengers.add(other.passengers);
     }
 
     fn note(&mut self, what: &str, outcome: &Result<pb::Order, tonic::Status>, started: Instant) {
@@ -74,8 +112,10 @@ async fn operation(
 ) -> Recorder {
     let mut recorder = Recorder::default();
     let user = request.user_id.clone();
+    let passengers = request.passengers.len() as u64;
     let outcome = booking.hold(request).await.map(tonic::Response::into_inner);
     recorder.note("hold", &outcome, intended);
+    recorder.passengers.note_hold(&outcome, passengers);
     let Ok(mut order) = outcome else { return recorder };
     if follow_up.confirm {
         let started = Instant::now();
@@ -108,31 +148,50 @@ pub struct LoadPlan {
     pub confirm_percent: u32,
     pub cancel_percent: u32,
     pub duration: Duration,
+    /// Stop after this many holds in all (or at the duration, if sooner).
+    pub holds: Option<u64>,
+}
+
+impl LoadPlan {
+    /// Holds client `client` of `clients` may send: an equal share of the
+    /// budget, so the same seed and client count send the same requests.
+    fn holds_for(&self, client: usize, clients: usize) -> u64 {
+        self.holds.map_or(u64::MAX, |holds| {
+            let clients = clients.max(1) as u64;
+            holds / clients + u64::from((client as u64) < holds % clients)
+        })
+    }
 }
 
 /// `clients` clients, each with one operation in flight, for the duration.
 pub async fn closed_loop(channels: &[Booking], clients: usize, plan: &LoadPlan, progress: &ProgressBar) -> Recorder {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
+    let clients_left = Arc::new(AtomicU64::new(clients as u64));
     let mut tasks = JoinSet::new();
     for client in 0..clients {
         let mut booking = channels[client % channels.len()].clone();
         let mut demand =
             Demand::new(plan.seed, client, plan.days, plan.first_date, plan.flash_sale_train.clone(), plan.synthetic);
-        let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
+        let (stop, done, clients_left) = (Arc::clone(&stop), Arc::clone(&done), Arc::clone(&clients_left));
         let (confirm, cancel) = (plan.confirm_percent, plan.cancel_percent);
+        let holds = plan.holds_for(client, clients);
         tasks.spawn(async move {
             let mut recorder = Recorder::default();
-            while !stop.load(Ordering::Relaxed) {
+            for _ in 0..holds {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 let request = demand.hold();
                 let follow_up = demand.follow_up(confirm, cancel);
                 recorder.merge(operation(&mut booking, request, follow_up, Instant::now()).await);
                 done.fetch_add(1, Ordering::Relaxed);
             }
+            clients_left.fetch_sub(1, Ordering::Relaxed);
             recorder
         });
     }
-    tick_until(progress, plan.duration, &done).await;
+    tick_until(progress, plan.duration, &done, || clients_left.load(Ordering::Relaxed) == 0).await;
     stop.store(true, Ordering::Relaxed);
     let mut total = Recorder::default();
     while let Some(recorder) = tasks.join_next().await {
@@ -153,11 +212,11 @@ pub async fn open_loop(channels: &[Booking], rate: u64, plan: &LoadPlan, progres
         })
         .collect();
     let started = Instant::now();
-    let arrivals = rate.max(1) * plan.duration.as_secs().max(1);
+    let arrivals = (rate.max(1) * plan.duration.as_secs().max(1)).min(plan.holds.unwrap_or(u64::MAX));
     let gap = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
     let ticker = tokio::spawn({
         let (progress, done, duration) = (progress.clone(), Arc::clone(&done), plan.duration);
-        async move { tick_until(&progress, duration, &done).await }
+        async move { tick_until(&progress, duration, &done, || done.load(Ordering::Relaxed) >= arrivals).await }
     });
     let mut tasks = JoinSet::new();
     for arrival in 0..arrivals {
@@ -186,9 +245,10 @@ pub async fn open_loop(channels: &[Booking], rate: u64, plan: &LoadPlan, progres
     Arc::try_unwrap(total).ok().expect("all tasks done").into_inner().expect("recorder lock")
 }
 
-async fn tick_until(progress: &ProgressBar, duration: Duration, done: &AtomicU64) {
+/// Shows progress until the duration has passed or `finished` says so.
+async fn tick_until(progress: &ProgressBar, duration: Duration, done: &AtomicU64, finished: impl Fn() -> bool) {
     let started = Instant::now();
-    while started.elapsed() < duration {
+    while started.elapsed() < duration && !finished() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let elapsed = started.elapsed();
         progress.set_position(elapsed.as_millis() as u64);

@@ -63,6 +63,15 @@ struct Args {
     /// demo trains, spreading load over every train-date.
     #[arg(long)]
     synthetic_trains: Option<usize>,
+    /// Journeys and groups asked for on the synthetic network: `realistic`
+    /// favours long trips, groups and all three classes (see demand.rs).
+    #[arg(long, value_enum, default_value = "uniform", requires = "synthetic_trains")]
+    journey_mix: demand::JourneyMix,
+    /// Stop after this many holds in all, each client sending an equal
+    /// share (or at --duration-secs, if sooner): with the same seed and
+    /// --clients, every run sends the same requests.
+    #[arg(long)]
+    holds: Option<u64>,
     /// Demand seed; the same seed replays the same requests.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -90,6 +99,9 @@ struct Results {
     rate: u64,
     duration_secs: f64,
     seed: u64,
+    journey_mix: Option<demand::JourneyMix>,
+    holds_budget: Option<u64>,
+    passengers: load::Passengers,
     acknowledged_writes: u64,
     writes_per_sec: f64,
     latency_ms: Latency,
@@ -134,10 +146,11 @@ async fn run(args: Args) -> Result<bool, String> {
         days: if args.flash_sale_train.is_some() { 1 } else { args.days },
         first_date: service_date_of(SystemClock.now_ms()) + chrono::Days::new(1),
         flash_sale_train: args.flash_sale_train.clone(),
-        synthetic: args.synthetic_trains.map(|trains| demand::Synthetic { trains, stops: 24, stations: 600 }),
+        synthetic: synthetic(&args),
         confirm_percent: args.confirm_percent,
         cancel_percent: args.cancel_percent,
         duration: Duration::from_secs(args.duration_secs),
+        holds: args.holds,
     };
     let progress = ProgressBar::new(plan.duration.as_millis() as u64);
     progress.set_style(
@@ -155,9 +168,9 @@ async fn run(args: Args) -> Result<bool, String> {
         None
     } else {
         // Counts equal a recount only if these orders are all the server has.
-        let fresh = before.orders == 0 && args.synthetic_trains.is_none();
+        let fresh = before.orders == 0;
         let mut booking = channels[0].clone();
-        Some(audit::audit(&mut booking, &recorder.orders, fresh).await)
+        Some(audit::audit(&mut booking, &recorder.orders, fresh, synthetic(&args)).await)
     };
     let results = results(&args, elapsed, recorder, &before, &after, audit);
     print_results(&args, &results, &before, &after);
@@ -166,6 +179,12 @@ async fn run(args: Args) -> Result<bool, String> {
         std::fs::write(path, json).map_err(|error| format!("{}: {error}", path.display()))?;
     }
     Ok(results.audit.as_ref().is_none_or(|audit| audit.failures.is_empty()))
+}
+
+/// The `seatctl synth-timetable` network booked on, with its generator defaults.
+fn synthetic(args: &Args) -> Option<demand::Synthetic> {
+    let mix = args.journey_mix;
+    args.synthetic_trains.map(|trains| demand::Synthetic { trains, stops: 24, stations: 600, mix })
 }
 
 fn results(
@@ -184,6 +203,9 @@ fn results(
         rate: args.rate,
         duration_secs: elapsed,
         seed: args.seed,
+        journey_mix: args.synthetic_trains.map(|_| args.journey_mix),
+        holds_budget: args.holds,
+        passengers: recorder.passengers,
         acknowledged_writes: recorder.writes_ok,
         writes_per_sec: recorder.writes_ok as f64 / elapsed,
         latency_ms: Latency {
@@ -212,6 +234,11 @@ fn print_results(args: &Args, results: &Results, before: &pb::StatsResponse, aft
     println!(
         "write latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p999 {:.2}  max {:.2}",
         l.p50, l.p90, l.p99, l.p999, l.max
+    );
+    let p = &results.passengers;
+    println!(
+        "passengers: {} requested, {} seated, {} refused SOLD_OUT, {} of them while every segment had seats free",
+        p.requested, p.seated, p.refused_sold_out, p.refused_segments_free
     );
     println!("outcomes:");
     for (outcome, count) in &results.outcomes {
@@ -245,6 +272,9 @@ fn print_results(args: &Args, results: &Results, before: &pb::StatsResponse, aft
             audit.seat_km_yield * 100.0,
             if audit.failures.is_empty() { "PASSED".to_owned() } else { format!("{} FAILURES", audit.failures.len()) }
         );
+        if let Some(why) = &audit.skipped {
+            println!("  seats and counts not checked: {why}");
+        }
         for failure in audit.failures.iter().take(20) {
             println!("  {failure}");
         }
