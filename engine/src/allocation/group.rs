@@ -27,6 +27,7 @@ pub fn allocate_group(
 
 /// The cheapest window of `count` adjacent letters in one row.
 fn same_row(search: &SeatSearch, costs: &SeatCosts, class: SeatClass, count: usize) -> Option<Vec<SeatIndex>> {
+    let unbeatable = costs.lowest.saturating_mul(count as u32);
     let mut best: Option<(u32, SeatIndex)> = None;
     for carriage_number in search.plan.carriages_of(class) {
         let carriage = search.plan.carriage(carriage_number).expect("listed carriage exists");
@@ -35,12 +36,15 @@ fn same_row(search: &SeatSearch, costs: &SeatCosts, class: SeatClass, count: usi
             continue;
         }
         let seats = search.plan.carriage_seats(carriage_number);
-        for row_start in seats.clone().step_by(letters) {
-            for window_start in row_start..=row_start + (letters - count) as SeatIndex {
-                let Some(cost) = costs.sum(window_start..window_start + count as SeatIndex) else { continue };
+        let carriage_costs = costs.of_range(seats.clone());
+        for (row_index, row) in carriage_costs.chunks_exact(letters).enumerate() {
+            let row_start = seats.start + (row_index * letters) as SeatIndex;
+            for (offset, window) in row.windows(count).enumerate() {
+                let Some(cost) = SeatCosts::window_sum(window) else { continue };
                 if best.is_none_or(|(best_cost, _)| cost < best_cost) {
+                    let window_start = row_start + offset as SeatIndex;
                     best = Some((cost, window_start));
-                    if cost == 0 {
+                    if cost == unbeatable {
                         return Some((window_start..window_start + count as SeatIndex).collect());
                     }
                 }
@@ -61,6 +65,9 @@ fn same_carriage(search: &SeatSearch, costs: &SeatCosts, class: SeatClass, count
             .collect();
         let Some((cost, seats)) = take_cheapest(candidates, count) else { continue };
         if best.as_ref().is_none_or(|(best_cost, _)| cost < *best_cost) {
+            if cost == costs.lowest.saturating_mul(count as u32) {
+                return Some(seats);
+            }
             best = Some((cost, seats));
         }
     }

@@ -40,17 +40,17 @@ impl SeatSearch<'_> {
     /// patterns once, so ranking rows and blocks reads a byte per seat.
     fn seat_costs(&self, class: SeatClass, excluded: &[SeatIndex]) -> SeatCosts {
         let mut costs = vec![SeatCosts::UNAVAILABLE; self.inventory.seat_count()];
+        let mut lowest = u32::MAX;
         for (cost, pattern) in self.free_patterns(class) {
+            lowest = lowest.min(cost);
             // Costs are free-run lengths in stops, so below 64 and never the sentinel.
             let cost = cost as u8;
-            for seat in pattern.members() {
-                costs[seat as usize] = cost;
-            }
+            pattern.for_each_member(|seat| costs[seat as usize] = cost);
         }
         for seat in excluded {
             costs[*seat as usize] = SeatCosts::UNAVAILABLE;
         }
-        SeatCosts { costs }
+        SeatCosts { costs, lowest }
     }
 
     /// Free patterns of `class` with their cost: seats sharing a mask cost
@@ -67,6 +67,9 @@ impl SeatSearch<'_> {
 /// Per-seat costs for one journey and class, indexed by train-wide seat.
 struct SeatCosts {
     costs: Vec<u8>,
+    /// The cheapest free seat's cost: no `n` seats can cost less than `n`
+    /// times this, so a search may stop at the first set that does.
+    lowest: u32,
 }
 
 impl SeatCosts {
@@ -77,6 +80,21 @@ impl SeatCosts {
     fn of(&self, seat: SeatIndex) -> Option<u32> {
         let cost = self.costs[seat as usize];
         (cost != Self::UNAVAILABLE).then_some(u32::from(cost))
+    }
+
+    /// The costs of a run of seats, such as one carriage.
+    #[inline]
+    fn of_range(&self, seats: std::ops::Range<SeatIndex>) -> &[u8] {
+        &self.costs[seats.start as usize..seats.end as usize]
+    }
+
+    /// Total cost of adjacent seats' `costs`, or `None` if any is unavailable.
+    #[inline]
+    fn window_sum(costs: &[u8]) -> Option<u32> {
+        if costs.iter().any(|cost| *cost == Self::UNAVAILABLE) {
+            return None;
+        }
+        Some(costs.iter().map(|cost| u32::from(*cost)).sum())
     }
 
     /// Total cost of `seats`, or `None` if any is unavailable.

@@ -25,6 +25,7 @@ pub fn allocate_picks(
     let lowest_row = picks.iter().map(|pick| pick.row).min()?;
     let rows_spanned = u16::from(picks.iter().map(|pick| pick.row).max()? - lowest_row + 1);
     let costs = search.seat_costs(class, excluded);
+    let unbeatable = costs.lowest.saturating_mul(picks.len() as u32);
     let mut best: Option<(u32, Vec<SeatIndex>)> = None;
     for carriage_number in search.plan.carriages_of(class) {
         let carriage = search.plan.carriage(carriage_number).expect("listed carriage exists");
@@ -45,6 +46,9 @@ pub fn allocate_picks(
             let Some(cost) = costs.sum(block_at(base_row)) else { continue };
             if best.as_ref().is_none_or(|(best_cost, _)| cost < *best_cost) {
                 best = Some((cost, block_at(base_row).collect()));
+                if cost == unbeatable {
+                    return best.map(|(_, seats)| seats);
+                }
             }
         }
     }
