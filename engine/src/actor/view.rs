@@ -16,7 +16,7 @@ pub struct AvailabilityView {
     pub key: TrainDateKey,
     pub plan: Arc<TrainPlan>,
     /// Same layout as `SeatInventory::remaining_table`.
-    remaining: Box<[u32]>,
+    remaining: Box<[u16]>,
     pub sales: SalesStatus,
     pub totals: TrainDateTotals,
     /// Seq of the last event this view includes.
@@ -40,7 +40,7 @@ impl AvailabilityView {
     pub fn remaining(&self, class: SeatClass, from: usize, to: usize) -> u32 {
         let Some(slot) = self.plan.class_slot(class) else { return 0 };
         let stop_count = self.plan.stop_count();
-        self.remaining[slot * pair_count(stop_count) + pair_index(stop_count, from, to)]
+        u32::from(self.remaining[slot * pair_count(stop_count) + pair_index(stop_count, from, to)])
     }
 
     pub fn sales_open(&self) -> bool {

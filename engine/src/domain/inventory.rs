@@ -17,8 +17,11 @@ pub struct SeatInventory {
     stop_count: usize,
     /// Bit k set: segment k of that seat is sold or held.
     masks: Vec<u64>,
-    /// `remaining[class_slot * pair_count + pair_index(from, to)]`.
-    remaining: Vec<u32>,
+    /// `remaining[class_slot * pair_count + pair_index(from, to)]`. Two
+    /// bytes each: a count never exceeds a train's seats (see
+    /// `SEATS_PER_TRAIN_MAX`), and half the width doubles how many counts one
+    /// vector instruction updates on every take and release.
+    remaining: Vec<u16>,
     /// Class slot of each seat, so the counts can be found without the plan.
     seat_class_slots: Vec<u8>,
     /// Derived from `masks` and `seat_class_slots`; never stored.
@@ -30,9 +33,15 @@ pub struct SeatInventory {
 struct StoredInventory {
     stop_count: usize,
     masks: Vec<u64>,
-    remaining: Vec<u32>,
+    remaining: Vec<u16>,
     seat_class_slots: Vec<u8>,
 }
+
+/// The most seats the timetable limits allow on one train: 32 carriages of
+/// 40 rows of at most five seats (second class, ABCDF).
+const SEATS_PER_TRAIN_MAX: usize =
+    super::timetable::CARRIAGES_PER_TRAIN_MAX * super::timetable::ROWS_PER_CARRIAGE_MAX as usize * 5;
+const _: () = assert!(SEATS_PER_TRAIN_MAX <= u16::MAX as usize, "remaining counts are u16");
 
 impl From<StoredInventory> for SeatInventory {
     fn from(stored: StoredInventory) -> Self {
@@ -82,7 +91,7 @@ impl SeatInventory {
             let slot = plan.class_slot(carriage.class).expect("plan lists every class it carries");
             seat_class_slots.extend(std::iter::repeat_n(slot as u8, carriage.seat_count() as usize));
             for count in &mut remaining[slot * pairs..(slot + 1) * pairs] {
-                *count += carriage.seat_count();
+                *count += u16::try_from(carriage.seat_count()).expect("validated timetables fit u16 counts");
             }
         }
         let masks = vec![0; seat_class_slots.len()];
@@ -117,11 +126,11 @@ impl SeatInventory {
     /// Seats of the class in `class_slot` on which `from..to` is wholly free.
     #[inline]
     pub fn remaining(&self, class_slot: usize, from: usize, to: usize) -> u32 {
-        self.remaining[class_slot * pair_count(self.stop_count) + pair_index(self.stop_count, from, to)]
+        u32::from(self.remaining[class_slot * pair_count(self.stop_count) + pair_index(self.stop_count, from, to)])
     }
 
     /// The whole remaining-count table, for publishing.
-    pub fn remaining_table(&self) -> &[u32] {
+    pub fn remaining_table(&self) -> &[u16] {
         &self.remaining
     }
 
@@ -169,7 +178,7 @@ impl SeatInventory {
         mask_without_journey: u64,
         from: usize,
         to: usize,
-        mut change: impl FnMut(&mut [u32]),
+        mut change: impl FnMut(&mut [u16]),
     ) {
         let stop_count = self.stop_count;
         let (run_start, run_end) = free_run(mask_without_journey, from, to, stop_count - 1);
@@ -184,10 +193,10 @@ impl SeatInventory {
     /// Counts recomputed from the masks alone; equals `remaining_table` unless
     /// there is a bug. Seats sharing a class and mask are counted once, so a
     /// recount costs O(distinct masks × pairs), not O(seats × pairs).
-    pub fn recount(&self) -> Vec<u32> {
+    pub fn recount(&self) -> Vec<u16> {
         let stop_count = self.stop_count;
         let pairs = pair_count(stop_count);
-        let mut patterns: std::collections::HashMap<(u8, u64), u32> = std::collections::HashMap::new();
+        let mut patterns: std::collections::HashMap<(u8, u64), u16> = std::collections::HashMap::new();
         for (mask, slot) in self.masks.iter().zip(&self.seat_class_slots) {
             *patterns.entry((*slot, *mask)).or_default() += 1;
         }
