@@ -43,6 +43,53 @@ pub enum SalesStatus {
     },
 }
 
+/// (user id, request id) as the requests map is keyed, so a lookup can
+/// borrow both strings instead of allocating a key on every hold.
+pub trait RequestKey {
+    fn user_id(&self) -> &str;
+    fn request_id(&self) -> &str;
+}
+
+impl RequestKey for (String, String) {
+    fn user_id(&self) -> &str {
+        &self.0
+    }
+    fn request_id(&self) -> &str {
+        &self.1
+    }
+}
+
+impl RequestKey for (&str, &str) {
+    fn user_id(&self) -> &str {
+        self.0
+    }
+    fn request_id(&self) -> &str {
+        self.1
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn RequestKey + 'a> for (String, String) {
+    fn borrow(&self) -> &(dyn RequestKey + 'a) {
+        self
+    }
+}
+
+/// Hashes as `(String, String)` does (field by field), as `Borrow` requires.
+impl std::hash::Hash for dyn RequestKey + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.user_id().hash(state);
+        self.request_id().hash(state);
+    }
+}
+
+impl PartialEq for dyn RequestKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.user_id() == other.user_id() && self.request_id() == other.request_id()
+    }
+}
+
+impl Eq for dyn RequestKey + '_ {}
+
 /// A journey a passenger holds on this train-date, for the overlap rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PassengerJourney {
@@ -132,7 +179,7 @@ impl TrainDateState {
     }
 
     pub fn order_for_request(&self, user_id: &str, request_id: &str) -> Option<&Order> {
-        let order_id = self.requests.get(&(user_id.to_owned(), request_id.to_owned()))?;
+        let order_id = self.requests.get(&(user_id, request_id) as &dyn RequestKey)?;
         self.orders.get(order_id)
     }
 
