@@ -967,6 +967,10 @@ fn command_name(command: &Command) -> &'static str {
     }
 }
 
+fn model_cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(256)
+}
+
 fn run_workload(policy: AllocationPolicy, scenario: &Scenario) -> BTreeMap<String, usize> {
     let mut harness = Harness::new(scenario, policy);
     harness.check();
@@ -977,7 +981,8 @@ fn run_workload(policy: AllocationPolicy, scenario: &Scenario) -> BTreeMap<Strin
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases in CI; PROPTEST_CASES raises it for a longer soak.
+    #![proptest_config(ProptestConfig { cases: model_cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn tightest_fit_engine_agrees_with_the_reference(scenario in scenario()) {
