@@ -12,6 +12,7 @@
 //! - `chunks` (private): fixed-shape chunking, so multi-row statements come in a few sizes only.
 //! - `rows` (private): domain values to bind values and fetched rows back, for both backends.
 //! - `sql` (private): the SQL both backends share and the fixed-shape multi-row insert.
+//! - `train_dates` (private): train-date rows naming their template by hash, templates stored once.
 
 mod batch;
 mod chunks;
@@ -22,4 +23,5 @@ mod rows;
 mod sql;
 pub mod sqlite;
 pub mod store;
+mod train_dates;
 pub mod writer;

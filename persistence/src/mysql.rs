@@ -5,8 +5,9 @@ use crate::batch::{AppendRows, check_sequences, streams_to_check};
 use crate::chunks::{BULK_SHAPES, ROW_SHAPES, padded_chunks};
 use crate::codec::StoredEvent;
 use crate::journal::{Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend};
-use crate::rows::{self, CarriageRow, StopRow, TrainDateRow, decode_error, sql_int};
+use crate::rows::{self, CarriageRow, StopRow, decode_error, sql_int};
 use crate::sql::{self, insert_rows};
+use crate::train_dates::{TemplateRow, TrainDateRow, TrainDateRows, parse_templates, train_date};
 use engine::domain::timetable::{Station, TrainTemplate};
 use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, MySql, QueryBuilder};
@@ -29,6 +30,7 @@ const UPSERT_TRAIN: &str = "INSERT INTO trains (code, updated_at_ms) VALUES (?, 
 /// A no-op update rather than `INSERT IGNORE`, which would also turn
 /// truncation and other errors into warnings.
 const KEEP_TRAIN_DATES: &str = " ON DUPLICATE KEY UPDATE train_date = train_date";
+const KEEP_TEMPLATES: &str = " ON DUPLICATE KEY UPDATE template_hash = template_hash";
 /// A second snapshot at the same seq is the same state, perhaps in a newer format.
 const REPLACE_SNAPSHOTS: &str = " ON DUPLICATE KEY UPDATE version = VALUES(version), body = VALUES(body)";
 
@@ -188,9 +190,11 @@ impl Journal for MySqlJournal {
     }
 
     async fn insert_train_dates(&self, train_dates: &[StoredTrainDate]) -> Result<(), JournalError> {
-        let rows: Vec<_> = train_dates.iter().map(rows::train_date_values).collect();
+        let rows = TrainDateRows::of(train_dates);
         let mut tx = self.pool.begin().await?;
-        insert_rows::<MySql, 5>(&mut tx, sql::INSERT_TRAIN_DATES, KEEP_TRAIN_DATES, &rows, BULK_SHAPES).await?;
+        insert_rows::<MySql, 2>(&mut tx, sql::INSERT_TEMPLATES, KEEP_TEMPLATES, &rows.templates, BULK_SHAPES).await?;
+        insert_rows::<MySql, 6>(&mut tx, sql::INSERT_TRAIN_DATES, KEEP_TRAIN_DATES, &rows.train_dates, BULK_SHAPES)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -205,9 +209,15 @@ impl Journal for MySqlJournal {
     }
 
     async fn load_train_dates(&self) -> Result<Vec<StoredTrainDate>, JournalError> {
+        // One read transaction, so every row's template is in the same view.
+        let mut tx = self.pool.begin().await?;
+        let templates: Vec<TemplateRow> =
+            sqlx::query_as(sql::LOAD_TEMPLATES).fetch_all(&mut *tx).await.map_err(decode_error("train_templates"))?;
         let rows: Vec<TrainDateRow> =
-            sqlx::query_as(sql::LOAD_TRAIN_DATES).fetch_all(&self.pool).await.map_err(decode_error("train_dates"))?;
-        rows.into_iter().map(rows::train_date).collect()
+            sqlx::query_as(sql::LOAD_TRAIN_DATES).fetch_all(&mut *tx).await.map_err(decode_error("train_dates"))?;
+        tx.commit().await?;
+        let templates = parse_templates(templates)?;
+        rows.into_iter().map(|row| train_date(row, &templates)).collect()
     }
 
     async fn load_orders(&self) -> Result<Vec<OrderRow>, JournalError> {

@@ -2,7 +2,7 @@
 //! fetched rows back to domain values. Column order lives here and in `sql`.
 
 use crate::codec::StoredEvent;
-use crate::journal::{JournalError, OrderRow, StoredSnapshot, StoredTrainDate, parse_stream_id, stream_id};
+use crate::journal::{JournalError, OrderRow, StoredSnapshot};
 use engine::domain::timetable::{Carriage, Station, Stop, TrainTemplate};
 use std::borrow::Cow;
 
@@ -73,17 +73,6 @@ pub(crate) fn carriage_values<'a>(train: &'a str, carriage: &'a Carriage) -> [Va
     ]
 }
 
-pub(crate) fn train_date_values(train_date: &StoredTrainDate) -> [Value<'static>; 5] {
-    let template = serde_json::to_string(&train_date.template).expect("templates always serialise");
-    [
-        Value::Text(stream_id(&train_date.key).into()),
-        Value::Text(train_date.key.train.clone().into()),
-        Value::Text(train_date.key.date.to_string().into()),
-        Value::Text(template.into()),
-        Value::Int(sql_int(train_date.opened_at_ms)),
-    ]
-}
-
 /// A `train_stops` row as fetched.
 #[derive(sqlx::FromRow)]
 pub(crate) struct StopRow {
@@ -102,15 +91,6 @@ pub(crate) struct CarriageRow {
     pub class: String,
     pub seat_rows: u16,
     pub letters: String,
-}
-
-/// A `train_dates` row as fetched.
-#[derive(sqlx::FromRow)]
-pub(crate) struct TrainDateRow {
-    pub train_date: String,
-    pub train: String,
-    pub template: String,
-    pub opened_at_ms: u64,
 }
 
 /// Builds templates from train codes, stops sorted by (train, stop_index) and
@@ -155,16 +135,6 @@ fn carriage(row: CarriageRow) -> Result<Carriage, JournalError> {
     })
 }
 
-pub(crate) fn train_date(row: TrainDateRow) -> Result<StoredTrainDate, JournalError> {
-    let corrupt = |reason: String| JournalError::Corrupt(format!("train_dates {}: {reason}", row.train_date));
-    let key = parse_stream_id(&row.train_date).ok_or_else(|| corrupt("not a YYYY-MM-DD/TRAIN id".into()))?;
-    if key.train != row.train {
-        return Err(corrupt(format!("train column says {}", row.train)));
-    }
-    let template = serde_json::from_str(&row.template).map_err(|error| corrupt(format!("template: {error}")))?;
-    Ok(StoredTrainDate { key, template, opened_at_ms: row.opened_at_ms })
-}
-
 /// Turns a column that would not decode into `Corrupt`, naming what was read;
 /// every other database error passes through.
 pub(crate) fn decode_error(what: impl std::fmt::Display) -> impl FnOnce(sqlx::Error) -> JournalError {
@@ -186,19 +156,5 @@ mod tests {
             CarriageRow { train: "G1".into(), number: 3, class: "deluxe".into(), seat_rows: 5, letters: "A".into() };
         let error = carriage(row).unwrap_err().to_string();
         assert!(error.contains("train_carriages G1/3") && error.contains("deluxe"), "{error}");
-    }
-
-    #[test]
-    fn train_dates_with_bad_ids_or_templates_are_corrupt() {
-        let row = |id: &str, template: &str| TrainDateRow {
-            train_date: id.into(),
-            train: "G1".into(),
-            template: template.into(),
-            opened_at_ms: 1,
-        };
-        let bad_id = train_date(row("2026-13-01/G1", "{}")).unwrap_err().to_string();
-        assert!(bad_id.contains("train_dates 2026-13-01/G1"), "{bad_id}");
-        let bad_template = train_date(row("2026-12-01/G1", "{")).unwrap_err().to_string();
-        assert!(bad_template.contains("template"), "{bad_template}");
     }
 }

@@ -13,8 +13,10 @@ pub(crate) const INSERT_STATIONS: &str = "INSERT INTO stations (code, name, piny
 pub(crate) const INSERT_STOPS: &str =
     "INSERT INTO train_stops (train, stop_index, station, arrive_minutes, depart_minutes, distance_km) ";
 pub(crate) const INSERT_CARRIAGES: &str = "INSERT INTO train_carriages (train, number, class, seat_rows, letters) ";
+/// `template` is left empty: the body is in `train_templates` under `template_hash`.
 pub(crate) const INSERT_TRAIN_DATES: &str =
-    "INSERT INTO train_dates (train_date, train, service_date, template, opened_at_ms) ";
+    "INSERT INTO train_dates (train_date, train, service_date, template, template_hash, opened_at_ms) ";
+pub(crate) const INSERT_TEMPLATES: &str = "INSERT INTO train_templates (template_hash, body) ";
 
 /// Keeps the newest two snapshots of a stream: the latest and a spare in case
 /// the latest does not decode. The derived table lets MySQL read the table it
@@ -35,7 +37,11 @@ pub(crate) const LOAD_STOPS: &str = "SELECT train, station, arrive_minutes, depa
      FROM train_stops ORDER BY train, stop_index";
 pub(crate) const LOAD_CARRIAGES: &str =
     "SELECT train, number, class, seat_rows, letters FROM train_carriages ORDER BY train, number";
-pub(crate) const LOAD_TRAIN_DATES: &str = "SELECT train_date, train, template, opened_at_ms FROM train_dates WHERE archived_at_ms IS NULL ORDER BY train_date";
+pub(crate) const LOAD_TRAIN_DATES: &str = "SELECT train_date, train, template, template_hash, opened_at_ms \
+     FROM train_dates WHERE archived_at_ms IS NULL ORDER BY train_date";
+/// The templates open train-dates name, each parsed once however many share it.
+pub(crate) const LOAD_TEMPLATES: &str = "SELECT template_hash, body FROM train_templates WHERE template_hash IN \
+     (SELECT template_hash FROM train_dates WHERE archived_at_ms IS NULL)";
 pub(crate) const ARCHIVE_TRAIN_DATE: &str =
     "UPDATE train_dates SET archived_at_ms = ? WHERE train_date = ? AND archived_at_ms IS NULL";
 pub(crate) const LOAD_ORDERS: &str =

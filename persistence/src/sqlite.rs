@@ -4,8 +4,9 @@ use crate::batch::{AppendRows, check_sequences, streams_to_check};
 use crate::chunks::{BULK_SHAPES, ROW_SHAPES, padded_chunks};
 use crate::codec::StoredEvent;
 use crate::journal::{Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend};
-use crate::rows::{self, CarriageRow, StopRow, TrainDateRow, decode_error, sql_int};
+use crate::rows::{self, CarriageRow, StopRow, decode_error, sql_int};
 use crate::sql::{self, insert_rows};
+use crate::train_dates::{TemplateRow, TrainDateRow, TrainDateRows, parse_templates, train_date};
 use engine::domain::timetable::{Station, TrainTemplate};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -30,6 +31,7 @@ const UPSERT_STATIONS: &str = " ON CONFLICT (code) DO UPDATE SET name = excluded
 const UPSERT_TRAIN: &str = "INSERT INTO trains (code, updated_at_ms) VALUES (?, ?) \
      ON CONFLICT (code) DO UPDATE SET updated_at_ms = excluded.updated_at_ms";
 const KEEP_TRAIN_DATES: &str = " ON CONFLICT (train_date) DO NOTHING";
+const KEEP_TEMPLATES: &str = " ON CONFLICT (template_hash) DO NOTHING";
 /// A second snapshot at the same seq is the same state, perhaps in a newer format.
 const REPLACE_SNAPSHOTS: &str =
     " ON CONFLICT (train_date, seq) DO UPDATE SET version = excluded.version, body = excluded.body";
@@ -160,9 +162,11 @@ impl Journal for SqliteJournal {
     }
 
     async fn insert_train_dates(&self, train_dates: &[StoredTrainDate]) -> Result<(), JournalError> {
-        let rows: Vec<_> = train_dates.iter().map(rows::train_date_values).collect();
+        let rows = TrainDateRows::of(train_dates);
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        insert_rows::<Sqlite, 5>(&mut tx, sql::INSERT_TRAIN_DATES, KEEP_TRAIN_DATES, &rows, BULK_SHAPES).await?;
+        insert_rows::<Sqlite, 2>(&mut tx, sql::INSERT_TEMPLATES, KEEP_TEMPLATES, &rows.templates, BULK_SHAPES).await?;
+        insert_rows::<Sqlite, 6>(&mut tx, sql::INSERT_TRAIN_DATES, KEEP_TRAIN_DATES, &rows.train_dates, BULK_SHAPES)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -177,9 +181,15 @@ impl Journal for SqliteJournal {
     }
 
     async fn load_train_dates(&self) -> Result<Vec<StoredTrainDate>, JournalError> {
+        // One read transaction, so every row's template is in the same view.
+        let mut tx = self.pool.begin().await?;
+        let templates: Vec<TemplateRow> =
+            sqlx::query_as(sql::LOAD_TEMPLATES).fetch_all(&mut *tx).await.map_err(decode_error("train_templates"))?;
         let rows: Vec<TrainDateRow> =
-            sqlx::query_as(sql::LOAD_TRAIN_DATES).fetch_all(&self.pool).await.map_err(decode_error("train_dates"))?;
-        rows.into_iter().map(rows::train_date).collect()
+            sqlx::query_as(sql::LOAD_TRAIN_DATES).fetch_all(&mut *tx).await.map_err(decode_error("train_dates"))?;
+        tx.commit().await?;
+        let templates = parse_templates(templates)?;
+        rows.into_iter().map(|row| train_date(row, &templates)).collect()
     }
 
     async fn load_orders(&self) -> Result<Vec<OrderRow>, JournalError> {

@@ -23,6 +23,7 @@ conformance!(
     timetable_round_trips_and_upserts_replace,
     train_dates_insert_once_and_keep_their_template,
     archived_train_dates_are_not_loaded_or_revived,
+    templates_are_stored_once_and_inline_rows_still_load,
     orders_round_trip_and_a_repeated_request_fails_the_append,
     corrupt_rows_are_reported_by_name,
 );
@@ -202,6 +203,32 @@ async fn train_dates_insert_once_and_keep_their_template(journal: &impl Journal,
     let extra = train_date("K9", 2, &template("K9", 2, 1));
     journal.insert_train_dates(std::slice::from_ref(&extra)).await.unwrap();
     opened.push(extra);
+    opened.sort_by_key(|stored| stream_id(&stored.key));
+    assert_eq!(journal.load_train_dates().await.unwrap(), opened);
+}
+
+async fn templates_are_stored_once_and_inline_rows_still_load(journal: &impl Journal, raw: &Raw) {
+    let (g1, k9) = (template("G1", 4, 2), template("K9", 3, 1));
+    let stored = |train: &str, day: u32, template: &TrainTemplate| StoredTrainDate {
+        key: key(train, day),
+        template: template.clone(),
+        opened_at_ms: 7,
+    };
+    let mut opened: Vec<_> = (1..=30).map(|day| stored("G1", day, &g1)).collect();
+    opened.extend((1..=30).map(|day| stored("K9", day, &k9)));
+    journal.insert_train_dates(&opened).await.unwrap();
+    journal.insert_train_dates(&opened[..5]).await.unwrap();
+    assert_eq!(raw.count("SELECT COUNT(*) FROM train_templates").await, 2, "one row per distinct template");
+    assert_eq!(raw.count("SELECT COUNT(*) FROM train_dates WHERE template <> ''").await, 0, "no inline copies");
+
+    // A row from before the templates table carries its template inline.
+    let inline = serde_json::to_string(&k9).unwrap().replace('\'', "''");
+    let statement = format!(
+        "INSERT INTO train_dates (train_date, train, service_date, template, opened_at_ms) \
+         VALUES ('2026-12-31/K9', 'K9', '2026-12-31', '{inline}', 7)"
+    );
+    raw.execute_built(statement).await;
+    opened.push(stored("K9", 31, &k9));
     opened.sort_by_key(|stored| stream_id(&stored.key));
     assert_eq!(journal.load_train_dates().await.unwrap(), opened);
 }

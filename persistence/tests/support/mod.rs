@@ -29,6 +29,25 @@ impl Raw {
         .expect("raw statement runs");
     }
 
+    /// A statement built at run time (test data only).
+    pub async fn execute_built(&self, statement: String) {
+        let statement = sqlx::AssertSqlSafe(statement);
+        match self {
+            Raw::Sqlite(pool) => sqlx::query(statement).execute(pool).await.map(drop),
+            Raw::MySql(pool) => sqlx::query(statement).execute(pool).await.map(drop),
+        }
+        .expect("raw statement runs");
+    }
+
+    /// The single integer a `SELECT COUNT(*) ...` returns.
+    pub async fn count(&self, query: &'static str) -> i64 {
+        match self {
+            Raw::Sqlite(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+            Raw::MySql(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+        }
+        .expect("count reads")
+    }
+
     pub async fn snapshot_seqs(&self, stream: &str) -> Vec<u64> {
         const SQL: &str = "SELECT seq FROM snapshots WHERE train_date = ? ORDER BY seq";
         match self {
