@@ -91,6 +91,9 @@ impl SeatCosts {
     /// Total cost of adjacent seats' `costs`, or `None` if any is unavailable.
     #[inline]
     fn window_sum(costs: &[u8]) -> Option<u32> {
+        // A window is a handful of bytes: a plain scan beats `contains`, which
+        // calls memchr (measured: 5% more instructions per hold).
+        #[expect(clippy::manual_contains, reason = "memchr costs more than a 2-5 byte scan")]
         if costs.iter().any(|cost| *cost == Self::UNAVAILABLE) {
             return None;
         }
