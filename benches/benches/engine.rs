@@ -1,5 +1,6 @@
 //! Engine microbenchmarks on a 16-car, 1,193-seat, 24-stop train:
-//! - holds from empty to sold out under realistic demand, tightest-fit vs first-fit;
+//! - holds from empty to sold out under realistic demand, tightest-fit vs first-fit,
+//!   and the same sale with the refused requests left out (every command takes or frees seats);
 //! - availability reads;
 //! - a search over every train serving one station pair (200 trains).
 
@@ -8,7 +9,7 @@ use engine::allocation::AllocationPolicy;
 use engine::domain::seat_class::SeatClass;
 use seat_benches::demand::Demand;
 use seat_benches::fixtures::{BENCH_STOPS, fresh_train_date};
-use seat_benches::holds::{HOLDS_PER_RUN, demand_steps, run, seat_km_yield};
+use seat_benches::holds::{HOLDS_PER_RUN, demand_steps, effective_steps, run, seat_km_yield};
 use std::hint::black_box;
 
 /// The same allocator as seatd, so the figures are the server's.
@@ -30,6 +31,17 @@ fn holds_until_sold_out(c: &mut Criterion) {
         group.bench_function(format!("{policy:?}"), |bencher| {
             bencher.iter_batched(
                 || (fresh_train_date(), steps.clone()),
+                |(mut state, steps)| black_box(run(&mut state, steps)),
+                BatchSize::LargeInput,
+            )
+        });
+        // The same sale with the refused requests left out: every command
+        // here takes or frees seats.
+        let effective = effective_steps(&steps);
+        group.throughput(Throughput::Elements(effective.len() as u64));
+        group.bench_function(format!("{policy:?}/accepted_only"), |bencher| {
+            bencher.iter_batched(
+                || (fresh_train_date(), effective.clone()),
                 |(mut state, steps)| black_box(run(&mut state, steps)),
                 BatchSize::LargeInput,
             )

@@ -72,6 +72,33 @@ pub fn run(state: &mut TrainDateState, steps: Vec<Step>) -> usize {
     accepted
 }
 
+/// Only the steps of `steps` that change the train-date: accepted holds and
+/// the cancels that release them, in order. Replaying them reaches the same
+/// state with no refusal in between, so their rate is what allocation
+/// sustains while seats remain, without cheap sold-out refusals padding it.
+pub fn effective_steps(steps: &[Step]) -> Vec<Step> {
+    let mut state = crate::fixtures::fresh_train_date();
+    let mut effective = Vec::new();
+    let mut latest = None;
+    for step in steps {
+        match step {
+            Step::Hold(hold) => {
+                if execute(&mut state, Command::HoldSeats(hold.clone())) {
+                    latest = Some(hold.order_id);
+                    effective.push(step.clone());
+                }
+            }
+            Step::CancelLatest => {
+                if let Some(order_id) = latest.take() {
+                    execute(&mut state, Command::CancelOrder { order_id, user_id: None });
+                    effective.push(Step::CancelLatest);
+                }
+            }
+        }
+    }
+    effective
+}
+
 /// Seat-km sold over seat-km offered once demand is exhausted.
 pub fn seat_km_yield(state: &TrainDateState) -> f64 {
     let plan = &state.plan;
