@@ -22,33 +22,17 @@ impl Demand {
         Demand { rng: SmallRng::seed_from_u64(seed), stop_count, next_serial: 0 }
     }
 
-    /// A journey whose length favours long trips: the longer of two uniform
-    /// draws, so about half of all journeys cover more than 70% of the line.
+    /// A journey whose length favours long trips (see `long_favoured_journey`).
     pub fn journey(&mut self) -> (usize, usize) {
-        let segments = self.stop_count - 1;
-        let length = self.rng.random_range(1..=segments).max(self.rng.random_range(1..=segments));
-        let from = self.rng.random_range(0..=segments - length);
-        (from, from + length)
+        long_favoured_journey(&mut self.rng, self.stop_count)
     }
 
-    /// Group size 1 to 5, mostly 1 or 2.
     pub fn group_size(&mut self) -> usize {
-        match self.rng.random_range(0..100) {
-            0..55 => 1,
-            55..80 => 2,
-            80..90 => 3,
-            90..96 => 4,
-            _ => 5,
-        }
+        group_size(&mut self.rng)
     }
 
-    /// Mostly second class, some first, a few business.
     pub fn class(&mut self) -> SeatClass {
-        match self.rng.random_range(0..100) {
-            0..80 => SeatClass::Second,
-            80..96 => SeatClass::First,
-            _ => SeatClass::Business,
-        }
+        class(&mut self.rng)
     }
 
     pub fn hold(&mut self, policy: AllocationPolicy) -> HoldSeats {
@@ -86,5 +70,35 @@ impl Demand {
     /// True about `percent` percent of the time.
     pub fn chance(&mut self, percent: u32) -> bool {
         self.rng.random_range(0..100) < percent
+    }
+}
+
+/// A journey on a train of `stop_count` stops whose length favours long
+/// trips: the longer of two uniform draws, so about half of all journeys
+/// cover more than 70% of the line.
+pub fn long_favoured_journey(rng: &mut SmallRng, stop_count: usize) -> (usize, usize) {
+    let segments = stop_count - 1;
+    let length = rng.random_range(1..=segments).max(rng.random_range(1..=segments));
+    let from = rng.random_range(0..=segments - length);
+    (from, from + length)
+}
+
+/// Group size 1 to 5, mostly 1 or 2.
+pub fn group_size(rng: &mut SmallRng) -> usize {
+    match rng.random_range(0..100) {
+        0..55 => 1,
+        55..80 => 2,
+        80..90 => 3,
+        90..96 => 4,
+        _ => 5,
+    }
+}
+
+/// Mostly second class, some first, a few business.
+pub fn class(rng: &mut SmallRng) -> SeatClass {
+    match rng.random_range(0..100) {
+        0..80 => SeatClass::Second,
+        80..96 => SeatClass::First,
+        _ => SeatClass::Business,
     }
 }

@@ -112,22 +112,7 @@ impl Demand {
             }
         };
         let passengers = 1 + usize::from(self.rng.random_range(0..4) == 0);
-        let user = format!("bench-{}-{}-{}", self.run, self.client, self.next);
-        pb::HoldRequest {
-            request_id: format!("{user}-hold"),
-            user_id: user,
-            train_date: Some(pb::TrainDate { train, date: date.to_string() }),
-            from_station: from.into(),
-            to_station: to.into(),
-            passengers: (0..passengers)
-                .map(|index| pb::PassengerRequest {
-                    name: "Bench".into(),
-                    id_number: api::convert::synthetic_resident_id(self.serial(index)),
-                    seat_class: class.into(),
-                    ..Default::default()
-                })
-                .collect(),
-        }
+        self.request(pb::TrainDate { train, date: date.to_string() }, from.into(), to.into(), class, passengers)
     }
 
     /// A hold on a random synthetic train-date: every one of them is a target.
@@ -140,20 +125,34 @@ impl Demand {
                 (from, self.rng.random_range(from + 1..network.stops), SeatClass::Second, 1)
             }
             JourneyMix::Realistic => {
-                let segments = network.stops - 1;
-                let length = self.rng.random_range(1..=segments).max(self.rng.random_range(1..=segments));
-                let from = self.rng.random_range(0..=segments - length);
-                (from, from + length, self.realistic_class(), self.realistic_group_size())
+                // The criterion benchmarks' demand model, minus seat picks.
+                let (from, to) = seat_benches::demand::long_favoured_journey(&mut self.rng, network.stops);
+                let class = api::convert::seat_class_to_pb(seat_benches::demand::class(&mut self.rng));
+                (from, to, class, seat_benches::demand::group_size(&mut self.rng))
             }
         };
         let route = network.route(train);
+        let train_date = pb::TrainDate { train: format!("G{}", train + 1), date: date.to_string() };
+        self.request(train_date, route[from].clone(), route[to].clone(), class, passengers)
+    }
+
+    /// A hold for a new user (as real demand is many people booking once
+    /// each) with `passengers` distinct passengers of one class.
+    fn request(
+        &self,
+        train_date: pb::TrainDate,
+        from_station: String,
+        to_station: String,
+        class: SeatClass,
+        passengers: usize,
+    ) -> pb::HoldRequest {
         let user = format!("bench-{}-{}-{}", self.run, self.client, self.next);
         pb::HoldRequest {
             request_id: format!("{user}-hold"),
             user_id: user,
-            train_date: Some(pb::TrainDate { train: format!("G{}", train + 1), date: date.to_string() }),
-            from_station: route[from].clone(),
-            to_station: route[to].clone(),
+            train_date: Some(train_date),
+            from_station,
+            to_station,
             passengers: (0..passengers)
                 .map(|index| pb::PassengerRequest {
                     name: "Bench".into(),
@@ -162,26 +161,6 @@ impl Demand {
                     ..Default::default()
                 })
                 .collect(),
-        }
-    }
-
-    /// Group size 1 to 5, mostly 1 or 2.
-    fn realistic_group_size(&mut self) -> usize {
-        match self.rng.random_range(0..100) {
-            0..55 => 1,
-            55..80 => 2,
-            80..90 => 3,
-            90..96 => 4,
-            _ => 5,
-        }
-    }
-
-    /// Mostly second class, some first, a few business.
-    fn realistic_class(&mut self) -> SeatClass {
-        match self.rng.random_range(0..100) {
-            0..80 => SeatClass::Second,
-            80..96 => SeatClass::First,
-            _ => SeatClass::Business,
         }
     }
 
