@@ -40,7 +40,8 @@ async fn all_events(journal: &impl Journal, stream: &str) -> Vec<StoredEvent> {
 }
 
 async fn appends_read_back_in_every_chunk_shape(journal: &impl Journal, _: &Raw) {
-    let sizes = [1u64, 5, 17, 64, 150];
+    // 253 events, then 18: between them every row shape (64, 32, 16, 8, 4, 2, 1) is used.
+    let sizes = [1u64, 5, 16, 17, 64, 150];
     let streams: Vec<String> = (1..=sizes.len() as u32).map(|day| stream_id(&key("G1", day))).collect();
     let batch: Vec<StreamAppend> = streams.iter().zip(sizes).map(|(stream, size)| append(stream, 1..=size)).collect();
     journal.append(&batch).await.expect("first batch appends");
