@@ -37,11 +37,19 @@
 //! runs the engine's own recount ([`Engine::verify_all`]), reads every order
 //! the harness was ever given back from the engine, reads every seat's taken
 //! segments from seat maps and every remaining count from the published
-//! availability, and hands them to the shared [`AuditReport`] checks.
+//! availability, and hands them to the shared [`AuditReport`](crate::audit::AuditReport) checks.
+//!
+//! - `template`: the engine template a harness train-date opens with.
+//! - `audit`: the restart-then-read-back audit.
 
-use crate::audit::{AuditReport, StoredSeat, StoredTicket};
-use crate::layout::{Layout, class_code};
-use crate::model::{AckedOrder, BaselineError, CancelOutcome, ConfirmOutcome, HoldOutcome, HoldRequest, OrderStatus};
+mod audit;
+mod template;
+
+pub use template::station_code;
+use template::template_for;
+
+use crate::layout::Layout;
+use crate::model::{BaselineError, CancelOutcome, ConfirmOutcome, HoldOutcome, HoldRequest};
 use api::boot::{BootConfig, Booted, Database, boot};
 use api::config::{AckSetting, SeatdConfig};
 use chrono::NaiveDate;
@@ -50,7 +58,7 @@ use engine::domain::command::{PassengerRequest, SeatChoice};
 use engine::domain::order::{OrderId, OrderStatus as EngineStatus};
 use engine::domain::rejection::Rejection;
 use engine::domain::state::{TrainDateKey, service_date_of};
-use engine::domain::timetable::{Carriage, Station, Stop, TrainTemplate};
+use engine::domain::timetable::Station;
 use engine::engine::{Engine, EngineError, HoldInput, RecoverySummary};
 use persistence::writer::WriterStats;
 use serde::Serialize;
@@ -71,27 +79,12 @@ const STOP_WAIT: Duration = Duration::from_secs(10);
 /// Pause between checks for calls still in flight while stopping.
 const STOP_POLL: Duration = Duration::from_millis(10);
 
-/// Departure from the first stop, minutes after midnight.
-const FIRST_DEPARTURE_MINUTES: u32 = 6 * 60;
-/// Minutes from one stop's arrival to the next's.
-const MINUTES_PER_STOP: u32 = 20;
-/// Minutes a train stands at an intermediate stop.
-const DWELL_MINUTES: u32 = 2;
-/// Kilometres between consecutive stops (fares only).
-const KM_PER_STOP: u32 = 50;
-
 const MS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
 
 /// The engine's today by default: 2026-11-30, the day before the first
 /// train-date basebench and the tests open (2026-12-01).
 pub fn service_today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 30).expect("valid date")
-}
-
-/// Station code of stop `stop` on every bench train: `BBAA`, `BBAB`, ….
-pub fn station_code(stop: usize) -> String {
-    let letter = |index: usize| char::from(b'A' + (index % 26) as u8);
-    format!("BB{}{}", letter(stop / 26), letter(stop))
 }
 
 /// The system clock moved by whole days: real time passes, only the date differs.
@@ -479,135 +472,6 @@ impl SeatEngine {
     fn booked(&self, train_date: &str, order_id: u64) -> Option<OrderId> {
         lock(&self.inner.book).get_mut(train_date, order_id).map(|order| order.id)
     }
-
-    /// Restarts the engine from its journal, then audits every train-date
-    /// opened here and every order in `acked` (see the module docs).
-    pub async fn audit(&self, acked: &[AckedOrder]) -> Result<AuditReport, BaselineError> {
-        self.restart().await?;
-        let engine = self.engine()?;
-        let mut report = AuditReport::default();
-        if let Err(error) = engine.verify_all().await {
-            report.problem(format!("engine recount: {error}"));
-        }
-        let mut train_dates: Vec<Arc<OpenTrainDate>> = {
-            let open = self.inner.train_dates.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            open.values().cloned().collect()
-        };
-        train_dates.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut orders_by_train_date: HashMap<Arc<str>, Vec<(u64, OrderId)>> = HashMap::new();
-        for (index, order) in lock(&self.inner.book).orders.iter().enumerate() {
-            orders_by_train_date.entry(Arc::clone(&order.train_date)).or_default().push((index as u64 + 1, order.id));
-        }
-        let mut stored = HashMap::new();
-        for open in &train_dates {
-            let orders = orders_by_train_date.remove(&open.name).unwrap_or_default();
-            let tickets = read_orders(&engine, open, &orders, &mut stored, &mut report).await?;
-            let seats = read_seats(&engine, open, &mut report).await?;
-            let counts = read_counts(&engine, open)?;
-            report.check_train_date(&open.name, open.layout.stop_count(), &seats, &counts, &tickets);
-        }
-        for (train_date, orders) in orders_by_train_date {
-            report.problem(format!("{} orders on {train_date}, which was never opened", orders.len()));
-        }
-        report.check_acked(&stored, acked);
-        Ok(report)
-    }
-}
-
-/// Reads back every booked order of one train-date: its stored status goes
-/// into `stored`, and the tickets of those still holding seats are returned.
-async fn read_orders(
-    engine: &Engine,
-    open: &OpenTrainDate,
-    orders: &[(u64, OrderId)],
-    stored: &mut HashMap<(String, u64), OrderStatus>,
-    report: &mut AuditReport,
-) -> Result<Vec<StoredTicket>, BaselineError> {
-    let mut tickets = Vec::new();
-    for (number, id) in orders {
-        let snapshot = match engine.get_order(*id, None).await {
-            Ok(snapshot) => snapshot,
-            // The acknowledged-order check reports it if it was acknowledged.
-            Err(EngineError::NotFound(_)) => continue,
-            Err(error) => return Err(failed(error)),
-        };
-        if snapshot.key != open.key {
-            report.problem(format!("{} order {number} ({id}) is stored on {}", open.name, snapshot.key));
-            continue;
-        }
-        let order = &snapshot.order;
-        let status = match order.status {
-            EngineStatus::Held => OrderStatus::Held,
-            EngineStatus::Confirmed => OrderStatus::Confirmed,
-            EngineStatus::Cancelled | EngineStatus::Refunded | EngineStatus::Expired => OrderStatus::Cancelled,
-        };
-        stored.insert((open.name.to_string(), *number), status);
-        if status.holds_seats() {
-            let (from, to) = order.journey();
-            tickets.extend(order.tickets.iter().map(|ticket| StoredTicket {
-                order_id: *number,
-                seat: ticket.seat,
-                from,
-                to,
-            }));
-        }
-    }
-    Ok(tickets)
-}
-
-/// Every seat's taken segments, from one seat map per carriage and segment.
-async fn read_seats(
-    engine: &Engine,
-    open: &OpenTrainDate,
-    report: &mut AuditReport,
-) -> Result<Vec<StoredSeat>, BaselineError> {
-    let layout = &open.layout;
-    let mut seats: Vec<StoredSeat> = layout
-        .seats()
-        .iter()
-        .enumerate()
-        .map(|(seat, spec)| StoredSeat { seat: seat as u32, class: class_code(spec.class), mask: 0 })
-        .collect();
-    let mut first_seat = 0usize;
-    while first_seat < layout.seats().len() {
-        let carriage = layout.seats()[first_seat].carriage;
-        let seat_count = layout.seats()[first_seat..].iter().take_while(|seat| seat.carriage == carriage).count();
-        for segment in 0..layout.last_stop() {
-            let map = engine
-                .seat_map(&open.key, carriage, &station_code(segment), &station_code(segment + 1))
-                .await
-                .map_err(failed)?;
-            if map.free.len() != seat_count {
-                report.problem(format!(
-                    "{}: carriage {carriage} has {} seats in the engine, {seat_count} in the layout",
-                    open.name,
-                    map.free.len()
-                ));
-            }
-            for (offset, free) in map.free.iter().take(seat_count).enumerate() {
-                if !free {
-                    seats[first_seat + offset].mask |= 1 << segment;
-                }
-            }
-        }
-        first_seat += seat_count;
-    }
-    Ok(seats)
-}
-
-/// Every (class, from, to) remaining count, as searches see it.
-fn read_counts(engine: &Engine, open: &OpenTrainDate) -> Result<Vec<(u8, usize, usize, i64)>, BaselineError> {
-    let stop_count = open.layout.stop_count();
-    let mut counts = Vec::new();
-    for from in 0..stop_count {
-        for to in from + 1..stop_count {
-            let offer = engine.availability(&open.key, &station_code(from), &station_code(to)).map_err(failed)?;
-            counts.extend(
-                offer.classes.iter().map(|class| (class_code(class.class), from, to, i64::from(class.remaining))),
-            );
-        }
-    }
-    Ok(counts)
 }
 
 /// `G1-2026-12-01` → train G1 on 2026-12-01.
@@ -623,55 +487,6 @@ fn engine_key(train_date: &str) -> Result<TrainDateKey, BaselineError> {
     Ok(TrainDateKey::new(train, date))
 }
 
-/// The template of train `train` with `layout`'s stops and seats, numbering
-/// seats exactly as the layout does.
-fn template_for(train: &str, layout: &Layout) -> Result<TrainTemplate, BaselineError> {
-    let last = layout.last_stop();
-    let stops = (0..layout.stop_count())
-        .map(|stop| {
-            let arrive = FIRST_DEPARTURE_MINUTES + stop as u32 * MINUTES_PER_STOP;
-            Stop {
-                station: station_code(stop),
-                arrive_minutes: (stop > 0).then_some(arrive),
-                depart_minutes: match stop {
-                    0 => Some(FIRST_DEPARTURE_MINUTES),
-                    stop if stop == last => None,
-                    _ => Some(arrive + DWELL_MINUTES),
-                },
-                distance_km: stop as u32 * KM_PER_STOP,
-            }
-        })
-        .collect();
-    let mut carriages: Vec<Carriage> = Vec::new();
-    for seat in layout.seats() {
-        let letter_at = seat.code.len().checked_sub(1).filter(|at| *at > 0 && seat.code.is_char_boundary(*at));
-        let parsed = letter_at.and_then(|at| Some((seat.code[..at].parse::<u16>().ok()?, seat.code[at..].to_owned())));
-        let Some((row, letter)) = parsed else {
-            return Err(BaselineError::Invalid(format!("seat code {:?} is not like 12F", seat.code)));
-        };
-        match carriages.last_mut() {
-            Some(carriage) if carriage.number == seat.carriage => {
-                if carriage.class != seat.class {
-                    return Err(BaselineError::Invalid(format!("carriage {} mixes classes", seat.carriage)));
-                }
-                if !carriage.letters.contains(letter.as_str()) {
-                    carriage.letters.push_str(&letter);
-                }
-                carriage.rows = carriage.rows.max(row);
-            }
-            _ => carriages.push(Carriage { number: seat.carriage, class: seat.class, rows: row, letters: letter }),
-        }
-    }
-    let template = TrainTemplate { code: train.to_owned(), stops, carriages };
-    template.validate(|_| true).map_err(|error| BaselineError::Invalid(format!("train {train}: {error}")))?;
-    if Layout::from_template(&template) != *layout {
-        return Err(BaselineError::Invalid(format!(
-            "train {train}: the layout is not whole rows of carriages, so the engine would number its seats differently"
-        )));
-    }
-    Ok(template)
-}
-
 /// An engine error the harness has no outcome for.
 fn failed(error: EngineError) -> BaselineError {
     match error {
@@ -685,56 +500,4 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn train_date_names_parse() {
-        let key = engine_key("G101-2026-12-03").expect("parses");
-        assert_eq!(key.train, "G101");
-        assert_eq!(key.date, NaiveDate::from_ymd_opt(2026, 12, 3).expect("date"));
-        for bad in ["", "2026-12-03", "-2026-12-03", "G1_2026-12-03", "G1-2026-13-03"] {
-            assert!(engine_key(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn the_bench_layout_round_trips_through_a_template() {
-        for stops in [2, 4, 24] {
-            let layout = Layout::sixteen_car(stops);
-            let template = template_for("G1", &layout).expect("template");
-            assert_eq!(Layout::from_template(&template), layout);
-            assert_eq!(template.stops.len(), stops);
-        }
-    }
-
-    #[test]
-    fn station_codes_are_distinct_and_valid() {
-        let codes: std::collections::HashSet<String> = (0..crate::layout::STOPS_MAX).map(station_code).collect();
-        assert_eq!(codes.len(), crate::layout::STOPS_MAX);
-        for code in codes {
-            let station = Station { code, name: "x".into(), pinyin: String::new() };
-            engine::domain::timetable::validate_station(&station).expect("valid station");
-        }
-    }
-
-    #[test]
-    fn the_shifted_clock_shows_the_chosen_date() {
-        let today = NaiveDate::from_ymd_opt(2031, 3, 4).expect("date");
-        assert_eq!(service_date_of(ShiftedClock::showing(today).now_ms()), today);
-    }
-
-    #[test]
-    fn the_order_book_numbers_each_order_once() {
-        let mut book = OrderBook::default();
-        let name: Arc<str> = Arc::from("G1-2026-12-01");
-        let (a, b) = (OrderId::generate(), OrderId::generate());
-        assert_eq!(book.number(&name, a), (1, true));
-        assert_eq!(book.number(&name, b), (2, true));
-        assert_eq!(book.number(&name, a), (1, false));
-        assert!(book.get_mut("G1-2026-12-01", 2).is_some_and(|order| order.id == b));
-        assert!(book.get_mut("G2-2026-12-01", 2).is_none());
-        assert!(book.get_mut("G1-2026-12-01", 0).is_none());
-        assert!(book.get_mut("G1-2026-12-01", 3).is_none());
-    }
-}
+mod tests;
