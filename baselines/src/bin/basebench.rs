@@ -327,11 +327,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
                 result
             }
             .await;
-            if args.keep {
-                eprintln!("keeping database {tag}");
-            } else {
-                mysql_classic::drop_database(&args.mysql_url, &tag).await?;
-            }
+            drop_unless_kept(&args, &tag).await?;
             outcome
         }
         Target::RedisLua => {
@@ -400,14 +396,20 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
                 Ok::<_, Box<dyn std::error::Error>>(result)
             }
             .await;
-            if args.keep {
-                eprintln!("keeping database {tag}");
-            } else {
-                mysql_classic::drop_database(&args.mysql_url, &tag).await?;
-            }
+            drop_unless_kept(&args, &tag).await?;
             outcome
         }
     }
+}
+
+/// Drops the run's throwaway database, unless `--keep` asked to keep it.
+async fn drop_unless_kept(args: &Args, tag: &str) -> Result<(), Box<dyn std::error::Error>> {
+    if args.keep {
+        eprintln!("keeping database {tag}");
+    } else {
+        mysql_classic::drop_database(&args.mysql_url, tag).await?;
+    }
+    Ok(())
 }
 
 /// The classic baseline's settings that decide durability, for the report.
