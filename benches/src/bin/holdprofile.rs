@@ -7,11 +7,13 @@
 //!     target/release/holdprofile --policy tightest-fit --runs 3
 //! ```
 //! Instructions per command = the reported total ÷ (runs × commands).
+//! `--accepted-only` profiles just the holds that take seats (see
+//! `holds::effective_steps`).
 
 use clap::Parser;
 use engine::allocation::AllocationPolicy;
 use seat_benches::fixtures::fresh_train_date;
-use seat_benches::holds::{demand_steps, run, seat_km_yield};
+use seat_benches::holds::{demand_steps, effective_steps, run, seat_km_yield};
 use std::hint::black_box;
 
 /// The same allocator as seatd, so the counts are the server's.
@@ -25,11 +27,17 @@ struct Args {
     policy: AllocationPolicy,
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Only the holds that take seats and the cancels that free them.
+    #[arg(long)]
+    accepted_only: bool,
 }
 
 fn main() {
     let args = Args::parse();
-    let steps = demand_steps(args.policy);
+    let mut steps = demand_steps(args.policy);
+    if args.accepted_only {
+        steps = effective_steps(&steps);
+    }
     let mut accepted = 0;
     let mut last_yield = 0.0;
     for _ in 0..args.runs {
