@@ -65,10 +65,6 @@ const ERRORS_LISTED_MAX: usize = 10;
 /// Seconds between progress lines on stderr.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
-/// Quantiles written to the JSON latency CDF, for plotting.
-const CDF_QUANTILES: [f64; 16] =
-    [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999, 1.0];
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 enum Target {
@@ -182,7 +178,7 @@ impl Latency {
             p99: ms(histogram.value_at_quantile(0.99)),
             p999: ms(histogram.value_at_quantile(0.999)),
             max: ms(histogram.max()),
-            cdf: CDF_QUANTILES.iter().map(|q| (*q, ms(histogram.value_at_quantile(*q)))).collect(),
+            cdf: seat_benches::latency::cdf_ms(histogram),
         }
     }
 }

@@ -119,6 +119,8 @@ struct Latency {
     p99: f64,
     p999: f64,
     max: f64,
+    /// (quantile, ms) pairs, for the plots.
+    cdf: Vec<(f64, f64)>,
 }
 
 #[tokio::main]
@@ -214,6 +216,7 @@ fn results(
             p99: ms(0.99),
             p999: ms(0.999),
             max: recorder.latency_us.max() as f64 / 1000.0,
+            cdf: seat_benches::latency::cdf_ms(&recorder.latency_us),
         },
         outcomes: recorder.outcomes,
         generator_dropped: recorder.generator_dropped,
