@@ -5,14 +5,16 @@ use hdrhistogram::Histogram;
 
 /// Quantiles of the CDF: every tenth, then finer in the tail where the
 /// targets differ most.
-pub const CDF_QUANTILES: [f64; 20] = [
-    0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 0.9999, 1.0,
-];
+pub const CDF_QUANTILES: [f64; 20] =
+    [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 0.9999, 1.0];
 
 /// (quantile, milliseconds) at each of `CDF_QUANTILES`, from a histogram
 /// recorded in microseconds.
 pub fn cdf_ms(histogram_us: &Histogram<u64>) -> Vec<(f64, f64)> {
-    CDF_QUANTILES.iter().map(|quantile| (*quantile, histogram_us.value_at_quantile(*quantile) as f64 / 1000.0)).collect()
+    CDF_QUANTILES
+        .iter()
+        .map(|quantile| (*quantile, histogram_us.value_at_quantile(*quantile) as f64 / 1000.0))
+        .collect()
 }
 
 #[cfg(test)]
