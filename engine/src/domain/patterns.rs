@@ -8,7 +8,6 @@
 
 use super::plan::SeatIndex;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// Seats of one class sharing one mask.
 #[derive(Clone, Debug)]
@@ -68,33 +67,12 @@ impl Iterator for BitIter {
     }
 }
 
-/// Masks are already well mixed in their low bits only when few segments are
-/// sold, so spread them with one multiply instead of paying for SipHash on
-/// every take and release.
-#[derive(Default)]
-struct MaskHasher(u64);
-
-impl Hasher for MaskHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (value ^ (value >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
 /// The patterns of one class, in no particular order.
 #[derive(Clone, Debug, Default)]
 struct ClassPatterns {
     patterns: Vec<Pattern>,
-    position_of_mask: HashMap<u64, usize, BuildHasherDefault<MaskHasher>>,
+    /// foldhash, as the other train-date maps: looked up on every take and release.
+    position_of_mask: HashMap<u64, usize, foldhash::fast::RandomState>,
 }
 
 /// Every class's patterns; kept in step with the masks by `SeatInventory`.
