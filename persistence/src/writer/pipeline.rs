@@ -30,8 +30,7 @@ pub(super) async fn run<J: Journal>(
     let mut open = true;
     loop {
         while commits.len() < in_flight_max && pipeline.due(&config, !open) {
-            let batch = pipeline.launch();
-            let keys: Vec<TrainDateKey> = batch.keys().cloned().collect();
+            let (batch, keys) = pipeline.launch();
             let handle = commits.spawn(commit(Arc::clone(&journal), batch, config));
             pipeline.in_flight.insert(handle.id(), keys);
         }
@@ -90,11 +89,13 @@ impl Pipeline {
                 || self.window_ends(config).is_some_and(|end| end <= Instant::now()))
     }
 
-    fn launch(&mut self) -> Batch {
+    /// Takes the pending batch to commit; its train-dates are busy until it lands.
+    fn launch(&mut self) -> (Batch, Vec<TrainDateKey>) {
         self.pending_since = None;
         let batch = std::mem::take(&mut self.pending);
-        self.busy.extend(batch.keys().cloned());
-        batch
+        let keys: Vec<TrainDateKey> = batch.keys().cloned().collect();
+        self.busy.extend(keys.iter().cloned());
+        (batch, keys)
     }
 
     fn accept(&mut self, message: JournalMessage) {
