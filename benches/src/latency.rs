@@ -1,7 +1,42 @@
-//! The latency CDF every load tool writes to its JSON results, so the plots
-//! draw every target from the same quantiles.
+//! The latency summary every load tool writes to its JSON results and the
+//! plots read back, so every target is drawn from the same quantiles.
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Latency in milliseconds, from a histogram recorded in microseconds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LatencyMs {
+    /// Samples; absent from results written before it was recorded.
+    #[serde(default)]
+    pub count: u64,
+    #[serde(default)]
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    /// (quantile, ms) at each of `CDF_QUANTILES`; absent from older results.
+    #[serde(default)]
+    pub cdf: Vec<(f64, f64)>,
+}
+
+impl LatencyMs {
+    pub fn of(histogram_us: &Histogram<u64>) -> Self {
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        LatencyMs {
+            count: histogram_us.len(),
+            mean: histogram_us.mean() / 1000.0,
+            p50: ms(histogram_us.value_at_quantile(0.5)),
+            p90: ms(histogram_us.value_at_quantile(0.9)),
+            p99: ms(histogram_us.value_at_quantile(0.99)),
+            p999: ms(histogram_us.value_at_quantile(0.999)),
+            max: ms(histogram_us.max()),
+            cdf: cdf_ms(histogram_us),
+        }
+    }
+}
 
 /// Quantiles of the CDF: every tenth, then finer in the tail where the
 /// targets differ most.

@@ -24,6 +24,7 @@ use seat_baselines::seat_engine::{SeatEngine, SeatEngineConfig};
 use seat_baselines::{AckedOrder, Baseline, CancelOutcome, ConfirmOutcome, HoldOutcome, HoldRequest, Layout};
 use seat_baselines::{OrderStatus, Passenger};
 use seat_benches::demand::Demand;
+use seat_benches::latency::LatencyMs;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -153,36 +154,6 @@ struct Args {
     keep: bool,
 }
 
-/// Latency summary in milliseconds.
-#[derive(Serialize, Default)]
-struct Latency {
-    count: u64,
-    mean: f64,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    p999: f64,
-    max: f64,
-    /// (quantile, ms) pairs.
-    cdf: Vec<(f64, f64)>,
-}
-
-impl Latency {
-    fn of(histogram: &Histogram<u64>) -> Self {
-        let ms = |micros: u64| micros as f64 / 1000.0;
-        Latency {
-            count: histogram.len(),
-            mean: histogram.mean() / 1000.0,
-            p50: ms(histogram.value_at_quantile(0.5)),
-            p90: ms(histogram.value_at_quantile(0.9)),
-            p99: ms(histogram.value_at_quantile(0.99)),
-            p999: ms(histogram.value_at_quantile(0.999)),
-            max: ms(histogram.max()),
-            cdf: seat_benches::latency::cdf_ms(histogram),
-        }
-    }
-}
-
 /// One client's tally, merged at the end.
 struct Tally {
     /// Every hold answered (held, duplicate or sold out), in µs.
@@ -277,9 +248,9 @@ struct Report {
     error_samples: Vec<String>,
     outcomes: BTreeMap<String, u64>,
     /// Latency of acknowledged writes.
-    write_latency_ms: Latency,
+    write_latency_ms: LatencyMs,
     /// Latency of every answered hold, refusals included.
-    hold_latency_ms: Latency,
+    hold_latency_ms: LatencyMs,
     audit: AuditReport,
     durability: serde_json::Value,
 }
@@ -534,8 +505,8 @@ async fn drive(
         errors: tally.errors,
         error_samples: tally.error_samples.clone(),
         outcomes: tally.outcomes.clone(),
-        write_latency_ms: Latency::of(&tally.writes),
-        hold_latency_ms: Latency::of(&tally.holds),
+        write_latency_ms: LatencyMs::of(&tally.writes),
+        hold_latency_ms: LatencyMs::of(&tally.holds),
         audit,
         durability,
     };

@@ -8,6 +8,7 @@
 
 use clap::Parser;
 use plotters::prelude::*;
+use seat_benches::latency::LatencyMs;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,19 +33,7 @@ struct Run {
     #[serde(alias = "writes_ok_per_sec")]
     writes_per_sec: f64,
     #[serde(alias = "write_latency_ms")]
-    latency_ms: Latency,
-}
-
-#[derive(Deserialize, Clone)]
-struct Latency {
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    p999: f64,
-    max: f64,
-    /// (quantile, ms) pairs; results written before the CDF existed lack it.
-    #[serde(default)]
-    cdf: Vec<(f64, f64)>,
+    latency_ms: LatencyMs,
 }
 
 /// Lines cycle through these so labels stay distinguishable in print.

@@ -18,6 +18,7 @@ use engine::clock::{Clock, SystemClock};
 use engine::domain::state::service_date_of;
 use indicatif::{ProgressBar, ProgressStyle};
 use load::{LoadPlan, Recorder};
+use seat_benches::latency::LatencyMs;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -104,23 +105,12 @@ struct Results {
     passengers: load::Passengers,
     acknowledged_writes: u64,
     writes_per_sec: f64,
-    latency_ms: Latency,
+    latency_ms: LatencyMs,
     outcomes: std::collections::BTreeMap<String, u64>,
     generator_dropped: u64,
     journal_commits: u64,
     journal_events: u64,
     audit: Option<audit::AuditReport>,
-}
-
-#[derive(serde::Serialize)]
-struct Latency {
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    p999: f64,
-    max: f64,
-    /// (quantile, ms) pairs, for the plots.
-    cdf: Vec<(f64, f64)>,
 }
 
 #[tokio::main]
@@ -197,7 +187,6 @@ fn results(
     after: &pb::StatsResponse,
     audit: Option<audit::AuditReport>,
 ) -> Results {
-    let ms = |quantile: f64| recorder.latency_us.value_at_quantile(quantile) as f64 / 1000.0;
     Results {
         label: args.label.clone(),
         mode: args.mode,
@@ -210,14 +199,7 @@ fn results(
         passengers: recorder.passengers,
         acknowledged_writes: recorder.writes_ok,
         writes_per_sec: recorder.writes_ok as f64 / elapsed,
-        latency_ms: Latency {
-            p50: ms(0.5),
-            p90: ms(0.9),
-            p99: ms(0.99),
-            p999: ms(0.999),
-            max: recorder.latency_us.max() as f64 / 1000.0,
-            cdf: seat_benches::latency::cdf_ms(&recorder.latency_us),
-        },
+        latency_ms: LatencyMs::of(&recorder.latency_us),
         outcomes: recorder.outcomes,
         generator_dropped: recorder.generator_dropped,
         journal_commits: after.journal_batches - before.journal_batches,
