@@ -4,7 +4,8 @@
 //! argument errors carry `google.rpc.BadRequest` naming the field.
 
 use engine::domain::rejection::Rejection;
-use engine::engine::EngineError;
+use engine::durability::StoreError;
+use engine::error::{EngineError, NotFound, Overload, Unavailable};
 use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -25,15 +26,47 @@ pub fn invalid_argument(field: &str, reason: &str) -> Status {
 }
 
 pub fn engine_status(error: EngineError) -> Status {
+    let message = error.to_string();
     match error {
         EngineError::InvalidArgument { field, reason } => invalid_argument(&field, &reason),
-        EngineError::NotFound(message) => with_reason(Code::NotFound, "NOT_FOUND", message),
+        EngineError::NotFound(what) => with_reason(Code::NotFound, not_found_reason(&what), message),
         EngineError::Rejected(rejection) => rejection_status(&rejection),
-        EngineError::Overloaded(message) => with_reason(Code::ResourceExhausted, "MAILBOX_FULL", message),
-        EngineError::Unavailable(message) => with_reason(Code::Unavailable, "UNAVAILABLE", message),
-        EngineError::DeadlineExceeded => {
-            with_reason(Code::DeadlineExceeded, "DEADLINE_EXCEEDED", EngineError::DeadlineExceeded.to_string())
+        EngineError::Overloaded(why) => with_reason(Code::ResourceExhausted, overload_reason(&why), message),
+        EngineError::Unavailable(why) => with_reason(Code::Unavailable, unavailable_reason(&why), message),
+        EngineError::DeadlineExceeded => with_reason(Code::DeadlineExceeded, "DEADLINE_EXCEEDED", message),
+        EngineError::InvariantBroken { .. } => with_reason(Code::Internal, "INVARIANT_BROKEN", message),
+    }
+}
+
+/// Not found, by what was not found. An order that is not the caller's
+/// answers exactly as one that does not exist (see `NotFound::Order`).
+fn not_found_reason(what: &NotFound) -> &'static str {
+    match what {
+        NotFound::TrainDate(_) => "TRAIN_DATE_NOT_FOUND",
+        NotFound::Order(_) => "ORDER_NOT_FOUND",
+        NotFound::Train(_) => "TRAIN_NOT_FOUND",
+    }
+}
+
+/// Overload, by which queue was full.
+fn overload_reason(why: &Overload) -> &'static str {
+    match why {
+        Overload::MailboxFull { .. } => "MAILBOX_FULL",
+        Overload::JournalQueueFull { .. } => "JOURNAL_QUEUE_FULL",
+    }
+}
+
+/// Unavailability, by cause; a corrupt journal is told apart, since waiting
+/// will not fix it.
+fn unavailable_reason(why: &Unavailable) -> &'static str {
+    match why {
+        Unavailable::ReadOnly { cause: StoreError::Corrupt { .. } | StoreError::Conflict { .. }, .. } => {
+            "JOURNAL_CORRUPT"
         }
+        Unavailable::ReadOnly { .. } => "TRAIN_DATE_READ_ONLY",
+        Unavailable::NotDurable { .. } => "NOT_DURABLE",
+        Unavailable::Stopped { .. } => "TRAIN_DATE_STOPPED",
+        Unavailable::Store { .. } => "STORE_UNAVAILABLE",
     }
 }
 

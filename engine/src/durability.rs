@@ -13,6 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -28,12 +29,53 @@ pub enum AckMode {
     Memory,
 }
 
+/// Why the store (or the journal writer in front of it) could not do what
+/// was asked. Callers branch on the variant: only `Unavailable` is worth
+/// retrying; `Corrupt` and `Conflict` need an operator.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// The database could not be reached or refused for a passing reason
+    /// (lost connection, timeout, lock wait); the same call may succeed later.
+    #[error("the database is unavailable: {detail}")]
+    Unavailable {
+        /// The driver's own words, for operators' logs.
+        detail: String,
+    },
+    /// Stored data that cannot be decoded or does not fit the code reading it.
+    #[error("stored data is corrupt: {detail}")]
+    Corrupt {
+        /// What could not be read, and where.
+        detail: String,
+    },
+    /// A write that contradicts what is stored: a sequence gap or duplicate,
+    /// which means a bug or a second writer for the same stream.
+    #[error("the write conflicts with stored data: {detail}")]
+    Conflict {
+        /// Which stream and sequence numbers disagree.
+        detail: String,
+    },
+    /// An earlier batch for the same train-date failed, so this one was not
+    /// attempted: writing it would leave a gap in the stream.
+    #[error("an earlier batch for this train-date failed")]
+    EarlierBatchFailed,
+    /// The journal writer task has stopped (the process is shutting down).
+    #[error("the journal writer stopped")]
+    WriterStopped,
+}
+
+impl StoreError {
+    /// Whether retrying may succeed once the database is back.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. } | StoreError::EarlierBatchFailed | StoreError::WriterStopped)
+    }
+}
+
 /// Why the journal could not make a batch durable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JournalFailure(pub String);
+pub type JournalFailure = StoreError;
 
 /// One actor's contribution to a group commit.
 pub struct JournalEntry {
+    /// The stream these events continue.
     pub key: TrainDateKey,
     /// Contiguous events continuing the stream; empty for a pure barrier
     /// (a reply that only needs earlier events durable).
@@ -56,7 +98,9 @@ pub enum JournalMessage {
 /// The sending side of the journal writer's queue, as actors hold it.
 #[derive(Clone)]
 pub struct JournalSink {
+    /// Bounded: an actor that finds it full refuses the write (JOURNAL_QUEUE_FULL).
     pub sender: mpsc::Sender<JournalMessage>,
+    /// Whether replies wait for the commit.
     pub ack_mode: AckMode,
 }
 
@@ -70,27 +114,29 @@ pub struct StoredCatalog {
 }
 
 /// Durable storage for admin changes, and the loader recovery uses.
-/// Errors are messages for operators; every one maps to UNAVAILABLE.
 pub trait Store: Send + Sync + 'static {
-    fn upsert_stations(&self, stations: Vec<Station>) -> BoxFuture<Result<(), String>>;
-    fn upsert_train(&self, template: TrainTemplate, now_ms: u64) -> BoxFuture<Result<(), String>>;
+    fn upsert_stations(&self, stations: Vec<Station>) -> BoxFuture<Result<(), StoreError>>;
+    fn upsert_train(&self, template: TrainTemplate, now_ms: u64) -> BoxFuture<Result<(), StoreError>>;
     /// Records open train-dates; already stored ones are left unchanged.
     fn insert_train_dates(
         &self,
         train_dates: Vec<(TrainDateKey, TrainTemplate)>,
         now_ms: u64,
-    ) -> BoxFuture<Result<(), String>>;
-    fn load_catalog(&self) -> BoxFuture<Result<StoredCatalog, String>>;
+    ) -> BoxFuture<Result<(), StoreError>>;
+    fn load_catalog(&self) -> BoxFuture<Result<StoredCatalog, StoreError>>;
     /// Marks train-dates archived; recovery no longer loads them.
-    fn archive_train_dates(&self, keys: Vec<TrainDateKey>, now_ms: u64) -> BoxFuture<Result<(), String>>;
+    fn archive_train_dates(&self, keys: Vec<TrainDateKey>, now_ms: u64) -> BoxFuture<Result<(), StoreError>>;
     /// Latest snapshot plus the events after it, replayed through `apply`.
-    fn load_train_date(&self, key: TrainDateKey, plan: Arc<TrainPlan>) -> BoxFuture<Result<TrainDateState, String>>;
+    fn load_train_date(&self, key: TrainDateKey, plan: Arc<TrainPlan>)
+    -> BoxFuture<Result<TrainDateState, StoreError>>;
 }
 
 /// Everything durable the engine is started with.
 #[derive(Clone)]
 pub struct Persistence {
+    /// Where actors hand their events.
     pub sink: JournalSink,
+    /// Admin changes and recovery loads.
     pub store: Arc<dyn Store>,
     /// A train-date snapshots itself after this many events.
     pub snapshot_every_events: u64,

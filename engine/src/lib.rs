@@ -7,11 +7,13 @@
 //! - `decide`: all business rules; `decide(state, command, now)` → events or a rejection.
 //! - `actor`: the actix actor that wraps decide/apply for one train-date, and its messages.
 //! - `registry`: train-date → actor address, the published availability views, and the arbiters.
+//! - `orders`: the global order indexes (order id → train-date, user → orders) actors write and the facade reads.
 //! - `catalog`: stations and train templates, with the station → trains index searches use.
 //! - `engine`: the async facade the API calls: open, search, hold, confirm, cancel, stats.
 //! - `clock`: wall-clock time for the actors, and a manual clock for tests.
 //! - `test_fixtures` (tests only): small train templates the unit tests share.
 //! - `durability`: the journal queue actors write to, ack modes, and the `Store` recovery reads.
+//! - `error`: typed errors that cross seams: not found, overload and unavailability by cause.
 
 pub mod actor;
 pub mod allocation;
@@ -21,6 +23,8 @@ pub mod decide;
 pub mod domain;
 pub mod durability;
 pub mod engine;
+pub mod error;
+pub mod orders;
 pub mod registry;
 
 #[cfg(test)]

@@ -1,70 +1,16 @@
-//! Where train-date actors live: the arbiters they run on, the map from
-//! train-date to address, and the global order indexes.
+//! Where train-date actors live: the arbiters they run on, and the map from
+//! train-date to address and published view.
 
 use crate::actor::TrainDateActor;
 use crate::actor::view::TrainDateShared;
-use crate::domain::order::OrderId;
 use crate::domain::state::TrainDateKey;
+use crate::error::{CommandError, Overload, Unavailable};
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, Message};
 use actix_rt::{Arbiter, ArbiterHandle, System};
 use dashmap::DashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use thiserror::Error;
-
-/// Global indexes so an order is found by id alone, and a user's orders are
-/// listed without asking every actor.
-#[derive(Default)]
-pub struct OrderIndex {
-    by_id: DashMap<OrderId, TrainDateKey>,
-    /// A user's orders sorted by id. Ids are UUID v7, so this is creation
-    /// order, new orders land at the end, and an offset stays a stable page
-    /// token across restarts.
-    by_user: DashMap<String, Vec<OrderId>>,
-}
-
-impl OrderIndex {
-    pub fn record(&self, order_id: OrderId, key: &TrainDateKey, user_id: &str) {
-        if self.by_id.insert(order_id, key.clone()).is_none() {
-            let mut orders = self.by_user.entry(user_id.to_owned()).or_default();
-            let position = orders.partition_point(|existing| *existing < order_id);
-            orders.insert(position, order_id);
-        }
-    }
-
-    /// Drops an order that was never made durable (its train-date rolled back).
-    pub fn forget(&self, order_id: &OrderId, user_id: &str) {
-        if self.by_id.remove(order_id).is_some()
-            && let Some(mut orders) = self.by_user.get_mut(user_id)
-        {
-            orders.retain(|existing| existing != order_id);
-        }
-    }
-
-    pub fn train_date_of(&self, order_id: &OrderId) -> Option<TrainDateKey> {
-        self.by_id.get(order_id).map(|key| key.clone())
-    }
-
-    /// Up to `limit` of a user's order ids starting at `offset`, and the
-    /// user's total.
-    pub fn user_orders(&self, user_id: &str, offset: usize, limit: usize) -> (Vec<OrderId>, usize) {
-        match self.by_user.get(user_id) {
-            Some(orders) => (orders.iter().skip(offset).take(limit).copied().collect(), orders.len()),
-            None => (Vec::new(), 0),
-        }
-    }
-
-    /// Whether `user_id` has an order (in any status) on train-date `key`.
-    pub fn user_has_order_on(&self, user_id: &str, key: &TrainDateKey) -> bool {
-        let Some(orders) = self.by_user.get(user_id) else { return false };
-        orders.iter().any(|order_id| self.by_id.get(order_id).is_some_and(|home| *home == *key))
-    }
-
-    pub fn order_count(&self) -> usize {
-        self.by_id.len()
-    }
-}
 
 /// The actix system and its arbiters, on threads of their own, so actors run
 /// beside (not inside) the tokio runtime that serves gRPC.
@@ -117,21 +63,15 @@ impl Drop for ActorHost {
 /// A running train-date: its address and what it publishes.
 #[derive(Clone)]
 pub struct TrainDateHandle {
+    /// Where its messages go; every change passes through this mailbox.
     pub addr: Addr<TrainDateActor>,
+    /// What the actor publishes for reads that skip the mailbox.
     pub shared: Arc<TrainDateShared>,
-}
-
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum SendError {
-    #[error("train-date {0} has {1} messages waiting; try again shortly")]
-    MailboxFull(TrainDateKey, usize),
-    #[error("train-date {0} is not running")]
-    Stopped(TrainDateKey),
 }
 
 impl TrainDateHandle {
     /// Sends a message unless the mailbox is at its bound, and awaits the reply.
-    pub async fn ask<M>(&self, key: &TrainDateKey, msg: M) -> Result<M::Result, SendError>
+    pub async fn ask<M>(&self, key: &TrainDateKey, msg: M) -> Result<M::Result, CommandError>
     where
         M: Message + Send + 'static,
         M::Result: Send,
@@ -142,12 +82,12 @@ impl TrainDateHandle {
         let bound = self.shared.mailbox_pending_max;
         if pending.fetch_add(1, Ordering::AcqRel) >= bound {
             pending.fetch_sub(1, Ordering::AcqRel);
-            return Err(SendError::MailboxFull(key.clone(), bound));
+            return Err(Overload::MailboxFull { key: key.clone(), pending_max: bound }.into());
         }
         self.addr.send(msg).await.map_err(|_| {
             // A stopped actor never handles the message, so it cannot count it out.
             pending.fetch_sub(1, Ordering::AcqRel);
-            SendError::Stopped(key.clone())
+            Unavailable::Stopped { key: key.clone() }.into()
         })
     }
 

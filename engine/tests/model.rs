@@ -6,12 +6,18 @@
 //! seats are free, how many remain for each (class, from, to), what a hold
 //! must be answered, which seats it must get. It shares no code with the
 //! engine's bitmaps, counts or allocator; it only reads the commands.
+//!
+//! Every hold is also put to the sold-out gate as the facade would (from the
+//! published view and passenger filter, only for users with no order on the
+//! train-date): whenever the gate refuses, `decide` must refuse identically.
 
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
+use seat_engine::actor::view::{AvailabilityView, PassengerFilter};
 use seat_engine::allocation::AllocationPolicy;
+use seat_engine::decide::gate_hold;
 use seat_engine::domain::command::{Command, HoldSeats, PassengerRequest, SeatChoice};
 use seat_engine::domain::event::{EVENT_SCHEMA_VERSION, Event, EventRecord, SeatsHeld};
 use seat_engine::domain::order::{OrderId, OrderStatus};
@@ -675,6 +681,8 @@ fn without_reason(rejection: Rejection) -> Rejection {
 struct Harness {
     policy: AllocationPolicy,
     state: TrainDateState,
+    /// Every passenger who held a journey, as the actor publishes it for the gate.
+    passengers: PassengerFilter,
     reference: Reference,
     now_ms: u64,
     next_order: u128,
@@ -692,6 +700,7 @@ impl Harness {
         assert_eq!(state.service_day_start_ms, DAY_START_MS);
         Harness {
             policy,
+            passengers: PassengerFilter::for_seats(state.plan.seat_count()),
             state,
             reference: Reference::new(scenario, policy),
             now_ms: DAY_START_MS + u64::from(scenario.start_minutes) * MINUTE_MS,
@@ -812,6 +821,7 @@ impl Harness {
     fn hold(&mut self, hold: HoldSeats) {
         let expected = self.reference.predict_hold(&hold, self.now_ms);
         let actual = decide(&self.state, &Command::HoldSeats(hold.clone()), self.now_ms);
+        self.check_gate(&hold, &actual);
         match (expected, actual) {
             (Expected::Repeat, Ok(events)) => {
                 assert_eq!(events, [], "a retried request changes nothing");
@@ -860,6 +870,24 @@ impl Harness {
         }
     }
 
+    /// The sold-out gate, asked as the facade asks it, may only refuse a
+    /// hold that `decide` refuses the same way.
+    fn check_gate(&mut self, hold: &HoldSeats, actual: &Result<Vec<Event>, Rejection>) {
+        if self.state.orders.values().any(|order| order.user_id == hold.user_id) {
+            return;
+        }
+        let view = AvailabilityView::of(&self.state);
+        let gate = gate_hold(&view, hold, self.now_ms, |id_number| self.passengers.may_contain(id_number));
+        match (gate, actual) {
+            (Ok(()), Err(Rejection::SoldOut { .. })) => self.count("gate deferred a sold-out hold"),
+            (Ok(()), _) => {}
+            (Err(refusal), actual) => {
+                assert_eq!(Err(&refusal), actual.as_ref(), "the gate refused {hold:?} where decide did not");
+                self.count("gate refused SOLD_OUT");
+            }
+        }
+    }
+
     /// Decides `command`, which must give `expected`, and applies its events.
     fn run(&mut self, command: Command, expected: Result<Vec<Event>, Rejection>) {
         let actual = decide(&self.state, &command, self.now_ms);
@@ -887,6 +915,11 @@ impl Harness {
         };
         let counts_before = released.as_ref().map(|order| self.journey_counts(order));
         let record = EventRecord { seq: self.state.last_seq + 1, version: EVENT_SCHEMA_VERSION, event };
+        if let Event::SeatsHeld(held) = &record.event {
+            for ticket in &held.tickets {
+                self.passengers.insert(&ticket.id_number);
+            }
+        }
         apply(&mut self.state, &record);
         self.reference.apply(&record.event);
         if let (Some(order), Some(before)) = (released, counts_before) {
@@ -1036,6 +1069,7 @@ fn the_workload_reaches_every_rule() {
         "sales_closed",
         "confirm repeated",
         "cancel repeated",
+        "gate refused SOLD_OUT",
     ];
     let missing: Vec<&str> = wanted.into_iter().filter(|outcome| !reached(outcome)).collect();
     assert!(missing.is_empty(), "the workload never reached {missing:?}; outcomes: {outcomes:#?}");

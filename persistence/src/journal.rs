@@ -7,15 +7,15 @@ use engine::domain::timetable::{Station, TrainTemplate};
 use std::future::Future;
 use thiserror::Error;
 
-/// A stream's id in the journal: `YYYY-MM-DD/TRAIN`, so ids sort by date.
+/// A stream's id in the journal: the key's one spelling, `YYYY-MM-DD/TRAIN`,
+/// so ids sort by date.
 pub fn stream_id(key: &TrainDateKey) -> String {
-    format!("{}/{}", key.date, key.train)
+    key.to_string()
 }
 
 /// Parses a stream id back into its key.
 pub fn parse_stream_id(stream: &str) -> Option<TrainDateKey> {
-    let (date, train) = stream.split_once('/')?;
-    Some(TrainDateKey::new(train, chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?))
+    stream.parse().ok().filter(|key: &TrainDateKey| !key.train.is_empty())
 }
 
 /// A state snapshot of one stream as of `seq`.
@@ -83,6 +83,21 @@ impl JournalError {
             JournalError::Database(error) => {
                 error.as_database_error().is_some_and(|error| !matches!(error.kind(), sqlx::error::ErrorKind::Other))
             }
+        }
+    }
+}
+
+/// The engine's view of a journal failure: what the caller can branch on.
+impl From<JournalError> for engine::durability::StoreError {
+    fn from(error: JournalError) -> Self {
+        use engine::durability::StoreError;
+        let detail = error.to_string();
+        let permanent = error.is_permanent();
+        match error {
+            JournalError::OutOfSequence { .. } => StoreError::Conflict { detail },
+            JournalError::Corrupt(_) | JournalError::Migration(_) => StoreError::Corrupt { detail },
+            JournalError::Database(_) if permanent => StoreError::Conflict { detail },
+            JournalError::Database(_) => StoreError::Unavailable { detail },
         }
     }
 }

@@ -7,12 +7,13 @@ use crate::domain::command::Command;
 use crate::domain::event::EventRecord;
 use crate::domain::snapshot::TrainDateSnapshot;
 use crate::durability::{AckMode, JournalEntry, JournalFailure, JournalMessage};
+use crate::error::{Overload, Unavailable};
 use actix::{ActorFutureExt, AsyncContext, Context, ResponseActFuture, WrapFuture};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::oneshot;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// First wait before a failed train-date tries to rebuild from the journal.
 const REBUILD_RETRY_FIRST_MS: u64 = 200;
@@ -34,8 +35,9 @@ impl TrainDateActor {
         command: &Command,
         ctx: &mut Context<Self>,
     ) -> (Result<usize, CommandError>, Option<PendingAck>) {
-        if let Some(reason) = &self.degraded {
-            return (Err(CommandError::Unavailable(reason.clone())), None);
+        if let Some(cause) = &self.degraded {
+            let key = self.state.key.clone();
+            return (Err(Unavailable::ReadOnly { key, cause: cause.clone() }.into()), None);
         }
         // Reserve queue space first: once applied, the events must be sent.
         let permit = match self.reserve_journal() {
@@ -62,9 +64,13 @@ impl TrainDateActor {
 
     fn reserve_journal(&self) -> Result<Option<tokio::sync::mpsc::OwnedPermit<JournalMessage>>, CommandError> {
         let Some(persistence) = &self.persistence else { return Ok(None) };
-        persistence.sink.sender.clone().try_reserve_owned().map(Some).map_err(|_| {
-            CommandError::Overloaded(format!("{}: the journal queue is full; retry shortly", self.state.key))
-        })
+        persistence
+            .sink
+            .sender
+            .clone()
+            .try_reserve_owned()
+            .map(Some)
+            .map_err(|_| Overload::JournalQueueFull { key: self.state.key.clone() }.into())
     }
 
     /// Sends new events (and a due snapshot) to the writer. Nothing is sent
@@ -137,17 +143,11 @@ impl TrainDateActor {
     /// Enters read-only mode (once per epoch) and schedules the rebuild.
     fn journal_failed(&mut self, epoch: u64, failure: JournalFailure, ctx: &mut Context<Self>) -> CommandError {
         if epoch == self.journal_epoch && self.degraded.is_none() {
-            warn!(train_date = %self.state.key, reason = %failure.0, "journal failed; refusing writes until rebuilt");
-            self.degraded = Some(format!(
-                "train-date {} is read-only while its journal is unavailable ({}); retry shortly",
-                self.state.key, failure.0
-            ));
+            warn!(train_date = %self.state.key, %failure, "journal failed; refusing writes until rebuilt");
+            self.degraded = Some(failure.clone());
             self.schedule_rebuild(REBUILD_RETRY_FIRST_MS, ctx);
         }
-        CommandError::Unavailable(format!(
-            "{}: not made durable ({}); retry with the same request_id",
-            self.state.key, failure.0
-        ))
+        Unavailable::NotDurable { key: self.state.key.clone(), cause: failure }.into()
     }
 
     fn schedule_rebuild(&mut self, delay_ms: u64, ctx: &mut Context<Self>) {
@@ -161,9 +161,16 @@ impl TrainDateActor {
         let load = persistence.store.load_train_date(self.state.key.clone(), Arc::clone(&self.state.plan));
         ctx.spawn(load.into_actor(self).map(move |loaded, actor, ctx| match loaded {
             Ok(state) => actor.resume_with(state, ctx),
-            Err(reason) => {
-                warn!(train_date = %actor.state.key, %reason, "rebuild from the journal failed; will retry");
+            Err(cause) if cause.is_transient() => {
+                warn!(train_date = %actor.state.key, %cause, "rebuild from the journal failed; will retry");
                 actor.schedule_rebuild((last_delay_ms * 2).min(REBUILD_RETRY_MAX_MS), ctx);
+            }
+            Err(cause) => {
+                // Retrying cannot fix corrupt or conflicting data: stay
+                // read-only, say why, and leave the repair to an operator.
+                error!(train_date = %actor.state.key, %cause, "rebuild stopped: the journal cannot be read; writes stay refused until an operator repairs it");
+                metrics::counter!("seat_rebuilds_stopped_total").increment(1);
+                actor.degraded = Some(cause);
             }
         }));
     }
@@ -191,5 +198,5 @@ impl TrainDateActor {
 }
 
 fn flatten(outcome: Result<Result<(), JournalFailure>, oneshot::error::RecvError>) -> Result<(), JournalFailure> {
-    outcome.unwrap_or_else(|_| Err(JournalFailure("the journal writer stopped".into())))
+    outcome.unwrap_or(Err(JournalFailure::WriterStopped))
 }

@@ -7,6 +7,9 @@ mod messages;
 pub mod replies;
 pub mod view;
 
+#[cfg(test)]
+mod tests;
+
 pub use messages::*;
 
 use crate::allocation::AllocationPolicy;
@@ -18,12 +21,13 @@ use crate::domain::event::{EVENT_SCHEMA_VERSION, Event, EventRecord};
 use crate::domain::rejection::Rejection;
 use crate::domain::state::TrainDateState;
 use crate::durability::Persistence;
-use crate::registry::OrderIndex;
+use crate::durability::StoreError;
+pub use crate::error::CommandError;
+use crate::orders::OrderIndex;
 use actix::{Actor, AsyncContext, Context, SpawnHandle};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use thiserror::Error;
 use view::{AvailabilityView, TrainDateShared};
 
 /// Default for the most messages an actor accepts ahead of processing. At a
@@ -43,6 +47,7 @@ pub const EXPIRY_COALESCE_MS: u64 = 250;
 pub struct ActorSettings {
     /// How long a hold stays unpaid before its seats return.
     pub hold_ttl_ms: u64,
+    /// How free seats are ranked for a hold.
     pub policy: AllocationPolicy,
     /// Messages an actor accepts ahead of processing; beyond it callers get
     /// RESOURCE_EXHAUSTED at once.
@@ -59,22 +64,6 @@ impl Default for ActorSettings {
     }
 }
 
-/// Why a command sent to an actor did not succeed.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum CommandError {
-    #[error(transparent)]
-    Rejected(#[from] Rejection),
-    /// The train-date cannot take writes now (its journal failed); reads work.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The journal queue is full; retry shortly.
-    #[error("{0}")]
-    Overloaded(String),
-    /// The caller's deadline passed while the message waited; nothing was decided.
-    #[error("the request's deadline passed before it was processed")]
-    DeadlineExceeded,
-}
-
 pub struct TrainDateActor {
     state: TrainDateState,
     /// Published view and mailbox depth, shared with the registry handle.
@@ -87,8 +76,8 @@ pub struct TrainDateActor {
     persistence: Option<Persistence>,
     /// Highest seq the journal has committed; raised by the writer.
     durable_seq: Arc<AtomicU64>,
-    /// Set while the journal is failing: writes are refused with this reason.
-    degraded: Option<String>,
+    /// Set while the journal is failing: writes are refused for this cause.
+    degraded: Option<StoreError>,
     /// Bumped on every rebuild, so failures of entries sent before it are ignored.
     journal_epoch: u64,
     events_since_snapshot: u64,
@@ -151,18 +140,25 @@ impl TrainDateActor {
         apply(&mut self.state, &record);
         if let Event::SeatsHeld(held) = &record.event {
             self.orders.record(held.order_id, &self.state.key, &held.user_id);
+            for ticket in &held.tickets {
+                self.shared.passengers.insert(&ticket.id_number);
+            }
         }
         record
     }
 
-    /// Called first by every handler: the message has left the mailbox.
-    fn message_received(&self) {
+    /// Handles one message from the mailbox: counts it out first (the
+    /// senders' bound reads that count), then republishes if due.
+    fn in_turn<R>(&mut self, ctx: &mut Context<Self>, handle: impl FnOnce(&mut Self, &mut Context<Self>) -> R) -> R {
         self.shared.pending_messages.fetch_sub(1, Ordering::AcqRel);
+        let reply = handle(self, ctx);
+        self.publish_if_due();
+        reply
     }
 
-    /// Called last by every handler: republish once the mailbox drains, or
-    /// after `PUBLISH_CHANGES_MAX` changes, whichever is first.
-    fn message_done(&mut self) {
+    /// Republishes once the mailbox drains, or after `PUBLISH_CHANGES_MAX`
+    /// changes, whichever is first.
+    fn publish_if_due(&mut self) {
         if self.changes_since_publish == 0 {
             return;
         }
@@ -190,7 +186,7 @@ impl TrainDateActor {
         let handle = ctx.run_later(Duration::from_millis(delay_ms), |actor, ctx| {
             actor.expiry_timer = None;
             actor.expire_due(ctx);
-            actor.message_done();
+            actor.publish_if_due();
         });
         self.expiry_timer = Some((next_expiry_ms, handle));
     }

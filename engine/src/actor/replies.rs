@@ -9,6 +9,7 @@ use crate::domain::timetable::StationCode;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderSnapshot {
     pub key: TrainDateKey,
+    /// The order as the actor holds it, tickets in passenger order.
     pub order: Order,
     pub from_station: StationCode,
     pub to_station: StationCode,
@@ -46,8 +47,10 @@ impl OrderSnapshot {
 pub struct SeatMap {
     pub carriage: u8,
     pub class: SeatClass,
+    /// Column letters left to right, as printed on the carriage.
     pub letters: String,
     /// Row-major: `free[(row - 1) * letters + letter]`.
     pub free: Vec<bool>,
+    /// Rows in the carriage, numbered from 1.
     pub rows: u16,
 }

@@ -6,11 +6,10 @@
 
 mod group;
 mod picks;
-mod policy;
 
+pub use crate::domain::allocation_policy::AllocationPolicy;
 pub use group::allocate_group;
 pub use picks::{Pick, allocate_picks};
-pub use policy::AllocationPolicy;
 
 use crate::domain::inventory::SeatInventory;
 use crate::domain::patterns::Pattern;

@@ -1,10 +1,14 @@
 //! Hold: validate → check sales → check passengers → check counts → allocate.
+//!
+//! The sold-out gate (`gate_hold`) runs the same checks, in the same order,
+//! on published facts outside the actor, so it refuses only with the
+//! SOLD_OUT that `decide_hold` would give.
 
 use crate::allocation::{Pick, SeatSearch, allocate_group, allocate_picks};
 use crate::domain::command::{HoldSeats, PASSENGERS_PER_ORDER_MAX, SeatChoice};
 use crate::domain::event::{Event, SeatsHeld};
 use crate::domain::order::{Order, Ticket};
-use crate::domain::plan::SeatIndex;
+use crate::domain::plan::{SeatIndex, TrainPlan};
 use crate::domain::rejection::Rejection;
 use crate::domain::seat_class::SeatClass;
 use crate::domain::state::{SalesStatus, TrainDateState};
@@ -19,7 +23,7 @@ pub fn decide_hold(state: &TrainDateState, hold: &HoldSeats, now_ms: u64) -> Res
             Err(Rejection::RequestIdReused { request_id: hold.request_id.clone() })
         };
     }
-    validate_shape(state, hold)?;
+    validate_shape(&state.plan, hold)?;
     check_sales(state, hold, now_ms)?;
     check_passenger_overlap(state, hold)?;
     check_remaining(state, hold)?;
@@ -36,6 +40,59 @@ pub fn decide_hold(state: &TrainDateState, hold: &HoldSeats, now_ms: u64) -> Res
     })])
 }
 
+/// What the checks before allocation read: the actor's exact state, or the
+/// availability view it published for the sold-out gate.
+pub trait HoldFacts {
+    fn plan(&self) -> &TrainPlan;
+    fn sales(&self) -> SalesStatus;
+    /// Unix ms the train leaves stop `stop`.
+    fn departure_ms(&self, stop: usize) -> u64;
+    /// Seats of `class` (which the train has) free for the whole of `from..to`.
+    fn remaining(&self, class: SeatClass, from: usize, to: usize) -> u32;
+}
+
+impl HoldFacts for TrainDateState {
+    fn plan(&self) -> &TrainPlan {
+        &self.plan
+    }
+
+    fn sales(&self) -> SalesStatus {
+        self.sales
+    }
+
+    fn departure_ms(&self, stop: usize) -> u64 {
+        TrainDateState::departure_ms(self, stop)
+    }
+
+    fn remaining(&self, class: SeatClass, from: usize, to: usize) -> u32 {
+        let slot = self.plan.class_slot(class).expect("classes validated");
+        self.inventory.remaining(slot, from, to)
+    }
+}
+
+/// The sold-out gate's verdict on a hold, from published facts: SOLD_OUT
+/// only where `decide_hold` would answer SOLD_OUT for the same counts, and
+/// `Ok` (let the actor decide) wherever an earlier rule might answer first.
+///
+/// The caller must not gate a hold that may repeat an accepted request
+/// (its user has an order on the train-date). `passenger_may_hold(id)` must
+/// be true for every passenger who holds any journey on the train-date
+/// (false positives only cost a trip to the actor).
+pub fn gate_hold(
+    facts: &impl HoldFacts,
+    hold: &HoldSeats,
+    now_ms: u64,
+    passenger_may_hold: impl Fn(&str) -> bool,
+) -> Result<(), Rejection> {
+    let earlier_rule_may_answer = validate_shape(facts.plan(), hold).is_err()
+        || check_sales(facts, hold, now_ms).is_err()
+        || hold.passengers.iter().any(|passenger| passenger_may_hold(&passenger.id_number));
+    if earlier_rule_may_answer {
+        return Ok(());
+    }
+    check_remaining(facts, hold)
+}
+
 /// The same journey for the same passengers in the same classes.
 fn same_request(order: &Order, hold: &HoldSeats) -> bool {
     order.journey() == (hold.from, hold.to)
@@ -47,12 +104,12 @@ fn same_request(order: &Order, hold: &HoldSeats) -> bool {
         })
 }
 
-fn validate_shape(state: &TrainDateState, hold: &HoldSeats) -> Result<(), Rejection> {
+fn validate_shape(plan: &TrainPlan, hold: &HoldSeats) -> Result<(), Rejection> {
     let count = hold.passengers.len();
     if count == 0 || count > PASSENGERS_PER_ORDER_MAX {
         return Err(Rejection::PassengerCount { count, max: PASSENGERS_PER_ORDER_MAX });
     }
-    let stop_count = state.plan.stop_count();
+    let stop_count = plan.stop_count();
     if hold.from >= hold.to || hold.to >= stop_count {
         return Err(Rejection::InvalidJourney {
             reason: format!(
@@ -65,7 +122,7 @@ fn validate_shape(state: &TrainDateState, hold: &HoldSeats) -> Result<(), Reject
         if hold.passengers[..index].iter().any(|earlier| earlier.id_number == passenger.id_number) {
             return Err(Rejection::DuplicatePassenger { passenger: index });
         }
-        if state.plan.class_slot(passenger.class).is_none() {
+        if plan.class_slot(passenger.class).is_none() {
             return Err(Rejection::ClassNotOnTrain { passenger: index, class: passenger.class });
         }
     }
@@ -100,11 +157,11 @@ fn validate_picks(hold: &HoldSeats) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn check_sales(state: &TrainDateState, hold: &HoldSeats, now_ms: u64) -> Result<(), Rejection> {
-    if let SalesStatus::Closed { .. } = state.sales {
+fn check_sales(facts: &impl HoldFacts, hold: &HoldSeats, now_ms: u64) -> Result<(), Rejection> {
+    if let SalesStatus::Closed { .. } = facts.sales() {
         return Err(Rejection::SalesClosed);
     }
-    if now_ms >= state.departure_ms(hold.from) {
+    if now_ms >= facts.departure_ms(hold.from) {
         return Err(Rejection::Departed);
     }
     Ok(())
@@ -122,15 +179,15 @@ fn check_passenger_overlap(state: &TrainDateState, hold: &HoldSeats) -> Result<(
     Ok(())
 }
 
-fn check_remaining(state: &TrainDateState, hold: &HoldSeats) -> Result<(), Rejection> {
+/// The one remaining-seats check, for decide and the gate alike.
+fn check_remaining(facts: &impl HoldFacts, hold: &HoldSeats) -> Result<(), Rejection> {
     for class in SeatClass::ALL {
         let requested = hold.passengers.iter().filter(|p| p.class == class).count() as u32;
         if requested == 0 {
             continue;
         }
-        let slot = state.plan.class_slot(class).expect("classes validated");
-        if state.inventory.remaining(slot, hold.from, hold.to) < requested {
-            let remaining = |from, to| state.inventory.remaining(slot, from, to);
+        if facts.remaining(class, hold.from, hold.to) < requested {
+            let remaining = |from, to| facts.remaining(class, from, to);
             return Err(Rejection::sold_out(class, requested, hold.from, hold.to, remaining));
         }
     }

@@ -8,6 +8,7 @@ mod expire;
 mod hold;
 
 pub use expire::EXPIRIES_PER_COMMAND_MAX;
+pub use hold::{HoldFacts, gate_hold};
 
 use crate::domain::command::Command;
 use crate::domain::event::Event;

@@ -593,3 +593,43 @@ fn another_users_order_is_not_found() {
     let events = world.events(Command::ConfirmOrder { order_id, user_id: Some(USER.into()) }).unwrap();
     assert_eq!(events.len(), 1);
 }
+
+/// The gate's answer from the train-date's own facts, with an exact
+/// passenger predicate (the published filter may only say "maybe" more often).
+fn gate(world: &World, hold: &HoldSeats) -> Result<(), Rejection> {
+    super::gate_hold(&world.state, hold, world.now_ms, |id| world.state.passenger_journeys.contains_key(id))
+}
+
+#[test]
+fn the_gate_refuses_only_with_the_sold_out_that_decide_gives() {
+    // given first class sold out on 0 → 5 to passenger X
+    let mut world = World::train(6, SMALL);
+    world.held("r1", 0, 5, vec![any("X", First), any("F2", First), any("F3", First), any("F4", First)]);
+    // then a new passenger is refused by the gate exactly as by decide
+    let fresh = world.hold("r2", 0, 5, vec![any("N", First)]);
+    let refusal = gate(&world, &fresh).expect_err("the gate refuses a sold-out journey");
+    assert_eq!(refusal, world.rejected(Command::HoldSeats(fresh)));
+    // but where passenger overlap answers first, the gate lets the actor answer
+    let overlapping = world.hold("r3", 1, 3, vec![any("X", First)]);
+    assert_eq!(gate(&world, &overlapping), Ok(()));
+    assert!(matches!(world.rejected(Command::HoldSeats(overlapping)), Rejection::PassengerOverlap { .. }));
+    // and so where the order's shape is wrong
+    let too_many = world.hold("r4", 0, 5, (0..6).map(|n| any(&format!("P{n}"), First)).collect());
+    assert_eq!(gate(&world, &too_many), Ok(()));
+    assert!(matches!(world.rejected(Command::HoldSeats(too_many)), Rejection::PassengerCount { .. }));
+    // and once sales are closed
+    world.events(Command::CloseSales).expect("sales close");
+    let after_close = world.hold("r5", 0, 5, vec![any("M", First)]);
+    assert_eq!(gate(&world, &after_close), Ok(()));
+    assert_eq!(world.rejected(Command::HoldSeats(after_close)), Rejection::SalesClosed);
+}
+
+#[test]
+fn the_gate_lets_the_actor_answer_once_the_train_has_left() {
+    let mut world = World::train(6, SMALL);
+    world.held("r1", 0, 5, vec![any("A", First), any("B", First), any("C", First), any("D", First)]);
+    world.now_ms = world.state.departure_ms(0);
+    let late = world.hold("r2", 0, 5, vec![any("N", First)]);
+    assert_eq!(gate(&world, &late), Ok(()));
+    assert_eq!(world.rejected(Command::HoldSeats(late)), Rejection::Departed);
+}

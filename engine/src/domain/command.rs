@@ -1,8 +1,8 @@
 //! Commands a train-date decides on, one file of logic each under `decide/`.
 
+use super::allocation_policy::AllocationPolicy;
 use super::order::OrderId;
 use super::seat_class::SeatClass;
-use crate::allocation::AllocationPolicy;
 use serde::{Deserialize, Serialize};
 
 /// Most passengers on one order (12306's rule).
@@ -33,9 +33,13 @@ pub struct HoldSeats {
     pub order_id: OrderId,
     /// Client's idempotency key, unique per user.
     pub request_id: String,
+    /// Whose order it is: the key of idempotency together with `request_id`.
     pub user_id: String,
+    /// Index of the boarding stop.
     pub from: usize,
+    /// Index of the alighting stop; greater than `from`.
     pub to: usize,
+    /// One to `PASSENGERS_PER_ORDER_MAX`, all seated or none.
     pub passengers: Vec<PassengerRequest>,
     /// How long the hold lasts unpaid.
     pub hold_ttl_ms: u64,
@@ -46,8 +50,10 @@ pub struct HoldSeats {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PassengerRequest {
     pub name: String,
+    /// The passenger-overlap rule is per ID number.
     pub id_number: String,
     pub class: SeatClass,
+    /// Any seat, an exact seat, or a 选座 pick.
     pub choice: SeatChoice,
 }
 

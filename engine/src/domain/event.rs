@@ -12,6 +12,7 @@ pub const EVENT_SCHEMA_VERSION: u16 = 1;
 pub struct EventRecord {
     /// 1-based, gapless position in the train-date's stream.
     pub seq: u64,
+    /// Schema version the event was written with; decoding upgrades older ones.
     pub version: u16,
     pub event: Event,
 }
@@ -48,10 +49,15 @@ pub struct SeatsHeld {
     pub order_id: OrderId,
     pub user_id: String,
     pub request_id: String,
+    /// Boarding stop index.
     pub from: u8,
+    /// Alighting stop index.
     pub to: u8,
+    /// One per passenger, with the seat decide chose.
     pub tickets: Vec<Ticket>,
+    /// Unix ms the hold was decided.
     pub held_at_ms: u64,
+    /// Unix ms past which an unpaid hold expires.
     pub expires_at_ms: u64,
 }
 

@@ -1,5 +1,6 @@
 //! The train-date domain: pure data and the `apply` fold. No I/O, no clock.
 
+pub mod allocation_policy;
 pub mod apply;
 pub mod command;
 pub mod event;

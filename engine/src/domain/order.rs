@@ -63,7 +63,9 @@ pub struct Ticket {
     /// 18-character resident ID number (or other document number).
     pub id_number: String,
     pub class: SeatClass,
+    /// Index into the plan's seats; `TrainPlan::position` names it.
     pub seat: SeatIndex,
+    /// What the ticket costs, in fen, fixed when held.
     pub fare_fen: u64,
     /// False when the passenger asked for a seat position that could not be met
     /// and another seat of the class was given instead.
@@ -74,6 +76,7 @@ pub struct Ticket {
 pub struct Order {
     pub id: OrderId,
     pub user_id: String,
+    /// The client's idempotency key it was held with.
     pub request_id: String,
     /// Boarding stop index.
     pub from: u8,
@@ -81,7 +84,9 @@ pub struct Order {
     pub to: u8,
     pub tickets: Vec<Ticket>,
     pub status: OrderStatus,
+    /// Unix ms the hold was decided.
     pub held_at_ms: u64,
+    /// Unix ms past which an unpaid hold expires.
     pub expires_at_ms: u64,
     /// When the order last changed status.
     pub updated_at_ms: u64,

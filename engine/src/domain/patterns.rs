@@ -12,6 +12,7 @@ use std::collections::HashMap;
 /// Seats of one class sharing one mask.
 #[derive(Clone, Debug)]
 pub struct Pattern {
+    /// Taken segments shared by every seat of the pattern.
     pub mask: u64,
     /// How many seats have this mask.
     pub seats: u32,

@@ -25,6 +25,7 @@ pub struct SeatPosition {
 /// Template edits produce a new plan; open train-dates keep theirs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrainPlan {
+    /// The template as opened; later edits to the train do not reach it.
     pub template: TrainTemplate,
     /// First seat index of each carriage, in carriage order.
     carriage_first_seat: Vec<SeatIndex>,

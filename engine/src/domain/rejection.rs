@@ -44,7 +44,7 @@ pub enum Rejection {
         /// judged by how often this happens, so refusals report it.
         segments_free: bool,
     },
-    #[error("order {order_id} not found on this train-date")]
+    #[error("order {order_id} not found")]
     OrderNotFound { order_id: OrderId },
     #[error("order {order_id} is {status:?} and can no longer be confirmed")]
     NotConfirmable { order_id: OrderId, status: OrderStatus },

@@ -15,6 +15,7 @@ pub const SNAPSHOT_SCHEMA_VERSION: u16 = 1;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrainDateSnapshot {
     pub key: TrainDateKey,
+    /// The template the train-date opened with; restore checks it against the plan.
     pub template: TrainTemplate,
     pub sales: SalesStatus,
     /// The state includes every event up to and including this seq.

@@ -15,10 +15,14 @@ pub type StateMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 use std::fmt;
 use std::sync::Arc;
 
-/// One run of a train on one departure date.
+/// One run of a train on one departure date. Spelled `2026-11-25/G1`
+/// everywhere (messages, logs, the journal's stream ids), so keys sort by
+/// date as they do in memory.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TrainDateKey {
+    /// Departure date of the run from its first stop (service time, UTC+8).
     pub date: NaiveDate,
+    /// Train code, such as `G1`.
     pub train: String,
 }
 
@@ -30,7 +34,18 @@ impl TrainDateKey {
 
 impl fmt::Display for TrainDateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.train, self.date)
+        write!(f, "{}/{}", self.date, self.train)
+    }
+}
+
+impl std::str::FromStr for TrainDateKey {
+    type Err = chrono::ParseError;
+
+    /// Parses the spelling `Display` writes: `YYYY-MM-DD/TRAIN`.
+    fn from_str(spelled: &str) -> Result<Self, Self::Err> {
+        let (date, train) = spelled.split_once('/').unwrap_or((spelled, ""));
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")?;
+        Ok(TrainDateKey::new(train, date))
     }
 }
 
@@ -93,8 +108,11 @@ impl Eq for dyn RequestKey + '_ {}
 /// A journey a passenger holds on this train-date, for the overlap rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PassengerJourney {
+    /// The order the journey belongs to, named in PASSENGER_OVERLAP.
     pub order_id: OrderId,
+    /// Boarding stop index.
     pub from: u8,
+    /// Alighting stop index.
     pub to: u8,
 }
 
@@ -105,7 +123,9 @@ pub struct TrainDateState {
     /// Unix ms of midnight, service time zone, on the departure date; stop
     /// times count from here.
     pub service_day_start_ms: u64,
+    /// Seat masks and exact remaining counts.
     pub inventory: SeatInventory,
+    /// Every order of the train-date, in any status.
     pub orders: StateMap<OrderId, Order>,
     /// (user id, request id) → the order that request made.
     pub requests: StateMap<(String, String), OrderId>,

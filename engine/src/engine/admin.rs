@@ -1,12 +1,14 @@
 //! Timetable upserts, opening and closing train-dates, listing and stats.
 
 use super::{Engine, EngineError};
-use crate::actor::{CloseSalesMsg, VerifyMsg};
+use crate::actor::{Read, Verify};
 use crate::catalog::{Catalog, UpsertOutcome};
+use crate::domain::command::Command;
 use crate::domain::plan::TrainPlan;
 use crate::domain::state::{SalesStatus, TrainDateKey, TrainDateTotals};
 use crate::domain::timetable::TimetableError;
 use crate::domain::timetable::{Station, TrainTemplate};
+use crate::error::NotFound;
 use chrono::{Days, NaiveDate};
 use std::sync::Arc;
 
@@ -34,6 +36,7 @@ pub struct TrainDateSummary {
     pub totals: TrainDateTotals,
     pub seat_count: u32,
     pub stop_count: usize,
+    /// Messages waiting in its mailbox when the summary was taken.
     pub mailbox_depth: usize,
 }
 
@@ -47,14 +50,20 @@ pub struct TrainDatePage {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineStats {
     pub train_dates: usize,
+    /// Threads running actors.
     pub arbiters: usize,
     pub stations: usize,
     pub trains: usize,
+    /// Orders in the global index, in any status.
     pub orders: usize,
+    /// Orders held and not yet paid, cancelled or expired.
     pub held_orders: u64,
     pub held_tickets: u64,
+    /// Tickets confirmed (paid) and not refunded.
     pub sold_tickets: u64,
+    /// Messages waiting over all mailboxes.
     pub mailbox_depth_total: u64,
+    /// The deepest single mailbox; `busiest` names it.
     pub mailbox_depth_max: u64,
     /// The train-date with the deepest mailbox, if any has a queue.
     pub busiest: Option<TrainDateKey>,
@@ -86,7 +95,7 @@ impl Engine {
     /// open train-date changes nothing and answers `false`.
     pub async fn open_train_date(&self, train: &str, date: NaiveDate) -> Result<bool, EngineError> {
         if self.catalog.train(train).is_none() {
-            return Err(EngineError::NotFound(format!("no train {train:?}")));
+            return Err(NotFound::Train(train.to_owned()).into());
         }
         let summary = self.open_train_dates(&[train.to_owned()], date, date).await?;
         if summary.finished == 1 {
@@ -172,7 +181,8 @@ impl Engine {
     /// Stops new holds on a train-date; idempotent.
     pub async fn close_sales(&self, key: &TrainDateKey) -> Result<(), EngineError> {
         let handle = self.handle(key)?;
-        Ok(handle.ask(key, CloseSalesMsg).await??)
+        self.execute(key, &handle, Command::CloseSales, None).await?;
+        Ok(())
     }
 
     /// Open train-dates in (date, train) order, after `after`, optionally of one date.
@@ -241,7 +251,8 @@ impl Engine {
         let keys = self.registry.sorted_keys();
         for key in &keys {
             let handle = self.handle(key)?;
-            handle.ask(key, VerifyMsg).await?.map_err(EngineError::Unavailable)?;
+            let verdict = handle.ask(key, Read(Verify)).await??;
+            verdict.map_err(|detail| EngineError::InvariantBroken { key: key.clone(), detail })?;
         }
         Ok(keys.len())
     }
@@ -251,7 +262,7 @@ impl Engine {
         let mut expired = 0;
         for key in self.registry.sorted_keys() {
             let handle = self.handle(&key)?;
-            expired += handle.ask(&key, crate::actor::ExpireDueMsg).await?;
+            expired += self.execute(&key, &handle, Command::ExpireHolds, None).await?.events;
         }
         Ok(expired)
     }

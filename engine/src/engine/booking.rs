@@ -4,12 +4,13 @@
 use super::search::journey_stops;
 use super::{Engine, EngineError};
 use crate::actor::replies::{OrderSnapshot, SeatMap};
-use crate::actor::{CancelMsg, ConfirmMsg, GetOrderMsg, HoldMsg, SeatMapMsg};
-use crate::domain::command::PassengerRequest;
+use crate::actor::{Execute, Executed, OrderQuery, Read, SeatMapQuery};
+use crate::decide::gate_hold;
+use crate::domain::command::{Command, HoldSeats, PassengerRequest};
 use crate::domain::order::OrderId;
-use crate::domain::rejection::Rejection;
-use crate::domain::seat_class::SeatClass;
 use crate::domain::state::TrainDateKey;
+use crate::error::NotFound;
+use crate::registry::TrainDateHandle;
 use std::time::Instant;
 
 /// Most orders one ListOrders page returns; each costs a mailbox round trip.
@@ -20,10 +21,14 @@ pub const ORDERS_PER_PAGE_MAX: usize = 100;
 pub struct HoldInput {
     /// The caller's deadline; past it the request is dropped unprocessed.
     pub deadline: Option<Instant>,
+    /// The client's idempotency key; a retry with it returns the original order.
     pub request_id: String,
+    /// The user the order is for (the token subject, or whom an agent names).
     pub user_id: String,
     pub key: TrainDateKey,
+    /// Boarding station as typed: code, name or pinyin.
     pub from_station: String,
+    /// Alighting station as typed: code, name or pinyin.
     pub to_station: String,
     pub passengers: Vec<PassengerRequest>,
 }
@@ -34,6 +39,7 @@ pub struct OrderPage {
     pub orders: Vec<OrderSnapshot>,
     /// Offset of the next page, if there is one.
     pub next_offset: Option<usize>,
+    /// The user's orders in all, over every page.
     pub total: usize,
 }
 
@@ -45,23 +51,20 @@ impl Engine {
         let from = self.resolve_station("from_station", &input.from_station)?;
         let to = self.resolve_station("to_station", &input.to_station)?;
         let handle = self.handle(&input.key)?;
-        let view = handle.shared.view.load();
-        let (from_stop, to_stop) = journey_stops(&view, &from, &to)?;
-        if !self.may_have_booked(&input.user_id, &input.key) {
-            sold_out_gate(&view, &input.passengers, from_stop, to_stop).inspect_err(|_| {
-                self.sold_out_gate_rejections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                metrics::counter!("seat_sold_out_gate_rejections_total").increment(1);
-            })?;
-        }
-        let msg = HoldMsg {
-            deadline: input.deadline,
+        let (from, to) = journey_stops(&handle.shared.view.load(), &from, &to)?;
+        let hold = HoldSeats {
+            order_id: OrderId::generate(),
             request_id: input.request_id,
             user_id: input.user_id,
-            from: from_stop,
-            to: to_stop,
+            from,
+            to,
             passengers: input.passengers,
+            hold_ttl_ms: self.settings.actor.hold_ttl_ms,
+            policy: self.settings.actor.policy,
         };
-        Ok(handle.ask(&input.key, msg).await??)
+        self.sold_out_gate(&handle, &hold)?;
+        let executed = self.execute(&input.key, &handle, Command::HoldSeats(hold), input.deadline).await?;
+        Ok(executed.order.expect("a hold that succeeds names its order"))
     }
 
     /// Pays a held order. `user_id` set: only that user's order is found.
@@ -71,9 +74,8 @@ impl Engine {
         user_id: Option<&str>,
         deadline: Option<Instant>,
     ) -> Result<OrderSnapshot, EngineError> {
-        let (key, handle) = self.order_home(&order_id)?;
-        let msg = ConfirmMsg { deadline, order_id, user_id: user_id.map(str::to_owned) };
-        Ok(handle.ask(&key, msg).await??)
+        let command = Command::ConfirmOrder { order_id, user_id: user_id.map(str::to_owned) };
+        self.order_command(order_id, command, deadline).await
     }
 
     /// Cancels a hold or refunds a paid order.
@@ -83,19 +85,40 @@ impl Engine {
         user_id: Option<&str>,
         deadline: Option<Instant>,
     ) -> Result<OrderSnapshot, EngineError> {
+        let command = Command::CancelOrder { order_id, user_id: user_id.map(str::to_owned) };
+        self.order_command(order_id, command, deadline).await
+    }
+
+    async fn order_command(
+        &self,
+        order_id: OrderId,
+        command: Command,
+        deadline: Option<Instant>,
+    ) -> Result<OrderSnapshot, EngineError> {
         let (key, handle) = self.order_home(&order_id)?;
-        let msg = CancelMsg { deadline, order_id, user_id: user_id.map(str::to_owned) };
-        Ok(handle.ask(&key, msg).await??)
+        let executed = self.execute(&key, &handle, command, deadline).await?;
+        Ok(executed.order.expect("a confirm or cancel that succeeds names its order"))
+    }
+
+    /// Sends one command to the train-date's actor and awaits its durable answer.
+    pub(super) async fn execute(
+        &self,
+        key: &TrainDateKey,
+        handle: &TrainDateHandle,
+        command: Command,
+        deadline: Option<Instant>,
+    ) -> Result<Executed, EngineError> {
+        Ok(handle.ask(key, Execute { deadline, command }).await??)
     }
 
     pub async fn get_order(&self, order_id: OrderId, user_id: Option<&str>) -> Result<OrderSnapshot, EngineError> {
-        let not_found = || EngineError::NotFound(format!("order {order_id} not found"));
         let (key, handle) = self.order_home(&order_id)?;
-        let snapshot = handle.ask(&key, GetOrderMsg { order_id }).await??.ok_or_else(not_found)?;
-        if user_id.is_some_and(|user| snapshot.order.user_id != user) {
-            return Err(not_found());
+        let snapshot = handle.ask(&key, Read(OrderQuery(order_id))).await??;
+        match snapshot {
+            Some(snapshot) if user_id.is_none_or(|user| snapshot.order.user_id == user) => Ok(snapshot),
+            // Another user's order answers exactly as a missing one.
+            _ => Err(NotFound::Order(order_id).into()),
         }
-        Ok(snapshot)
     }
 
     /// A user's orders from `offset`, at most `limit` (capped at `ORDERS_PER_PAGE_MAX`).
@@ -127,48 +150,33 @@ impl Engine {
             let count = view.plan.carriages().len();
             return Err(EngineError::invalid("carriage", format!("{} has carriages 1 to {count}", key.train)));
         }
-        let msg = SeatMapMsg { carriage, from: from_stop, to: to_stop };
-        handle.ask(key, msg).await?.ok_or_else(|| EngineError::invalid("carriage", "no such carriage"))
+        let query = SeatMapQuery { carriage, from: from_stop, to: to_stop };
+        handle.ask(key, Read(query)).await??.ok_or_else(|| EngineError::invalid("carriage", "no such carriage"))
     }
 
-    /// Whether `user` has any order on `key`: then a hold may be a retry of
-    /// an accepted one, which must reach the actor to get its original answer.
-    fn may_have_booked(&self, user: &str, key: &TrainDateKey) -> bool {
-        self.orders.user_has_order_on(user, key)
+    /// The sold-out gate: refuses a hold at once, without entering the
+    /// mailbox, where the actor would answer SOLD_OUT (see `gate_hold`). The
+    /// view lags by at most one batch, so it may refuse a moment before seats
+    /// come back; it never admits a hold the actor would then oversell,
+    /// because the actor decides every hold it lets through on exact state.
+    fn sold_out_gate(&self, handle: &TrainDateHandle, hold: &HoldSeats) -> Result<(), EngineError> {
+        // A hold from a user with an order here may be a retry, which must
+        // reach the actor to get its original answer.
+        let view = handle.shared.view.load();
+        if self.orders.user_has_order_on(&hold.user_id, &view.key) {
+            return Ok(());
+        }
+        let passengers = &handle.shared.passengers;
+        gate_hold(&**view, hold, self.now_ms(), |id_number| passengers.may_contain(id_number)).map_err(|rejection| {
+            self.sold_out_gate_rejections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            metrics::counter!("seat_sold_out_gate_rejections_total").increment(1);
+            EngineError::Rejected(rejection)
+        })
     }
 
-    fn order_home(&self, order_id: &OrderId) -> Result<(TrainDateKey, crate::registry::TrainDateHandle), EngineError> {
-        let key = self
-            .orders
-            .train_date_of(order_id)
-            .ok_or_else(|| EngineError::NotFound(format!("order {order_id} not found")))?;
+    fn order_home(&self, order_id: &OrderId) -> Result<(TrainDateKey, TrainDateHandle), EngineError> {
+        let key = self.orders.train_date_of(order_id).ok_or(NotFound::Order(*order_id))?;
         let handle = self.handle(&key)?;
         Ok((key, handle))
     }
-}
-
-/// The sold-out gate: refuses a hold at once, without entering the mailbox,
-/// when the published view shows too few seats for some class, saying as
-/// the actor would whether each segment alone had enough (the view holds
-/// every journey's count, single segments included). The view lags by at
-/// most one batch, so it may refuse a moment before seats come back; it
-/// never admits a hold the actor would then oversell, because the actor
-/// decides every hold it lets through on exact state.
-fn sold_out_gate(
-    view: &crate::actor::view::AvailabilityView,
-    passengers: &[PassengerRequest],
-    from: usize,
-    to: usize,
-) -> Result<(), EngineError> {
-    for class in SeatClass::ALL {
-        let requested = passengers.iter().filter(|passenger| passenger.class == class).count() as u32;
-        if requested == 0 || view.plan.class_slot(class).is_none() {
-            continue;
-        }
-        if view.remaining(class, from, to) < requested {
-            let remaining = |from, to| view.remaining(class, from, to);
-            return Err(EngineError::Rejected(Rejection::sold_out(class, requested, from, to, remaining)));
-        }
-    }
-    Ok(())
 }

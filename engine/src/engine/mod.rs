@@ -3,14 +3,13 @@
 
 mod admin;
 mod booking;
-mod error;
 mod presale;
 mod recovery;
 mod search;
 
+pub use crate::error::EngineError;
 pub use admin::{EngineStats, OpenSummary, TrainDatePage, TrainDateSummary};
 pub use booking::{HoldInput, OrderPage};
-pub use error::EngineError;
 pub use presale::{PresaleRun, RETIRE_AFTER_ARRIVAL_MS};
 pub use recovery::RecoverySummary;
 pub use search::{ClassOffer, TrainOffer};
@@ -22,8 +21,10 @@ use crate::clock::Clock;
 use crate::domain::plan::TrainPlan;
 use crate::domain::state::{TrainDateKey, TrainDateState};
 use crate::durability::Persistence;
-use crate::durability::Store;
-use crate::registry::{ActorHost, OrderIndex, Registry, TrainDateHandle};
+use crate::durability::{Store, StoreError};
+use crate::error::NotFound;
+use crate::orders::OrderIndex;
+use crate::registry::{ActorHost, Registry, TrainDateHandle};
 use actix::Actor;
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ use std::sync::Arc;
 pub struct EngineSettings {
     /// Threads running actors; one per core by default.
     pub arbiters: usize,
+    /// Behaviour every train-date actor starts with.
     pub actor: ActorSettings,
     /// Sales open this many days ahead: searches and holds for later dates
     /// are refused, and the scheduler keeps today..today+presale_days open.
@@ -110,7 +112,7 @@ impl Engine {
 
     /// The running train-date, or NOT_FOUND naming it.
     fn handle(&self, key: &TrainDateKey) -> Result<TrainDateHandle, EngineError> {
-        self.registry.get(key).ok_or_else(|| EngineError::NotFound(format!("train-date {key} is not open")))
+        self.registry.get(key).ok_or_else(|| NotFound::TrainDate(key.clone()).into())
     }
 
     fn spawn(&self, key: TrainDateKey, plan: Arc<TrainPlan>) -> TrainDateHandle {
@@ -141,13 +143,11 @@ impl Engine {
     /// Runs `write` against the store when there is one; its failure is UNAVAILABLE.
     async fn persist(
         &self,
-        what: &str,
-        write: impl FnOnce(&Arc<dyn Store>) -> crate::durability::BoxFuture<Result<(), String>>,
+        what: &'static str,
+        write: impl FnOnce(&Arc<dyn Store>) -> crate::durability::BoxFuture<Result<(), StoreError>>,
     ) -> Result<(), EngineError> {
         match self.store() {
-            Some(store) => {
-                write(store).await.map_err(|reason| EngineError::Unavailable(format!("{what} not saved: {reason}")))
-            }
+            Some(store) => write(store).await.map_err(|cause| EngineError::store(what, cause)),
             None => Ok(()),
         }
     }

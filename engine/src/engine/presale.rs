@@ -2,7 +2,7 @@
 //! every train, and retire train-dates whose run is over.
 
 use super::{Engine, EngineError};
-use crate::actor::RetireMsg;
+use crate::actor::Retire;
 use crate::domain::plan::TrainPlan;
 use crate::domain::state::{TrainDateKey, service_day_start_ms};
 
@@ -12,8 +12,11 @@ pub const RETIRE_AFTER_ARRIVAL_MS: u64 = 6 * 3_600_000;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PresaleRun {
+    /// Train-dates opened by this run.
     pub opened: usize,
+    /// Train-dates in the window that were open already.
     pub already_open: usize,
+    /// Finished train-dates archived and stopped.
     pub retired: usize,
 }
 
@@ -44,7 +47,7 @@ impl Engine {
         self.persist("archived train-dates", |store| store.archive_train_dates(keys, now_ms)).await?;
         for key in &finished {
             let Some(handle) = self.registry.remove(key) else { continue };
-            if let Ok(orders) = handle.ask(key, RetireMsg).await {
+            if let Ok(orders) = handle.ask(key, Retire).await {
                 for (order_id, user) in orders {
                     self.orders.forget(&order_id, &user);
                 }

@@ -5,6 +5,7 @@ use super::{Engine, EngineError};
 use crate::domain::plan::TrainPlan;
 use crate::domain::state::{TrainDateKey, TrainDateState};
 use crate::domain::timetable::TrainTemplate;
+use crate::durability::StoreError;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ pub struct RecoverySummary {
     pub train_dates: usize,
     /// Events replayed on top of snapshots, over all train-dates.
     pub orders: usize,
+    /// Wall time from the first read to the last actor started.
     pub elapsed_ms: u64,
 }
 
@@ -36,15 +38,15 @@ impl Engine {
     pub async fn recover(&self) -> Result<RecoverySummary, EngineError> {
         let started = Instant::now();
         let Some(store) = self.store().cloned() else { return Ok(RecoverySummary::default()) };
-        let unavailable = |reason: String| EngineError::Unavailable(format!("recovery: {reason}"));
-        let catalog = store.load_catalog().await.map_err(unavailable)?;
+        let corrupt = |detail: String| EngineError::store("catalog", StoreError::Corrupt { detail });
+        let catalog = store.load_catalog().await.map_err(|cause| EngineError::store("catalog", cause))?;
         self.catalog
             .upsert_stations(&catalog.stations)
-            .map_err(|(index, error)| unavailable(format!("stored station {index} is invalid: {error}")))?;
+            .map_err(|(index, error)| corrupt(format!("stored station {index} is invalid: {error}")))?;
         for train in &catalog.trains {
             self.catalog
                 .upsert_train(train.clone())
-                .map_err(|error| unavailable(format!("stored train {}: {error}", train.code)))?;
+                .map_err(|error| corrupt(format!("stored train {}: {error}", train.code)))?;
         }
         let total = catalog.train_dates.len();
         info!(stations = catalog.stations.len(), trains = catalog.trains.len(), train_dates = total, "recovering");
@@ -57,10 +59,13 @@ impl Engine {
                 let Some((key, template)) = pending.next() else { break };
                 let plan = Arc::clone(&plans[&template]);
                 let load = store.load_train_date(key.clone(), plan);
-                loading.spawn(async move { load.await.and_then(|state| checked(key, state)) });
+                loading.spawn(async move {
+                    let state = load.await.map_err(|cause| EngineError::store("train-date recovery", cause))?;
+                    checked(key, state)
+                });
             }
             let Some(joined) = loading.join_next().await else { break };
-            let state = joined.map_err(|error| unavailable(error.to_string()))?.map_err(unavailable)?;
+            let state = joined.map_err(|error| corrupt(format!("a recovery task failed: {error}")))??;
             orders += state.orders.len();
             self.start_recovered(state);
             recovered += 1;
@@ -105,7 +110,7 @@ impl Engine {
     }
 }
 
-fn checked(key: TrainDateKey, state: TrainDateState) -> Result<TrainDateState, String> {
-    state.verify_invariants().map_err(|reason| format!("{key} failed its recount after recovery: {reason}"))?;
+fn checked(key: TrainDateKey, state: TrainDateState) -> Result<TrainDateState, EngineError> {
+    state.verify_invariants().map_err(|detail| EngineError::InvariantBroken { key, detail })?;
     Ok(state)
 }

@@ -11,17 +11,23 @@ use chrono::{Days, NaiveDate};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrainOffer {
     pub key: TrainDateKey,
+    /// Index of the boarding stop in the train's stops.
     pub from_stop: usize,
+    /// Index of the alighting stop in the train's stops.
     pub to_stop: usize,
+    /// The boarding station, which may differ from the one searched for (same city).
     pub from_station: StationCode,
+    /// The alighting station, likewise.
     pub to_station: StationCode,
     /// Unix ms the train leaves `from_station`.
     pub depart_at_ms: u64,
     /// Unix ms the train reaches `to_station`.
     pub arrive_at_ms: u64,
+    /// Distance of the journey, from which fares are computed.
     pub distance_km: u32,
     /// Holds are accepted: sales open and the train not yet gone.
     pub on_sale: bool,
+    /// One entry per class the train has, in `SeatClass::ALL` order.
     pub classes: Vec<ClassOffer>,
 }
 
@@ -30,6 +36,7 @@ pub struct ClassOffer {
     pub class: SeatClass,
     /// Seats free for the whole journey.
     pub remaining: u32,
+    /// Fare for one passenger over the journey, in fen (0.01 yuan).
     pub fare_fen: u64,
 }
 

@@ -110,7 +110,7 @@ impl Pipeline {
     fn admit(&mut self, entry: JournalEntry, since: Instant) {
         if self.poisoned.contains(&entry.key) {
             // Everything after a failed batch is refused until the train-date rebuilds.
-            let _ = entry.ack.send(Err(JournalFailure("an earlier batch for this train-date failed".into())));
+            let _ = entry.ack.send(Err(JournalFailure::EarlierBatchFailed));
         } else if self.busy.contains(&entry.key) {
             self.held_back.push_back(entry);
         } else {
@@ -129,7 +129,7 @@ impl Pipeline {
             Err(failure) => {
                 error!(streams = keys.len(), events = committed.batch.events, %failure, "journal batch failed; its train-dates go read-only");
                 self.poison(&keys, stats);
-                committed.batch.fail(&JournalFailure(failure.to_string()));
+                committed.batch.fail(&JournalFailure::from(failure));
             }
         }
         self.release(&keys);

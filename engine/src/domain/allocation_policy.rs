@@ -1,6 +1,7 @@
-//! How to rank free seats for a journey.
+//! How to rank free seats for a journey. A domain value, since a hold
+//! carries it into decide; `allocation` applies it.
 
-use crate::domain::segments::free_run;
+use super::segments::free_run;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

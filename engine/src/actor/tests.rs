@@ -1,0 +1,120 @@
+//! The actor's journal-failure path: read-only mode, rebuild, and the stop
+//! on corrupt data, against a writer that fails every batch and a store
+//! whose journal cannot be read.
+
+use super::{ActorSettings, Execute, TrainDateActor};
+use crate::actor::view::TrainDateShared;
+use crate::clock::ManualClock;
+use crate::domain::command::{Command, HoldSeats, PassengerRequest, SeatChoice};
+use crate::domain::order::OrderId;
+use crate::domain::plan::TrainPlan;
+use crate::domain::seat_class::SeatClass;
+use crate::domain::state::{TrainDateKey, TrainDateState};
+use crate::domain::timetable::{Station, TrainTemplate};
+use crate::durability::{
+    AckMode, BoxFuture, JournalMessage, JournalSink, Persistence, Store, StoreError, StoredCatalog,
+};
+use crate::error::{CommandError, Unavailable};
+use crate::orders::OrderIndex;
+use crate::test_fixtures::template;
+use actix::Actor;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// A store whose every train-date load finds corrupt data, counting the attempts.
+#[derive(Default)]
+struct CorruptStore {
+    loads: AtomicUsize,
+}
+
+impl Store for CorruptStore {
+    fn upsert_stations(&self, _: Vec<Station>) -> BoxFuture<Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn upsert_train(&self, _: TrainTemplate, _: u64) -> BoxFuture<Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn insert_train_dates(&self, _: Vec<(TrainDateKey, TrainTemplate)>, _: u64) -> BoxFuture<Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn load_catalog(&self) -> BoxFuture<Result<StoredCatalog, StoreError>> {
+        Box::pin(async { Ok(StoredCatalog::default()) })
+    }
+    fn archive_train_dates(&self, _: Vec<TrainDateKey>, _: u64) -> BoxFuture<Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn load_train_date(&self, _: TrainDateKey, _: Arc<TrainPlan>) -> BoxFuture<Result<TrainDateState, StoreError>> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Err(StoreError::Corrupt { detail: "event 7 does not decode".into() }) })
+    }
+}
+
+fn hold(request_id: &str, id_number: &str) -> Command {
+    Command::HoldSeats(HoldSeats {
+        order_id: OrderId::generate(),
+        request_id: request_id.into(),
+        user_id: "u".into(),
+        from: 0,
+        to: 2,
+        passengers: vec![PassengerRequest {
+            name: "n".into(),
+            id_number: id_number.into(),
+            class: SeatClass::Second,
+            choice: SeatChoice::Any,
+        }],
+        hold_ttl_ms: 600_000,
+        policy: Default::default(),
+    })
+}
+
+#[test]
+fn a_rebuild_that_finds_corrupt_data_stops_and_says_so() {
+    actix_rt::System::new().block_on(async {
+        let plan = Arc::new(TrainPlan::new(template(4, &[(SeatClass::Second, 2, "ABCDF")])));
+        let date = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("valid date");
+        let state = TrainDateState::open(TrainDateKey::new("G1", date), plan);
+        let clock = Arc::new(ManualClock::new(state.service_day_start_ms));
+        let (sender, mut writer) = mpsc::channel(16);
+        // The writer fails every batch, as when the database is down.
+        tokio::spawn(async move {
+            while let Some(message) = writer.recv().await {
+                if let JournalMessage::Append(entry) = message {
+                    let _ = entry.ack.send(Err(StoreError::Unavailable { detail: "connection refused".into() }));
+                }
+            }
+        });
+        let store = Arc::new(CorruptStore::default());
+        let persistence = Persistence {
+            sink: JournalSink { sender, ack_mode: AckMode::Durable },
+            store: Arc::clone(&store) as Arc<dyn Store>,
+            snapshot_every_events: 1_000,
+        };
+        let settings = ActorSettings::default();
+        let shared = Arc::new(TrainDateShared::new(&state, settings.mailbox_pending_max));
+        let orders = Arc::new(OrderIndex::default());
+        let actor = TrainDateActor::new(state, Arc::clone(&shared), orders, clock, settings, Some(persistence));
+        let addr = actor.start();
+        let send = |command: Command| {
+            shared.pending_messages.fetch_add(1, Ordering::AcqRel);
+            addr.send(Execute { deadline: None, command })
+        };
+
+        // The first write is decided but never made durable.
+        let first = send(hold("r1", "A")).await.expect("actor answers");
+        assert!(matches!(first, Err(CommandError::Unavailable(Unavailable::NotDurable { .. }))), "{first:?}");
+        // The rebuild (first retry after 200 ms) finds the journal corrupt...
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        assert_eq!(store.loads.load(Ordering::SeqCst), 1);
+        // ...so writes are refused naming that cause...
+        let second = send(hold("r2", "B")).await.expect("actor answers");
+        let Err(CommandError::Unavailable(Unavailable::ReadOnly { cause, .. })) = second else {
+            panic!("expected read-only, got {second:?}")
+        };
+        assert!(matches!(cause, StoreError::Corrupt { .. }), "{cause:?}");
+        // ...and no further rebuild is attempted: waiting cannot repair it.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        assert_eq!(store.loads.load(Ordering::SeqCst), 1);
+    });
+}
