@@ -1,5 +1,6 @@
 //! The `Journal` trait: what the group-commit writer and recovery need from a
-//! database. `SqliteJournal` and `MySqlJournal` implement it on sqlx.
+//! database. `SqlJournal` implements it on sqlx, for SQLite (`SqliteJournal`)
+//! and MySQL (`MySqlJournal`).
 
 use crate::codec::StoredEvent;
 use engine::domain::state::TrainDateKey;
