@@ -9,23 +9,32 @@ use thiserror::Error;
 /// An event as a journal row stores it (the seq and stream key live beside it).
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredEvent {
+    /// 1-based, gapless position in the stream; the journal refuses gaps and repeats.
     pub seq: u64,
     /// `Event::kind`, kept in its own column so operators can filter without parsing JSON.
     pub kind: String,
+    /// The `EVENT_SCHEMA_VERSION` it was written with; `decode` refuses newer ones.
     pub version: u16,
+    /// The engine's `Event` as JSON, tagged with its kind.
     pub body: String,
 }
 
+/// Why a stored event does not decode: data this build cannot read, which
+/// a reader refuses rather than guess at its meaning.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CodecError {
+    /// Written by a newer build.
     #[error("event seq {seq}: schema version {version} is newer than this build's {EVENT_SCHEMA_VERSION}")]
     UnknownVersion { seq: u64, version: u16 },
+    /// The `kind` column disagrees with the body: a row edited by hand or a bug.
     #[error("event seq {seq}: stored kind {stored:?} does not match body kind {decoded:?}")]
     KindMismatch { seq: u64, stored: String, decoded: &'static str },
+    /// The body is not JSON of any known event.
     #[error("event seq {seq}: {reason}")]
     Malformed { seq: u64, reason: String },
 }
 
+/// An event as its row stores it.
 pub fn encode(record: &EventRecord) -> StoredEvent {
     StoredEvent {
         seq: record.seq,
@@ -35,6 +44,7 @@ pub fn encode(record: &EventRecord) -> StoredEvent {
     }
 }
 
+/// A stored row back into its event, checking version and kind.
 pub fn decode(stored: &StoredEvent) -> Result<EventRecord, CodecError> {
     if stored.version > EVENT_SCHEMA_VERSION {
         return Err(CodecError::UnknownVersion { seq: stored.seq, version: stored.version });

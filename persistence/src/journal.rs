@@ -1,5 +1,6 @@
 //! The `Journal` trait: what the group-commit writer and recovery need from a
-//! database. `SqliteJournal` and `MySqlJournal` implement it on sqlx.
+//! database. `SqlJournal` implements it on sqlx, for SQLite (`SqliteJournal`)
+//! and MySQL (`MySqlJournal`).
 
 use crate::codec::StoredEvent;
 use engine::domain::state::TrainDateKey;
@@ -21,8 +22,12 @@ pub fn parse_stream_id(stream: &str) -> Option<TrainDateKey> {
 /// A state snapshot of one stream as of `seq`.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredSnapshot {
+    /// The seq of the last event the snapshot includes; replay continues after it.
     pub seq: u64,
+    /// `SNAPSHOT_SCHEMA_VERSION` when written, so a reader can refuse a shape it
+    /// does not know and replay from an older snapshot or from the start.
     pub version: u16,
+    /// The engine's `TrainDateSnapshot` as JSON.
     pub body: String,
 }
 
@@ -30,8 +35,13 @@ pub struct StoredSnapshot {
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct OrderRow {
     pub order_id: String,
+    /// The stream holding the order's events, so a lookup by order id needs
+    /// no scan of every train-date.
     pub stream: String,
+    /// The user who booked it: orders are listed per user.
     pub user_id: String,
+    /// The client's idempotency key: unique per stream and user, so a
+    /// repeated request fails the append instead of booking twice.
     pub request_id: String,
     /// Seq of the event that created it.
     pub seq: u64,
@@ -40,9 +50,11 @@ pub struct OrderRow {
 /// One stream's share of an append batch.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StreamAppend {
+    /// The stream id, as `stream_id` makes it.
     pub stream: String,
     /// Contiguous seqs continuing the stream's last stored seq.
     pub events: Vec<StoredEvent>,
+    /// Orders these events create, indexed in the same transaction.
     pub new_orders: Vec<OrderRow>,
     /// Written after the events; its seq is at most the last event's (or the
     /// stream's last stored seq when `events` is empty).
@@ -53,10 +65,14 @@ pub struct StreamAppend {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredTrainDate {
     pub key: TrainDateKey,
+    /// The template as it was when the train-date opened: later edits to the
+    /// train change only train-dates opened after them.
     pub template: TrainTemplate,
+    /// Unix ms.
     pub opened_at_ms: u64,
 }
 
+/// Why a journal call failed. `is_permanent` tells a writer whether to retry.
 #[derive(Debug, Error)]
 pub enum JournalError {
     /// An append whose seqs do not continue their stream: a duplicate or a gap.
@@ -69,6 +85,7 @@ pub enum JournalError {
     /// The database refused or could not be reached.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date when the journal opened.
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
@@ -141,6 +158,7 @@ pub trait Journal: Send + Sync + 'static {
     fn upsert_train(&self, train: &TrainTemplate, now_ms: u64)
     -> impl Future<Output = Result<(), JournalError>> + Send;
 
+    /// Every station, by code.
     fn load_stations(&self) -> impl Future<Output = Result<Vec<Station>, JournalError>> + Send;
 
     /// Every train template, stops and carriages in order.

@@ -3,6 +3,8 @@
 //! Modules:
 //! - `codec`: versioned JSON encoding of engine events, shared by every backend.
 //! - `journal`: the `Journal` trait, stream ids and the stored row types.
+//! - `sql_journal`: `SqlJournal<D>`, the one journal body, and the `Dialect` trait
+//!   through which a backend supplies only the SQL that differs.
 //! - `sqlite`: `SqliteJournal`, the embedded default (a file under the data dir).
 //! - `mysql`: `MySqlJournal`, the production backend (MySQL or MariaDB), and
 //!   helpers tests use to make and drop throwaway databases.
@@ -21,6 +23,7 @@ pub mod journal;
 pub mod mysql;
 mod rows;
 mod sql;
+pub mod sql_journal;
 pub mod sqlite;
 pub mod store;
 mod train_dates;

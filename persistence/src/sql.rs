@@ -4,7 +4,7 @@
 use crate::chunks::fixed_chunks;
 use crate::rows::Value;
 use sqlx::query_builder::Separated;
-use sqlx::{Database, Encode, Executor, IntoArguments, QueryBuilder, Type};
+use sqlx::{Database, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type};
 
 pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (train_date, seq, kind, version, body) ";
 pub(crate) const INSERT_ORDERS: &str = "INSERT INTO orders (order_id, train_date, user_id, request_id, seq) ";
@@ -51,7 +51,7 @@ pub(crate) const LOAD_ORDERS: &str =
 /// in `shapes` only, so each table has a few statement shapes whatever the
 /// batch size.
 pub(crate) async fn insert_rows<DB, const N: usize>(
-    conn: &mut DB::Connection,
+    tx: &mut Transaction<'_, DB>,
     head: &str,
     tail: &str,
     rows: &[[Value<'_>; N]],
@@ -69,7 +69,7 @@ where
         let mut query = QueryBuilder::<DB>::new(head);
         query.push_values(chunk, |mut row, values| values.iter().for_each(|value| bind(&mut row, value)));
         query.push(tail);
-        query.build().execute(&mut *conn).await?;
+        query.build().execute(&mut **tx).await?;
     }
     Ok(())
 }

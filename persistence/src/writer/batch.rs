@@ -82,6 +82,7 @@ impl Batch {
     }
 }
 
+/// A train-date snapshot as the journal stores it, at the seq it was taken.
 pub fn encode_snapshot(snapshot: &TrainDateSnapshot) -> StoredSnapshot {
     StoredSnapshot {
         seq: snapshot.last_seq,

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// How the writer batches, retries and bounds its queue.
 #[derive(Clone, Copy, Debug)]
 pub struct WriterConfig {
     /// A batch closes once it holds this many events. Bounds one
@@ -42,6 +43,8 @@ pub struct WriterConfig {
     /// is slower than the actors; a full queue makes writes answer
     /// RESOURCE_EXHAUSTED instead of queueing without limit.
     pub queue_capacity: usize,
+    /// Whether a write is answered after its commit (durable) or once the
+    /// actor has applied it (benchmarks only).
     pub ack_mode: AckMode,
 }
 
@@ -65,9 +68,15 @@ pub const BATCH_SIZE_BUCKETS: usize = 16;
 /// Counters for monitoring and benchmarks.
 #[derive(Debug, Default)]
 pub struct WriterStats {
+    /// Batches committed.
     pub batches: AtomicU64,
+    /// Events in committed batches; over `batches`, the mean batch size.
     pub events: AtomicU64,
+    /// Batches that failed after their retries, or whose commit task died:
+    /// each left its train-dates read-only until they rebuild.
     pub failed_batches: AtomicU64,
+    /// Time spent in committed appends, retries included; over `batches`,
+    /// the mean commit latency.
     pub commit_micros_total: AtomicU64,
     /// `batch_sizes[k]` counts batches of 2^k to 2^(k+1)−1 events.
     pub batch_sizes: [AtomicU64; BATCH_SIZE_BUCKETS],

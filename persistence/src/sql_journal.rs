@@ -1,0 +1,231 @@
+//! The one SQL journal body, `SqlJournal<D>`, written once for every backend.
+//! A `Dialect` supplies only what differs between databases: how a write
+//! transaction begins, how the stored seqs are read, and the upsert clauses.
+
+use crate::batch::{AppendRows, check_sequences, streams_to_check};
+use crate::chunks::{BULK_SHAPES, ROW_SHAPES, padded_chunks};
+use crate::codec::StoredEvent;
+use crate::journal::{Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend};
+use crate::rows::{self, CarriageRow, StopRow, decode_error, sql_int};
+use crate::sql::{self, insert_rows};
+use crate::train_dates::{TemplateRow, TrainDateRow, TrainDateRows, parse_templates, train_date};
+use engine::domain::timetable::{Station, TrainTemplate};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Transaction, Type};
+use std::collections::HashMap;
+
+/// What one database does differently from the others; the journal body in
+/// `SqlJournal` is the same for all.
+pub trait Dialect: Send + Sync + 'static {
+    type Database: Database;
+
+    /// The statement that opens a write transaction, or `None` for the
+    /// driver's plain `BEGIN`.
+    const BEGIN_WRITE: Option<&'static str>;
+    /// Appends (for disjoint streams) worth running at once: see
+    /// `Journal::appends_in_flight_max`.
+    const APPENDS_IN_FLIGHT_MAX: usize;
+
+    /// Appended to `INSERT INTO stations … VALUES …`: replaces name and pinyin.
+    const UPSERT_STATIONS: &'static str;
+    /// The whole `trains` upsert, binding `(code, updated_at_ms)`.
+    const UPSERT_TRAIN: &'static str;
+    /// Appended to the `train_dates` insert: a stored train-date is left as it is.
+    const KEEP_TRAIN_DATES: &'static str;
+    /// Appended to the `train_templates` insert: a stored template is left as it is.
+    const KEEP_TEMPLATES: &'static str;
+    /// Appended to the `snapshots` insert: a second snapshot at the same seq
+    /// is the same state, perhaps in a newer format, so it replaces the first.
+    const REPLACE_SNAPSHOTS: &'static str;
+
+    /// A query whose rows are `(stream, newest stored seq)` for `streams`. A
+    /// stream without events may be left out or have a NULL seq.
+    fn stored_seqs_query<'a>(streams: impl IntoIterator<Item = &'a str>) -> QueryBuilder<Self::Database>;
+}
+
+type ConnectionOf<D> = <<D as Dialect>::Database as Database>::Connection;
+type ArgumentsOf<D> = <<D as Dialect>::Database as Database>::Arguments;
+type RowOf<D> = <<D as Dialect>::Database as Database>::Row;
+
+/// The journal in a SQL database of dialect `D`. Callers name it by backend:
+/// `SqliteJournal` or `MySqlJournal`.
+pub struct SqlJournal<D: Dialect> {
+    pool: Pool<D::Database>,
+}
+
+impl<D: Dialect> SqlJournal<D> {
+    /// A journal on `pool`, whose schema the caller has already migrated.
+    pub(crate) fn on_pool(pool: Pool<D::Database>) -> Self {
+        SqlJournal { pool }
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, D::Database>, sqlx::Error> {
+        match D::BEGIN_WRITE {
+            Some(statement) => self.pool.begin_with(statement).await,
+            None => self.pool.begin().await,
+        }
+    }
+}
+
+/// The last stored seq of each of `streams` that has events.
+async fn stored_seqs<D: Dialect>(
+    conn: &mut ConnectionOf<D>,
+    streams: &[&str],
+) -> Result<HashMap<String, u64>, JournalError>
+where
+    for<'c> &'c mut ConnectionOf<D>: Executor<'c, Database = D::Database>,
+    ArgumentsOf<D>: IntoArguments<D::Database>,
+    (String, Option<u64>): for<'r> FromRow<'r, RowOf<D>>,
+{
+    let mut stored = HashMap::new();
+    for chunk in padded_chunks(streams, ROW_SHAPES) {
+        let mut query = D::stored_seqs_query(chunk.into_iter().copied());
+        let rows: Vec<(String, Option<u64>)> =
+            query.build_query_as().fetch_all(&mut *conn).await.map_err(decode_error("events: last seqs"))?;
+        stored.extend(rows.into_iter().filter_map(|(stream, seq)| Some((stream, seq?))));
+    }
+    Ok(stored)
+}
+
+/// The bounds say only that the database runs queries on a connection, binds
+/// text and integers, and decodes the journal's row types. They stand here,
+/// not on `Dialect`, because Rust does not carry a trait's where clauses to
+/// its users; both `Sqlite` and `MySql` meet them.
+impl<D: Dialect> Journal for SqlJournal<D>
+where
+    for<'c> &'c mut ConnectionOf<D>: Executor<'c, Database = D::Database>,
+    ArgumentsOf<D>: IntoArguments<D::Database>,
+    for<'t> &'t str: Encode<'t, D::Database> + Type<D::Database>,
+    for<'t> i64: Encode<'t, D::Database> + Type<D::Database>,
+    for<'t> Option<i64>: Encode<'t, D::Database> + Type<D::Database>,
+    for<'r> StoredEvent: FromRow<'r, RowOf<D>>,
+    for<'r> StoredSnapshot: FromRow<'r, RowOf<D>>,
+    for<'r> OrderRow: FromRow<'r, RowOf<D>>,
+    for<'r> StopRow: FromRow<'r, RowOf<D>>,
+    for<'r> CarriageRow: FromRow<'r, RowOf<D>>,
+    for<'r> TemplateRow: FromRow<'r, RowOf<D>>,
+    for<'r> TrainDateRow: FromRow<'r, RowOf<D>>,
+    for<'r> (String, String, String): FromRow<'r, RowOf<D>>,
+    for<'r> (String, Option<u64>): FromRow<'r, RowOf<D>>,
+    for<'r> (String,): FromRow<'r, RowOf<D>>,
+    for<'r> (u64,): FromRow<'r, RowOf<D>>,
+{
+    fn appends_in_flight_max(&self) -> usize {
+        D::APPENDS_IN_FLIGHT_MAX
+    }
+
+    async fn append(&self, batch: &[StreamAppend]) -> Result<(), JournalError> {
+        let rows = AppendRows::of(batch);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        check_sequences(batch, &stored_seqs::<D>(&mut tx, &streams_to_check(batch)).await?)?;
+        insert_rows(&mut tx, sql::INSERT_EVENTS, "", &rows.events, ROW_SHAPES).await?;
+        insert_rows(&mut tx, sql::INSERT_ORDERS, "", &rows.orders, ROW_SHAPES).await?;
+        insert_rows(&mut tx, sql::INSERT_SNAPSHOTS, D::REPLACE_SNAPSHOTS, &rows.snapshots, ROW_SHAPES).await?;
+        for stream in rows.snapshotted {
+            sqlx::query(sql::PRUNE_SNAPSHOTS).bind(stream).bind(stream).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn read_events(&self, stream: &str, after_seq: u64, limit: usize) -> Result<Vec<StoredEvent>, JournalError> {
+        sqlx::query_as(sql::READ_EVENTS)
+            .bind(stream)
+            .bind(sql_int(after_seq))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(decode_error(format!("events of {stream}")))
+    }
+
+    async fn last_seq(&self, stream: &str) -> Result<u64, JournalError> {
+        let seq = sqlx::query_scalar(sql::LAST_SEQ).bind(stream).fetch_optional(&self.pool).await;
+        Ok(seq.map_err(decode_error(format!("events of {stream}")))?.unwrap_or(0))
+    }
+
+    async fn latest_snapshot(&self, stream: &str) -> Result<Option<StoredSnapshot>, JournalError> {
+        sqlx::query_as(sql::LATEST_SNAPSHOT)
+            .bind(stream)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(decode_error(format!("snapshots of {stream}")))
+    }
+
+    async fn upsert_stations(&self, stations: &[Station]) -> Result<(), JournalError> {
+        let rows: Vec<_> = stations.iter().map(rows::station_values).collect();
+        let mut tx = self.begin_write().await?;
+        insert_rows(&mut tx, sql::INSERT_STATIONS, D::UPSERT_STATIONS, &rows, ROW_SHAPES).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn upsert_train(&self, train: &TrainTemplate, now_ms: u64) -> Result<(), JournalError> {
+        let code = train.code.as_str();
+        let stops: Vec<_> =
+            train.stops.iter().enumerate().map(|(index, stop)| rows::stop_values(code, index, stop)).collect();
+        let carriages: Vec<_> = train.carriages.iter().map(|carriage| rows::carriage_values(code, carriage)).collect();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(D::UPSERT_TRAIN).bind(code).bind(sql_int(now_ms)).execute(&mut *tx).await?;
+        sqlx::query(sql::DELETE_STOPS).bind(code).execute(&mut *tx).await?;
+        sqlx::query(sql::DELETE_CARRIAGES).bind(code).execute(&mut *tx).await?;
+        insert_rows(&mut tx, sql::INSERT_STOPS, "", &stops, ROW_SHAPES).await?;
+        insert_rows(&mut tx, sql::INSERT_CARRIAGES, "", &carriages, ROW_SHAPES).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn load_stations(&self) -> Result<Vec<Station>, JournalError> {
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as(sql::LOAD_STATIONS).fetch_all(&self.pool).await.map_err(decode_error("stations"))?;
+        Ok(rows.into_iter().map(|(code, name, pinyin)| Station { code, name, pinyin }).collect())
+    }
+
+    async fn load_trains(&self) -> Result<Vec<TrainTemplate>, JournalError> {
+        // One read transaction, so stops and carriages match their trains.
+        let mut tx = self.pool.begin().await?;
+        let codes =
+            sqlx::query_scalar(sql::LOAD_TRAIN_CODES).fetch_all(&mut *tx).await.map_err(decode_error("trains"))?;
+        let stops: Vec<StopRow> =
+            sqlx::query_as(sql::LOAD_STOPS).fetch_all(&mut *tx).await.map_err(decode_error("train_stops"))?;
+        let carriages: Vec<CarriageRow> =
+            sqlx::query_as(sql::LOAD_CARRIAGES).fetch_all(&mut *tx).await.map_err(decode_error("train_carriages"))?;
+        tx.commit().await?;
+        rows::assemble_trains(codes, stops, carriages)
+    }
+
+    async fn insert_train_dates(&self, train_dates: &[StoredTrainDate]) -> Result<(), JournalError> {
+        let rows = TrainDateRows::of(train_dates);
+        let mut tx = self.begin_write().await?;
+        insert_rows(&mut tx, sql::INSERT_TEMPLATES, D::KEEP_TEMPLATES, &rows.templates, BULK_SHAPES).await?;
+        insert_rows(&mut tx, sql::INSERT_TRAIN_DATES, D::KEEP_TRAIN_DATES, &rows.train_dates, BULK_SHAPES).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn archive_train_dates(&self, streams: &[String], now_ms: u64) -> Result<(), JournalError> {
+        let mut tx = self.begin_write().await?;
+        for stream in streams {
+            sqlx::query(sql::ARCHIVE_TRAIN_DATE).bind(sql_int(now_ms)).bind(stream.as_str()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn load_train_dates(&self) -> Result<Vec<StoredTrainDate>, JournalError> {
+        // One read transaction, so every row's template is in the same view.
+        let mut tx = self.pool.begin().await?;
+        let templates: Vec<TemplateRow> =
+            sqlx::query_as(sql::LOAD_TEMPLATES).fetch_all(&mut *tx).await.map_err(decode_error("train_templates"))?;
+        let rows: Vec<TrainDateRow> =
+            sqlx::query_as(sql::LOAD_TRAIN_DATES).fetch_all(&mut *tx).await.map_err(decode_error("train_dates"))?;
+        tx.commit().await?;
+        let templates = parse_templates(templates)?;
+        rows.into_iter().map(|row| train_date(row, &templates)).collect()
+    }
+
+    async fn load_orders(&self) -> Result<Vec<OrderRow>, JournalError> {
+        sqlx::query_as(sql::LOAD_ORDERS).fetch_all(&self.pool).await.map_err(decode_error("orders"))
+    }
+}
