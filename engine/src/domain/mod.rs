@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod command;
+pub mod echo;
 pub mod event;
 pub mod inventory;
 pub mod order;
