@@ -16,6 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("seat_v1_descriptor.bin"))
         .type_attribute(".", "#[derive(serde::Serialize)]")
+        // Undecodable requests are the sender's fault: INVALID_ARGUMENT, not INTERNAL.
+        .codec_path("crate::codec::StrictCodec")
         .compile_with_config(config, &protos, &[proto_root])?;
     Ok(())
 }

@@ -106,7 +106,7 @@ async fn invalid_templates_are_refused_with_the_field() {
     let mut backwards = small_train("K9997", &codes[..3]);
     backwards.stops[2].distance_km = 10;
     let status = admin.upsert_train(pb::UpsertTrainRequest { train: Some(backwards) }).await.unwrap_err();
-    assert_eq!(api::status::field_of(&status).as_deref(), Some("train.stops[2].km"));
+    assert_eq!(api::status::field_of(&status).as_deref(), Some("train.stops[2].distance_km"));
 
     let mut bad_letters = small_train("K9996", &codes[..3]);
     bad_letters.carriages[0].letters = "AZ".into();

@@ -203,3 +203,43 @@ async fn health_and_reflection_need_no_token() {
     health.check(HealthCheckRequest { service: String::new() }).await.expect("health answers without a token");
     server.stop().await;
 }
+
+/// What an order call answered, with the order id it named blanked out.
+fn answer(result: Result<tonic::Response<pb::Order>, tonic::Status>, order_id: &str) -> (Code, String, String) {
+    let status = result.expect_err("refused");
+    (status.code(), seat_tests::reason(&status), status.message().replace(order_id, "<id>"))
+}
+
+/// Confirm, Cancel and GetOrder on another user's order answer exactly as on
+/// an id no order has, for a passenger and for an agent naming the user:
+/// nobody learns whether someone else's order exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn others_orders_are_indistinguishable_from_missing_ones() {
+    let server = TestServer::start().await;
+    let mut pat = server.booking_as(Role::Passenger, "pat").await;
+    let theirs = pat.hold(hold_request("theirs", "", "G3", "VNP", "AOH", SeatClass::Second, &[IDS[0]])).await;
+    let theirs = theirs.unwrap().into_inner().order_id;
+    let missing = engine::domain::order::OrderId::generate().to_string();
+    let mut mallory = server.booking_as(Role::Passenger, "mallory").await;
+    let mut agent = server.booking_as(Role::Agent, "frontend").await;
+    for (who, client, user) in [("passenger", &mut mallory, ""), ("agent", &mut agent, "mallory")] {
+        for rpc in ["Confirm", "Cancel", "GetOrder"] {
+            let mut ask = async |order_id: &str| {
+                let (order_id, user_id) = (order_id.to_owned(), user.to_owned());
+                let result = match rpc {
+                    "Confirm" => client.confirm(pb::ConfirmRequest { order_id: order_id.clone(), user_id }).await,
+                    "Cancel" => client.cancel(pb::CancelRequest { order_id: order_id.clone(), user_id }).await,
+                    _ => client.get_order(pb::GetOrderRequest { order_id: order_id.clone(), user_id }).await,
+                };
+                answer(result, &order_id)
+            };
+            let for_theirs = ask(&theirs).await;
+            let for_missing = ask(&missing).await;
+            assert_eq!(for_theirs, for_missing, "{rpc} as {who}");
+            assert_eq!((for_theirs.0, for_theirs.1.as_str()), (Code::NotFound, "ORDER_NOT_FOUND"), "{rpc} as {who}");
+        }
+    }
+    let order = pat.get_order(pb::GetOrderRequest { order_id: theirs, user_id: String::new() }).await.unwrap();
+    assert_eq!(order.into_inner().status, pb::OrderStatus::Held as i32, "the refused calls changed nothing");
+    server.stop().await;
+}

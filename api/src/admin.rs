@@ -6,7 +6,6 @@ use crate::pb::{self, admin_server};
 use crate::status::{engine_status, invalid_argument};
 use crate::{convert, observe};
 use engine::catalog::UpsertOutcome;
-use engine::domain::state::TrainDateKey;
 use engine::engine::Engine;
 use persistence::writer::WriterStats;
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use tonic::{Request, Response, Status};
 
 /// Most stations one UpsertStations call takes; the whole network has ~3,000.
 const STATIONS_PER_UPSERT_MAX: usize = 10_000;
-/// Default and largest ListTrainDates page.
+/// Default and largest ListTrainDates page, as admin.proto documents them.
 const TRAIN_DATES_PAGE_DEFAULT: usize = 100;
 const TRAIN_DATES_PAGE_MAX: usize = 1000;
 
@@ -121,12 +120,13 @@ impl admin_server::Admin for AdminService {
             self.admit(&request, RpcClass::Read)?;
             let request = request.into_inner();
             let date = if request.date.is_empty() { None } else { Some(convert::date("date", &request.date)?) };
-            let after = page_token_key(&request.page_token)?;
-            let limit = convert::page_size(request.page_size, TRAIN_DATES_PAGE_DEFAULT, TRAIN_DATES_PAGE_MAX);
+            let after = convert::train_dates_after("page_token", &request.page_token)?;
+            let limit =
+                convert::page_size("page_size", request.page_size, TRAIN_DATES_PAGE_DEFAULT, TRAIN_DATES_PAGE_MAX)?;
             let page = self.engine.list_train_dates(date, after.as_ref(), limit);
             Ok(Response::new(pb::ListTrainDatesResponse {
                 train_dates: page.train_dates.iter().map(convert::train_date_info_pb).collect(),
-                next_page_token: page.next_after.map(|key| format!("{}|{}", key.date, key.train)).unwrap_or_default(),
+                next_page_token: page.next_after.as_ref().map(convert::train_dates_page_token).unwrap_or_default(),
             }))
         })
         .await
@@ -158,15 +158,4 @@ impl admin_server::Admin for AdminService {
         })
         .await
     }
-}
-
-/// ListTrainDates page tokens are `date|train` of the last key returned.
-fn page_token_key(token: &str) -> Result<Option<TrainDateKey>, Status> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let bad = || invalid_argument("page_token", "is not a token from a previous page");
-    let (date, train) = token.split_once('|').ok_or_else(bad)?;
-    let date = convert::date("page_token", date).map_err(|_| bad())?;
-    Ok(Some(TrainDateKey::new(train, date)))
 }

@@ -2,6 +2,8 @@
 //! acting user and per peer address, by RPC class, and client deadlines.
 
 use crate::auth::{Caller, Role};
+use crate::status::invalid_argument;
+use engine::domain::echo::echo;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
@@ -9,8 +11,8 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tonic::{Code, Request, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Status};
+use tonic_types::ErrorDetails;
 
 /// What an RPC costs the engine, for choosing its quota.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,10 +101,9 @@ impl Admission {
     }
 
     fn throttled(&self, who: &str, wait: Duration) -> Status {
-        let mut details = ErrorDetails::with_retry_info(Some(wait));
-        details.set_error_info("RATE_LIMITED", crate::status::ERROR_DOMAIN, std::collections::HashMap::new());
+        let details = ErrorDetails::with_retry_info(Some(wait));
         let message = format!("too many requests for this {who}; retry in {} ms", wait.as_millis().max(1));
-        Status::with_error_details(Code::ResourceExhausted, message, details)
+        crate::status::bounded(&crate::reasons::RATE_LIMITED, message, details)
     }
 
     /// Forgets idle buckets so memory stays bounded however many users and
@@ -117,9 +118,9 @@ impl Admission {
 /// The caller's deadline from `grpc-timeout`, if it sent one.
 pub fn deadline<T>(request: &Request<T>) -> Result<Option<Instant>, Status> {
     let Some(value) = request.metadata().get("grpc-timeout") else { return Ok(None) };
-    let text = value.to_str().map_err(|_| Status::invalid_argument("grpc-timeout: not ASCII"))?;
+    let text = value.to_str().map_err(|_| invalid_argument("grpc-timeout", "is not ASCII"))?;
     let timeout = parse_grpc_timeout(text)
-        .ok_or_else(|| Status::invalid_argument(format!("grpc-timeout: {text:?} is malformed")))?;
+        .ok_or_else(|| invalid_argument("grpc-timeout", &format!("{} is malformed", echo(text))))?;
     Ok(Some(Instant::now() + timeout))
 }
 
@@ -144,6 +145,8 @@ fn parse_grpc_timeout(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
+    use tonic_types::StatusExt;
 
     #[test]
     fn grpc_timeouts_parse() {

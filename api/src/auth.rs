@@ -90,34 +90,33 @@ impl Authenticator {
 
     /// The caller named by `authorization: Bearer <jwt>`, or UNAUTHENTICATED.
     pub fn authenticate(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Caller, Status> {
-        let header = metadata.get("authorization").ok_or_else(|| {
-            Status::unauthenticated("missing authorization metadata: send `authorization: Bearer <token>`")
-        })?;
+        let header = metadata
+            .get("authorization")
+            .ok_or_else(|| unauthenticated("missing authorization metadata: send `authorization: Bearer <token>`"))?;
         let token = header
             .to_str()
             .ok()
             .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
-            .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
-        let algorithm = jsonwebtoken::decode_header(token)
-            .map_err(|_| Status::unauthenticated("the bearer token is not a JWT"))?
-            .alg;
+            .ok_or_else(|| unauthenticated("authorization must be `Bearer <token>`"))?;
+        let algorithm =
+            jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("the bearer token is not a JWT"))?.alg;
         let (_, key) = self
             .keys
             .iter()
             .find(|(configured, _)| *configured == algorithm)
-            .ok_or_else(|| Status::unauthenticated(format!("tokens signed with {algorithm:?} are not accepted")))?;
+            .ok_or_else(|| unauthenticated(format!("tokens signed with {algorithm:?} are not accepted")))?;
         let mut validation = Validation::new(algorithm);
         validation.leeway = CLOCK_SKEW_LEEWAY_SECS;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
-            .map_err(|error| Status::unauthenticated(token_error(error.kind())))?
+            .map_err(|error| unauthenticated(token_error(error.kind())))?
             .claims;
         if claims.sub.is_empty()
             || claims.sub.len() > SUBJECT_BYTES_MAX
             || !claims.sub.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(Status::unauthenticated("token subject must be 1 to 64 printable ASCII characters"));
+            return Err(unauthenticated("token subject must be 1 to 64 printable ASCII characters"));
         }
         Ok(Caller { user: claims.sub, role: claims.role })
     }
@@ -131,12 +130,20 @@ impl Authenticator {
         move |mut request: Request<()>| {
             let caller = authenticator.authenticate(request.metadata())?;
             if !roles.contains(&caller.role) {
-                return Err(Status::permission_denied(format!("role {:?} may not call this service", caller.role)));
+                return Err(permission_denied(format!("role {:?} may not call this service", caller.role)));
             }
             request.extensions_mut().insert(caller);
             Ok(request)
         }
     }
+}
+
+fn unauthenticated(message: impl Into<String>) -> Status {
+    crate::status::refusal(&crate::reasons::UNAUTHENTICATED, message)
+}
+
+fn permission_denied(message: impl Into<String>) -> Status {
+    crate::status::refusal(&crate::reasons::PERMISSION_DENIED, message)
 }
 
 fn token_error(kind: &ErrorKind) -> String {
@@ -160,7 +167,7 @@ pub fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
 pub fn acting_user(caller: &Caller, requested: &str) -> Result<String, Status> {
     match caller.role {
         Role::Passenger if requested.is_empty() || requested == caller.user => Ok(caller.user.clone()),
-        Role::Passenger => Err(Status::permission_denied("user_id: a passenger token acts only for its own user")),
+        Role::Passenger => Err(permission_denied("user_id: a passenger token acts only for its own user")),
         Role::Agent | Role::Admin => crate::convert::key("user_id", requested),
     }
 }

@@ -8,7 +8,7 @@ use engine::engine::{Engine, HoldInput};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
-/// Default and largest ListOrders page.
+/// Default and largest ListOrders page, as booking.proto documents them.
 const ORDERS_PAGE_DEFAULT: usize = 20;
 const ORDERS_PAGE_MAX: usize = 100;
 
@@ -177,12 +177,12 @@ impl booking_server::Booking for BookingService {
             let user = auth::acting_user(&caller, &request.get_ref().user_id)?;
             self.admit_read(&request, Some(&user))?;
             let request = request.into_inner();
-            let limit = convert::page_size(request.page_size, ORDERS_PAGE_DEFAULT, ORDERS_PAGE_MAX);
-            let offset = convert::offset_token("page_token", &request.page_token)?;
-            let page = self.engine.list_orders(&user, offset, limit).await.map_err(engine_status)?;
+            let limit = convert::page_size("page_size", request.page_size, ORDERS_PAGE_DEFAULT, ORDERS_PAGE_MAX)?;
+            let after = convert::orders_after("page_token", &request.page_token)?;
+            let page = self.engine.list_orders(&user, after, limit).await.map_err(engine_status)?;
             Ok(Response::new(pb::ListOrdersResponse {
                 orders: page.orders.iter().map(convert::order_pb).collect(),
-                next_page_token: page.next_offset.map(|offset| offset.to_string()).unwrap_or_default(),
+                next_page_token: page.next_after.as_ref().map(convert::orders_page_token).unwrap_or_default(),
                 total: page.total as u32,
             }))
         })

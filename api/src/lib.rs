@@ -7,9 +7,11 @@
 //! - `boot`: opens the journal (SQLite or MySQL), starts the writer and recovers the engine.
 //! - `observe`: per-RPC tracing spans and Prometheus metrics, and the metrics endpoint.
 //! - `pb`: code generated from `proto/seat/v1` (lints off).
+//! - `codec`: the protobuf codec, answering INVALID_ARGUMENT for bytes that do not decode.
 //! - `config`: seatd's layered configuration (TOML file < environment < flags).
 //! - `convert`: proto ↔ engine conversions and request field validation.
-//! - `status`: the one place engine errors become gRPC statuses.
+//! - `reasons`: the one table of ErrorInfo reasons, each with its gRPC status.
+//! - `status`: the one place engine errors become gRPC statuses, bounded in size.
 //! - `booking`: the Booking service.
 //! - `admin`: the Admin service.
 //! - `scheduler`: runs the presale scheduler at start-up and daily at a set time.
@@ -22,10 +24,12 @@ pub mod admission;
 pub mod auth;
 pub mod booking;
 pub mod boot;
+pub mod codec;
 pub mod config;
 pub mod convert;
 pub mod demo;
 pub mod observe;
+pub mod reasons;
 pub mod scheduler;
 pub mod server;
 pub mod status;

@@ -67,7 +67,7 @@ pub async fn observed<T>(
         "Cancel" => metrics::counter!("seat_cancels_total", "outcome" => booking_outcome).increment(1),
         _ => {}
     }
-    if reason == "RATE_LIMITED" {
+    if reason == crate::reasons::RATE_LIMITED.name {
         metrics::counter!("seat_rate_limited_total", "method" => method).increment(1);
     }
     let _entered = span.enter();

@@ -5,19 +5,23 @@ use crate::admission::Admission;
 use crate::auth::{Authenticator, Role};
 use crate::booking::BookingService;
 use crate::pb::{FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer};
+use crate::reasons::MESSAGE_TOO_LARGE;
+use crate::status::refusal;
 use engine::engine::Engine;
 use persistence::writer::WriterStats;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::codegen::http;
 use tonic::service::interceptor::InterceptedService;
 
 /// Largest booking request accepted: five passengers fit in well under 4 KiB,
-/// so 64 KiB only ever refuses garbage.
+/// so 64 KiB only ever refuses garbage. Larger requests are refused by tonic
+/// before they are decoded: OUT_OF_RANGE, reason MESSAGE_TOO_LARGE.
 pub const BOOKING_MESSAGE_BYTES_MAX: usize = 64 * 1024;
 /// Largest admin request: one train's template is a few KiB, and 10,000
-/// stations about 1 MiB.
+/// stations about 1 MiB. Refused as for Booking.
 pub const ADMIN_MESSAGE_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 /// How the server guards and reports.
@@ -44,11 +48,14 @@ pub async fn serve(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<BookingServer<BookingService>>().await;
     health_reporter.set_serving::<AdminServer<AdminService>>().await;
+    // Reflection lists grpc.health.v1 too, so generic tools find the health check.
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     let booking = BookingServer::new(BookingService::new(Arc::clone(&engine), admission.clone()))
         .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
@@ -62,6 +69,7 @@ pub async fn serve(
         builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
     }
     builder
+        .layer(tower::util::MapResponseLayer::new(explain_refused_size))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -71,6 +79,22 @@ pub async fn serve(
         .await?;
     pruner.abort();
     Ok(())
+}
+
+/// Gives tonic's own size refusal its reason. tonic refuses a request over
+/// the service's message limit while reading it, before our codec or service
+/// runs, with a bare OUT_OF_RANGE; no status of ours is OUT_OF_RANGE without
+/// details, so that one is rewritten as MESSAGE_TOO_LARGE with ErrorInfo.
+fn explain_refused_size<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let headers = response.headers();
+    let bare_out_of_range = headers.get("grpc-status").is_some_and(|code| code.as_bytes() == b"11")
+        && !headers.contains_key("grpc-status-details-bin");
+    if bare_out_of_range && let Some(refused) = tonic::Status::from_header_map(headers) {
+        let explained = refusal(&MESSAGE_TOO_LARGE, refused.message());
+        // A status built from our own bounded message always fits a header.
+        let _ = explained.add_header(response.headers_mut());
+    }
+    response
 }
 
 /// Accepted connections with Nagle's algorithm off: a reply is several small

@@ -50,7 +50,8 @@ proptest! {
         decode_and_validate::<pb::SearchTrainsRequest>(&bytes, |r| { let _ = convert::date("date", &r.date); });
         decode_and_validate::<pb::ConfirmRequest>(&bytes, |r| { let _ = convert::order_id("order_id", &r.order_id); });
         decode_and_validate::<pb::GetSeatMapRequest>(&bytes, |r| { let _ = convert::train_date("train_date", r.train_date.as_ref()); });
-        decode_and_validate::<pb::ListOrdersRequest>(&bytes, |r| { let _ = convert::offset_token("page_token", &r.page_token); });
+        decode_and_validate::<pb::ListOrdersRequest>(&bytes, |r| { let _ = convert::orders_after("page_token", &r.page_token); });
+        decode_and_validate::<pb::ListTrainDatesRequest>(&bytes, |r| { let _ = convert::train_dates_after("page_token", &r.page_token); });
         decode_and_validate::<pb::OpenTrainDatesRequest>(&bytes, |r| { let _ = convert::date("first_date", &r.first_date); });
         decode_and_validate::<pb::UpsertStationsRequest>(&bytes, |r| {
             for station in &r.stations {

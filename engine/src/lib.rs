@@ -2,7 +2,7 @@
 //! bitmaps and decides bookings one message at a time, without locks.
 //!
 //! Modules:
-//! - `domain`: timetable, seat plan, inventory masks, mask patterns and counts, orders, commands, events, `apply`.
+//! - `domain`: timetable, seat plan, inventory masks, mask patterns and counts, orders, commands, events, `apply`, capped echoes of input.
 //! - `allocation`: which free seats a hold takes (tightest-fit or first-fit, groups, 选座 picks).
 //! - `decide`: all business rules; `decide(state, command, now)` → events or a rejection.
 //! - `actor`: the actix actor that wraps decide/apply for one train-date, and its messages.

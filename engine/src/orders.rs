@@ -12,8 +12,8 @@ use dashmap::DashMap;
 pub struct OrderIndex {
     by_id: DashMap<OrderId, TrainDateKey>,
     /// A user's orders sorted by id. Ids are UUID v7, so this is creation
-    /// order, new orders land at the end, and an offset stays a stable page
-    /// token across restarts.
+    /// order and new orders land at the end; a page starts after the last id
+    /// of the one before, which stays right however orders come and go.
     by_user: DashMap<String, Vec<OrderId>>,
 }
 
@@ -39,13 +39,14 @@ impl OrderIndex {
         self.by_id.get(order_id).map(|key| key.clone())
     }
 
-    /// Up to `limit` of a user's order ids starting at `offset`, and the
-    /// user's total.
-    pub fn user_orders(&self, user_id: &str, offset: usize, limit: usize) -> (Vec<OrderId>, usize) {
-        match self.by_user.get(user_id) {
-            Some(orders) => (orders.iter().skip(offset).take(limit).copied().collect(), orders.len()),
-            None => (Vec::new(), 0),
-        }
+    /// Up to `limit` of a user's order ids after `after` (from the first
+    /// when None), whether more follow them, and the user's total.
+    pub fn user_orders(&self, user_id: &str, after: Option<OrderId>, limit: usize) -> (Vec<OrderId>, bool, usize) {
+        let Some(orders) = self.by_user.get(user_id) else { return (Vec::new(), false, 0) };
+        let start = after.map_or(0, |after| orders.partition_point(|existing| *existing <= after));
+        let page: Vec<OrderId> = orders[start..].iter().take(limit).copied().collect();
+        let more = start + page.len() < orders.len();
+        (page, more, orders.len())
     }
 
     /// Whether `user_id` has an order (in any status) on train-date `key`.

@@ -1,5 +1,10 @@
 //! Test support: starts the real gRPC server on port 0 over a fresh engine
 //! with the demo timetable, on a manual clock, and hands out clients.
+//!
+//! Modules:
+//! - `raw`: calls with raw bytes as the request, and the checks every refusal must pass.
+
+pub mod raw;
 
 use api::admission::{Admission, RateLimits};
 use api::auth::{Authenticator, Role, mint_hs256, unix_now_secs};

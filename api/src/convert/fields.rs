@@ -1,10 +1,12 @@
 //! Validation of individual request fields.
 
 use crate::pb;
-use crate::status::invalid_argument;
-use chrono::NaiveDate;
+use crate::status::{invalid_argument, rejection_status};
+use chrono::{Datelike, NaiveDate};
 use engine::domain::command::{PASSENGERS_PER_ORDER_MAX, PassengerRequest, SeatChoice};
+use engine::domain::echo::echo;
 use engine::domain::order::OrderId;
+use engine::domain::rejection::Rejection;
 use engine::domain::seat_class::SeatClass;
 use engine::domain::state::TrainDateKey;
 use engine::domain::timetable::validate_train_code;
@@ -15,12 +17,30 @@ pub const KEY_BYTES_MAX: usize = 64;
 /// Longest passenger name accepted, in characters (12306 allows 30).
 pub const PASSENGER_NAME_CHARS_MAX: usize = 30;
 
+/// Earliest year a date may name: instants are unsigned Unix milliseconds,
+/// so nothing happens before 1970.
+pub const DATE_YEAR_MIN: i32 = 1970;
+
+/// A calendar date written exactly `YYYY-MM-DD` (four-digit year, two-digit
+/// month and day), from 1970-01-01 to 9999-12-31.
 pub fn date(field: &str, text: &str) -> Result<NaiveDate, Status> {
     if text.is_empty() {
         return Err(invalid_argument(field, "is required, as YYYY-MM-DD"));
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| invalid_argument(field, &format!("{text:?} is not a date as YYYY-MM-DD")))
+    let bad = || invalid_argument(field, &format!("{} is not a date as YYYY-MM-DD", echo(text)));
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(index, byte)| match index {
+            4 | 7 => byte == b'-',
+            _ => byte.is_ascii_digit(),
+        });
+    if !shaped {
+        return Err(bad());
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?;
+    if date.year() < DATE_YEAR_MIN {
+        return Err(invalid_argument(field, &format!("{text} is before {DATE_YEAR_MIN}")));
+    }
+    Ok(date)
 }
 
 pub fn train_code(field: &str, text: &str) -> Result<String, Status> {
@@ -59,7 +79,7 @@ pub fn order_id(field: &str, text: &str) -> Result<OrderId, Status> {
     if text.is_empty() {
         return Err(invalid_argument(field, "is required"));
     }
-    text.parse().map_err(|_| invalid_argument(field, &format!("{text:?} is not an order id (a UUID)")))
+    text.parse().map_err(|_| invalid_argument(field, &format!("{} is not an order id (a UUID)", echo(text))))
 }
 
 pub fn seat_class(field: &str, value: i32) -> Result<SeatClass, Status> {
@@ -86,10 +106,8 @@ pub fn seat_class_to_pb(class: SeatClass) -> pb::SeatClass {
 
 pub fn passengers(list: &[pb::PassengerRequest]) -> Result<Vec<PassengerRequest>, Status> {
     if list.is_empty() || list.len() > PASSENGERS_PER_ORDER_MAX {
-        return Err(invalid_argument(
-            "passengers",
-            &format!("an order has 1 to {PASSENGERS_PER_ORDER_MAX} passengers, got {}", list.len()),
-        ));
+        let count = Rejection::PassengerCount { count: list.len(), max: PASSENGERS_PER_ORDER_MAX };
+        return Err(rejection_status(&count));
     }
     list.iter().enumerate().map(|(index, passenger)| passenger_request(index, passenger)).collect()
 }
@@ -171,12 +189,12 @@ pub fn mask_id(id_number: &str) -> String {
 fn pick(field: &str, text: &str) -> Result<SeatChoice, Status> {
     let mut chars = text.trim().chars();
     let (Some(letter), Some(row), None) = (chars.next(), chars.next(), chars.next()) else {
-        return Err(invalid_argument(field, &format!("{text:?} is not a letter and row such as A1 or D2")));
+        return Err(invalid_argument(field, &format!("{} is not a letter and row such as A1 or D2", echo(text))));
     };
     let letter = letter.to_ascii_uppercase();
     match (letter, row) {
         ('A'..='F', '1'..='2') => Ok(SeatChoice::Pick { letter, row: row as u8 - b'0' }),
-        _ => Err(invalid_argument(field, &format!("{text:?} is not a letter A-F and a row 1 or 2"))),
+        _ => Err(invalid_argument(field, &format!("{} is not a letter A-F and a row 1 or 2", echo(text)))),
     }
 }
 
@@ -192,17 +210,13 @@ fn exact_seat(field: &str, seat: &pb::ExactSeat) -> Result<SeatChoice, Status> {
     Ok(SeatChoice::Exact { carriage, seat_code: code.to_ascii_uppercase() })
 }
 
-/// Page size with a default for 0 and a cap.
-pub fn page_size(value: u32, default: usize, max: usize) -> usize {
-    if value == 0 { default } else { (value as usize).min(max) }
-}
-
-/// Offset page tokens: the decimal offset into an append-only list.
-pub fn offset_token(field: &str, token: &str) -> Result<usize, Status> {
-    if token.is_empty() {
-        return Ok(0);
+/// A page size of 1 to `max`, or 0 for `default`, as the proto documents.
+pub fn page_size(field: &str, value: u32, default: usize, max: usize) -> Result<usize, Status> {
+    match value as usize {
+        0 => Ok(default),
+        size if size <= max => Ok(size),
+        size => Err(invalid_argument(field, &format!("{size} is not 1 to {max} (or 0 for {default})"))),
     }
-    token.parse().map_err(|_| invalid_argument(field, "is not a token from a previous page"))
 }
 
 #[cfg(test)]
@@ -227,6 +241,28 @@ mod tests {
     #[test]
     fn masks_all_but_edges() {
         assert_eq!(mask_id("11010519491231002X"), "1101***********02X");
+    }
+
+    #[test]
+    fn dates_are_strictly_yyyy_mm_dd() {
+        assert_eq!(date("d", "2026-12-03").unwrap(), NaiveDate::from_ymd_opt(2026, 12, 3).unwrap());
+        assert!(date("d", "1970-01-01").is_ok());
+        assert!(date("d", "9999-12-31").is_ok());
+        for bad in ["2026-12-3", "2026-1-01", "2026-1-1", "0000-01-01", "1969-12-31", "+2026-01-01", "2026-02-30"] {
+            assert!(date("d", bad).is_err(), "{bad}");
+        }
+        for bad in ["20261-01-01", " 2026-01-01", "2026/01/01", "２０２６-01-01", "2026-01-01\n"] {
+            assert!(date("d", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn page_sizes_follow_the_proto() {
+        assert_eq!(page_size("p", 0, 20, 100).unwrap(), 20);
+        assert_eq!(page_size("p", 1, 20, 100).unwrap(), 1);
+        assert_eq!(page_size("p", 100, 20, 100).unwrap(), 100);
+        assert!(page_size("p", 101, 20, 100).is_err());
+        assert!(page_size("p", u32::MAX, 20, 100).is_err());
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! proto ↔ engine conversions. Requests are validated field by field here, so
 //! the engine sees only well-formed values; every error names its field.
+//! Page tokens are opaque keyset cursors (`page_token`).
 
 mod fields;
+mod page_token;
 mod replies;
 mod timetable;
 
 pub use fields::*;
+pub use page_token::*;
 pub use replies::*;
 pub use timetable::*;

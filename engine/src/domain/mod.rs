@@ -3,6 +3,7 @@
 pub mod allocation_policy;
 pub mod apply;
 pub mod command;
+pub mod echo;
 pub mod event;
 pub mod inventory;
 pub mod order;

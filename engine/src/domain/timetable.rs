@@ -1,5 +1,6 @@
 //! Stations, trains, stops and carriages: the templates a train-date is cut from.
 
+use super::echo::echo;
 use super::seat_class::SeatClass;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -151,30 +152,36 @@ impl TrainTemplate {
         for (index, stop) in self.stops.iter().enumerate() {
             let field = |name: &str| format!("stops[{index}].{name}");
             if !station_exists(&stop.station) {
-                return Err(TimetableError::field(field("station"), format!("unknown station {:?}", stop.station)));
+                return Err(TimetableError::field(
+                    field("station"),
+                    format!("unknown station {}", echo(&stop.station)),
+                ));
             }
             if self.stops[..index].iter().any(|earlier| earlier.station == stop.station) {
-                return Err(TimetableError::field(field("station"), format!("{} is called at twice", stop.station)));
+                return Err(TimetableError::field(
+                    field("station"),
+                    format!("{} is called at twice", echo(&stop.station)),
+                ));
             }
             match (index, stop.arrive_minutes, stop.depart_minutes) {
                 (0, _, None) => {
-                    return Err(TimetableError::field(field("depart"), "the origin needs a departure time"));
+                    return Err(TimetableError::field(field("depart_minutes"), "the origin needs a departure time"));
                 }
                 (i, None, _) if i > 0 => {
                     return Err(TimetableError::field(
-                        field("arrive"),
+                        field("arrive_minutes"),
                         "every stop after the origin needs an arrival time",
                     ));
                 }
                 (i, _, None) if i < last => {
                     return Err(TimetableError::field(
-                        field("depart"),
+                        field("depart_minutes"),
                         "every stop before the terminus needs a departure time",
                     ));
                 }
                 _ => {}
             }
-            for (name, minutes) in [("arrive", stop.arrive_minutes), ("depart", stop.depart_minutes)] {
+            for (name, minutes) in [("arrive_minutes", stop.arrive_minutes), ("depart_minutes", stop.depart_minutes)] {
                 let Some(minutes) = minutes else { continue };
                 if index > 0 && minutes < previous_time {
                     return Err(TimetableError::field(field(name), "times must not go backwards along the train"));
@@ -188,10 +195,13 @@ impl TrainTemplate {
                 previous_time = minutes;
             }
             if index == 0 && stop.distance_km != 0 {
-                return Err(TimetableError::field(field("km"), "the origin is at 0 km"));
+                return Err(TimetableError::field(field("distance_km"), "the origin is at 0 km"));
             }
             if index > 0 && stop.distance_km <= previous_km {
-                return Err(TimetableError::field(field("km"), "distance from the origin must grow at every stop"));
+                return Err(TimetableError::field(
+                    field("distance_km"),
+                    "distance from the origin must grow at every stop",
+                ));
             }
             previous_km = stop.distance_km;
         }
@@ -249,7 +259,7 @@ pub fn validate_train_code(code: &str) -> Result<(), TimetableError> {
     if valid {
         Ok(())
     } else {
-        Err(TimetableError::field("code", format!("{code:?} is not a train code like G1 or D701")))
+        Err(TimetableError::field("code", format!("{} is not a train code like G1 or D701", echo(code))))
     }
 }
 
@@ -257,11 +267,26 @@ pub fn validate_train_code(code: &str) -> Result<(), TimetableError> {
 pub fn validate_station(station: &Station) -> Result<(), TimetableError> {
     let code_valid = (2..=8).contains(&station.code.len()) && station.code.chars().all(|c| c.is_ascii_uppercase());
     if !code_valid {
-        return Err(TimetableError::field("code", format!("{:?} is not 2 to 8 upper-case letters", station.code)));
+        return Err(TimetableError::field("code", format!("{} is not 2 to 8 upper-case letters", echo(&station.code))));
     }
     let name_chars = station.name.chars().count();
-    if name_chars == 0 || name_chars > 32 || station.name.chars().any(char::is_control) {
-        return Err(TimetableError::field("name", "must be 1 to 32 printable characters"));
+    if name_chars == 0 || name_chars > STATION_NAME_CHARS_MAX {
+        return Err(TimetableError::field(
+            "name",
+            format!("must be 1 to {STATION_NAME_CHARS_MAX} printable characters"),
+        ));
+    }
+    if let Some(bad) = station.name.chars().find(|c| !is_printable(*c)) {
+        return Err(TimetableError::field(
+            "name",
+            format!(
+                "U+{:04X} is not a printable character; a name is 1 to {STATION_NAME_CHARS_MAX} of them",
+                bad as u32
+            ),
+        ));
+    }
+    if station.name.trim() != station.name {
+        return Err(TimetableError::field("name", "must not start or end with white space"));
     }
     if station.pinyin.len() > 64 || !station.pinyin.chars().all(|c| c.is_ascii_lowercase()) {
         return Err(TimetableError::field("pinyin", "must be at most 64 lower-case ASCII letters"));
@@ -269,7 +294,47 @@ pub fn validate_station(station: &Station) -> Result<(), TimetableError> {
     Ok(())
 }
 
-/// A template that breaks a structural rule; `field` is a path such as `stops[3].km`.
+/// Longest station name, in characters; the longest real names have about 10.
+pub const STATION_NAME_CHARS_MAX: usize = 32;
+
+/// Whether `c` shows as itself: not a control, format (zero-width, bidi
+/// override, byte-order mark), line or paragraph separator, private-use or
+/// noncharacter code point. Such code points make names that look equal but
+/// differ, or that reorder or hide the text around them.
+pub fn is_printable(c: char) -> bool {
+    let code = c as u32;
+    let format = matches!(
+        code,
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    );
+    let separator = matches!(code, 0x2028 | 0x2029);
+    let private_use = matches!(code, 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD);
+    let noncharacter = matches!(code, 0xFDD0..=0xFDEF) || code & 0xFFFE == 0xFFFE;
+    !(c.is_control() || format || separator || private_use || noncharacter)
+}
+
+/// A template that breaks a structural rule; `field` is a path such as
+/// `stops[3].distance_km`, named as in the proto.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 #[error("{field}: {reason}")]
 pub struct TimetableError {
@@ -296,5 +361,48 @@ impl fmt::Display for ClockTime {
             write!(f, "+{day}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn station(name: &str) -> Station {
+        Station { code: "VNP".into(), name: name.into(), pinyin: String::new() }
+    }
+
+    #[test]
+    fn station_names_are_1_to_32_printable_characters() {
+        for name in ["北京南", "A", "Beijing South", "Ürümqi", &"站".repeat(STATION_NAME_CHARS_MAX)] {
+            assert!(validate_station(&station(name)).is_ok(), "{name:?}");
+        }
+        for name in [
+            "",
+            &"站".repeat(STATION_NAME_CHARS_MAX + 1),
+            "\u{200d}\u{200b}",
+            "\u{feff}",
+            "\u{202e}RTL",
+            "\u{10ffff}",
+            "\u{e000}",
+            "北京\u{2028}南",
+            "\u{fdd0}",
+            "tab\there",
+            " 北京南",
+            "北京南 ",
+        ] {
+            let error = validate_station(&station(name)).expect_err(name);
+            assert_eq!(error.field, "name", "{name:?}");
+        }
+    }
+
+    #[test]
+    fn printable_edges() {
+        for c in ['a', '北', ' ', '·', '\u{3000}', '\u{fffd}', '\u{1f686}'] {
+            assert!(is_printable(c), "{c:?}");
+        }
+        for c in ['\0', '\u{7f}', '\u{ad}', '\u{200b}', '\u{2066}', '\u{fffe}', '\u{1fffe}', '\u{f8ff}', '\u{e007f}'] {
+            assert!(!is_printable(c), "{c:?}");
+        }
     }
 }

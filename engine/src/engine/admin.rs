@@ -18,6 +18,10 @@ pub const TRAIN_DATES_PER_OPEN_MAX: usize = 1_000_000;
 /// Longest date range one open call covers; the longest presale 12306 has
 /// used is 60 days.
 pub const OPEN_RANGE_DAYS_MAX: u64 = 90;
+/// Latest date that may be opened, in days after today: no railway sells
+/// further ahead (12306's longest presale has been 60 days), and a typo such
+/// as 9999-12-31 should not open a train-date that lives forever.
+pub const OPEN_AHEAD_DAYS_MAX: u64 = 90;
 /// Most train-dates one ListTrainDates page returns.
 pub const TRAIN_DATES_PER_PAGE_MAX: usize = 1000;
 
@@ -97,6 +101,7 @@ impl Engine {
         if self.catalog.train(train).is_none() {
             return Err(NotFound::Train(train.to_owned()).into());
         }
+        self.check_open_window("train_date.date", date)?;
         let summary = self.open_train_dates(&[train.to_owned()], date, date).await?;
         if summary.finished == 1 {
             return Err(EngineError::invalid("train_date.date", format!("{train} of {date} has finished its run")));
@@ -161,6 +166,7 @@ impl Engine {
                 format!("a range covers at most {OPEN_RANGE_DAYS_MAX} days"),
             ));
         }
+        self.check_open_window("last_date", last)?;
         let trains = if trains.is_empty() { self.catalog.train_codes() } else { trains.to_vec() };
         if trains.len() as u64 * days > TRAIN_DATES_PER_OPEN_MAX as u64 {
             return Err(EngineError::invalid(
@@ -176,6 +182,16 @@ impl Engine {
                 None => Err(EngineError::invalid(format!("trains[{index}]"), format!("no train {train:?}"))),
             })
             .collect()
+    }
+
+    /// INVALID_ARGUMENT naming `field` if `date` is more than
+    /// `OPEN_AHEAD_DAYS_MAX` days after today.
+    fn check_open_window(&self, field: &str, date: NaiveDate) -> Result<(), EngineError> {
+        let latest = self.today() + Days::new(OPEN_AHEAD_DAYS_MAX);
+        if date > latest {
+            return Err(EngineError::invalid(field, format!("{date} is after {latest}, the latest date that opens")));
+        }
+        Ok(())
     }
 
     /// Stops new holds on a train-date; idempotent.

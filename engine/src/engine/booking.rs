@@ -37,8 +37,8 @@ pub struct HoldInput {
 #[derive(Clone, Debug)]
 pub struct OrderPage {
     pub orders: Vec<OrderSnapshot>,
-    /// Offset of the next page, if there is one.
-    pub next_offset: Option<usize>,
+    /// The last order of this page, after which the next page starts, if there is one.
+    pub next_after: Option<OrderId>,
     /// The user's orders in all, over every page.
     pub total: usize,
 }
@@ -122,15 +122,20 @@ impl Engine {
     }
 
     /// A user's orders from `offset`, at most `limit` (capped at `ORDERS_PER_PAGE_MAX`).
-    pub async fn list_orders(&self, user_id: &str, offset: usize, limit: usize) -> Result<OrderPage, EngineError> {
+    /// A user's orders after `after` (from the first when None), oldest first.
+    pub async fn list_orders(
+        &self,
+        user_id: &str,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<OrderPage, EngineError> {
         let limit = limit.clamp(1, ORDERS_PER_PAGE_MAX);
-        let (order_ids, total) = self.orders.user_orders(user_id, offset, limit);
+        let (order_ids, more, total) = self.orders.user_orders(user_id, after, limit);
         let mut orders = Vec::with_capacity(order_ids.len());
         for order_id in &order_ids {
             orders.push(self.get_order(*order_id, Some(user_id)).await?);
         }
-        let next = offset + order_ids.len();
-        Ok(OrderPage { orders, next_offset: (next < total).then_some(next), total })
+        Ok(OrderPage { orders, next_after: order_ids.last().copied().filter(|_| more), total })
     }
 
     /// Which seats of one carriage are free for a journey; exact, via the actor.

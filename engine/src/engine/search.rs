@@ -2,6 +2,8 @@
 
 use super::{Engine, EngineError};
 use crate::actor::view::AvailabilityView;
+use crate::domain::echo::echo;
+use crate::domain::rejection::Rejection;
 use crate::domain::seat_class::SeatClass;
 use crate::domain::state::{TrainDateKey, service_day_start_ms};
 use crate::domain::timetable::{SERVICE_DAYS_MAX, StationCode};
@@ -48,7 +50,7 @@ impl Engine {
         let from = self.resolve_station("from_station", from)?;
         let to = self.resolve_station("to_station", to)?;
         if from == to {
-            return Err(EngineError::invalid("to_station", "must differ from from_station"));
+            return Err(same_station(&from).into());
         }
         let now_ms = self.now_ms();
         let mut offers = Vec::new();
@@ -85,27 +87,35 @@ impl Engine {
         if text.trim().is_empty() {
             return Err(EngineError::invalid(field, "is required: a station code, name or pinyin"));
         }
-        self.catalog.resolve_station(text).ok_or_else(|| EngineError::invalid(field, format!("no station {text:?}")))
+        self.catalog
+            .resolve_station(text)
+            .ok_or_else(|| EngineError::invalid(field, format!("no station {}", echo(text))))
     }
 }
 
 /// Stop indices of a journey on a train-date, or INVALID_ARGUMENT naming
-/// the station that does not fit.
+/// the station the train does not call at, or INVALID_JOURNEY when the
+/// stations are the same or in the other order.
 pub(super) fn journey_stops(view: &AvailabilityView, from: &str, to: &str) -> Result<(usize, usize), EngineError> {
     let template = &view.plan.template;
+    if from == to {
+        return Err(same_station(from).into());
+    }
     let from_stop = template
         .stop_index(from)
         .ok_or_else(|| EngineError::invalid("from_station", format!("{} does not call at {from}", template.code)))?;
     let to_stop = template
         .stop_index(to)
         .ok_or_else(|| EngineError::invalid("to_station", format!("{} does not call at {to}", template.code)))?;
-    if from_stop >= to_stop {
-        return Err(EngineError::invalid(
-            "to_station",
-            format!("{} reaches {to} before {from}; the journey must follow the train's direction", template.code),
-        ));
+    if from_stop > to_stop {
+        let reason = format!("{} calls at {to} before {from}; a journey follows the train's direction", template.code);
+        return Err(Rejection::InvalidJourney { reason }.into());
     }
     Ok((from_stop, to_stop))
+}
+
+fn same_station(station: &str) -> Rejection {
+    Rejection::InvalidJourney { reason: format!("from_station and to_station are both {station}; they must differ") }
 }
 
 fn offer_for(view: &AvailabilityView, from: &str, to: &str, now_ms: u64) -> Option<TrainOffer> {
