@@ -24,13 +24,16 @@ pub const CI: &str = "CI";
 /// need it, for the note and the panic. `None` means: return from the test now.
 ///
 /// # Panics
-/// When `variable` is unset or blank and [`CI`] is `true` or `1`.
+/// When `variable` is unset or blank and [`CI`] is `true` or `1`; the panic
+/// points at the caller, the test that needs the service.
+#[track_caller]
 pub fn service_url(variable: &str, test: &str) -> Option<String> {
     resolve(variable, std::env::var(variable).ok(), std::env::var(CI).ok(), test)
 }
 
 /// [`service_url`] on given values rather than the environment, so the policy
 /// can be tested without changing the process's environment.
+#[track_caller]
 fn resolve(variable: &str, value: Option<String>, ci: Option<String>, test: &str) -> Option<String> {
     if let Some(url) = value.filter(|url| !url.trim().is_empty()) {
         return Some(url);

@@ -18,6 +18,7 @@ use sqlx::{Connection, Database, MySql, QueryBuilder};
 const PRECHECK: &str = "SELECT \
     (SELECT count FROM remaining WHERE train_date = ? AND class = ? AND from_stop = ? AND to_stop = ?), \
     (SELECT order_id FROM orders WHERE train_date = ? AND user_id = ? AND request_id = ?)";
+/// The class's mutex: every hold and cancel locks this row first (see the module docs).
 pub(super) const LOCK_CLASS: &str =
     "SELECT stop_count FROM train_classes WHERE train_date = ? AND class = ? FOR UPDATE";
 const LOCK_COUNT: &str =
