@@ -5,13 +5,15 @@
 //! - no seat segment is sold twice, and counts equal a recount from the orders;
 //! - retrying an acknowledged hold returns the original order.
 //!
-//! SQLite always runs; MySQL runs when MYSQL_URL is set (its own database).
+//! SQLite always runs; MySQL runs when MYSQL_URL is set (its own database),
+//! and fails under `CI=true` when it is not.
 //! `CRASH_ROUNDS` (default 5) sets the rounds, for longer soak runs.
 
 #[allow(dead_code)] // the harness also serves graceful_shutdown.rs
 mod crash;
 
 use crash::{Backend, run_rounds};
+use persistence::test_env::{MYSQL_URL, service_url};
 
 fn rounds() -> usize {
     std::env::var("CRASH_ROUNDS").ok().and_then(|rounds| rounds.parse().ok()).unwrap_or(5)
@@ -25,10 +27,7 @@ async fn sqlite_survives_kill_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_survives_kill_9() {
-    let Ok(server_url) = std::env::var("MYSQL_URL") else {
-        eprintln!("MYSQL_URL not set; skipping the MySQL crash test");
-        return;
-    };
+    let Some(server_url) = service_url(MYSQL_URL, "the MySQL crash test") else { return };
     let name = format!("seat_crash_{}_{}", std::process::id(), rand::random::<u32>());
     persistence::mysql::create_database(&server_url, &name).await.expect("create test database");
     let url = persistence::mysql::database_url(&server_url, &name);

@@ -16,7 +16,7 @@
 //! - `seat_engine`: the engine, booted as seatd boots it on a MySQL journal with
 //!   durable acknowledgement, called in-process without gRPC.
 //!
-//! The load driver is the `basebench` binary (`src/bin/basebench.rs`).
+//! The load driver is the `basebench` binary (`src/bin/basebench/`).
 
 #![warn(missing_docs)]
 

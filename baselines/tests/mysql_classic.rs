@@ -1,7 +1,10 @@
-//! The MySQL baseline against a real server; runs when MYSQL_URL is set
+//! The MySQL baseline against a real server; runs when MYSQL_URL is set, fails
+//! under `CI=true` when it is not
 //! (each test creates and drops its own database).
 
 mod common;
+
+use persistence::test_env::{MYSQL_URL, service_url};
 
 use seat_baselines::Baseline;
 use seat_baselines::mysql_classic::{self, HoldPath, MysqlClassic};
@@ -15,10 +18,7 @@ where
     F: FnOnce(Baseline) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Ok(server_url) = std::env::var("MYSQL_URL") else {
-        eprintln!("MYSQL_URL not set; skipping");
-        return;
-    };
+    let Some(server_url) = service_url(MYSQL_URL, "this MySQL classic baseline test") else { return };
     let name = common::unique_name("baselines_test");
     mysql_classic::create_database(&server_url, &name).await.expect("create database");
     let url = mysql_classic::database_url(&server_url, &name);

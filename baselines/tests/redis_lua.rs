@@ -1,8 +1,10 @@
-//! The Redis + Lua baseline against a real server; runs when REDIS_URL is set
+//! The Redis + Lua baseline against a real server; runs when REDIS_URL is set,
+//! fails under `CI=true` when it is not
 //! (each test uses its own key prefix and deletes its keys).
 
 mod common;
 
+use persistence::test_env::{REDIS_URL, service_url};
 use seat_baselines::Baseline;
 use seat_baselines::redis_lua::RedisLua;
 use std::future::Future;
@@ -16,10 +18,7 @@ where
     F: FnOnce(Baseline) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Ok(url) = std::env::var("REDIS_URL") else {
-        eprintln!("REDIS_URL not set; skipping");
-        return;
-    };
+    let Some(url) = service_url(REDIS_URL, "this Redis + Lua baseline test") else { return };
     let prefix = common::unique_name("baselines-test");
     let redis = RedisLua::connect(&url, &prefix, TEST_CONNECTIONS).await.expect("connect");
     let cleanup = redis.clone();

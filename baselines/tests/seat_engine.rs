@@ -1,9 +1,11 @@
 //! The engine target against a real MySQL journal; runs when MYSQL_URL is
-//! set (each test creates and drops its own database). Every audit restarts
+//! set, fails under `CI=true` when it is not (each test creates and drops its own database). Every audit restarts
 //! the engine from the journal first, so passing one means the acknowledged
 //! writes were committed.
 
 mod common;
+
+use persistence::test_env::{MYSQL_URL, service_url};
 
 use common::{SECOND_SEATS, hold, small_layout};
 use engine::domain::seat_class::SeatClass;
@@ -17,10 +19,7 @@ where
     F: FnOnce(SeatEngine) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Ok(server_url) = std::env::var("MYSQL_URL") else {
-        eprintln!("MYSQL_URL not set; skipping");
-        return;
-    };
+    let Some(server_url) = service_url(MYSQL_URL, "this engine-target test") else { return };
     let name = common::unique_name("baselines_engine_test");
     mysql_classic::create_database(&server_url, &name).await.expect("create database");
     let url = mysql_classic::database_url(&server_url, &name);

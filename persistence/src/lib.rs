@@ -8,6 +8,8 @@
 //! - `sqlite`: `SqliteJournal`, the embedded default (a file under the data dir).
 //! - `mysql`: `MySqlJournal`, the production backend (MySQL or MariaDB), and
 //!   helpers tests use to make and drop throwaway databases.
+//! - `test_env` (feature `test-support`): the URLs of the services tests need (`MYSQL_URL`, `REDIS_URL`),
+//!   skipping outside CI and failing under `CI=true` when one is missing.
 //! - `store`: `JournalStore`, the engine's `Store` on any `Journal`: catalog and snapshot-plus-tail loads.
 //! - `writer`: the group-commit writer that batches every actor's journal entries into one transaction.
 //! - `batch` (private): the sequence checks an append makes before writing, and its rows.
@@ -26,5 +28,7 @@ mod sql;
 pub mod sql_journal;
 pub mod sqlite;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_env;
 mod train_dates;
 pub mod writer;
