@@ -3,6 +3,7 @@
 
 use crate::Failure;
 use crate::parse::{date_arg, passenger_arg, train_date};
+use crate::remembered::OrderBook;
 use crate::session::Session;
 use api::pb;
 
@@ -57,8 +58,11 @@ pub struct HoldArgs {
     pub request_id: Option<String>,
 }
 
-/// `seatctl hold TRAIN FROM TO --passenger P...`; the order it made.
-pub async fn hold(session: &mut Session, hold: HoldArgs) -> Result<pb::Order, Failure> {
+/// `seatctl hold TRAIN FROM TO --passenger P...`. An order held for a
+/// `--user` goes into `order_book`, if given, so that later commands on it
+/// act for the same user.
+pub async fn hold(session: &mut Session, hold: HoldArgs, order_book: Option<&OrderBook>) -> Result<(), Failure> {
+    let user = hold.user.clone();
     let passengers = hold.passengers.iter().map(|text| passenger_arg(text)).collect::<Result<Vec<_>, _>>()?;
     let request = pb::HoldRequest {
         request_id: hold.request_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
@@ -70,7 +74,13 @@ pub async fn hold(session: &mut Session, hold: HoldArgs) -> Result<pb::Order, Fa
     };
     let order = session.booking.hold(request).await?.into_inner();
     session.output.order(&order);
-    Ok(order)
+    if let (Some(book), Some(user)) = (order_book, user)
+        && let Err(error) = book.remember(&order.order_id, &user)
+    {
+        // The hold stands; only the shortcut for later commands is lost.
+        eprintln!("warning: {}: {error}; pass --user {user} to confirm or cancel it", book.path().display());
+    }
+    Ok(())
 }
 
 /// `seatctl confirm ORDER`

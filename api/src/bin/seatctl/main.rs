@@ -5,12 +5,14 @@
 //! - `parse`: command-line values → request fields (dates, train-dates, passengers).
 //! - `booking`, `admin`: one function per booking or operator subcommand.
 //! - `offline`: subcommands that need no server (token, synth-timetable).
+//! - `remembered`: which user each order held with `--user` was for.
 //! - `render`: tables for people, JSON with --json.
 
 mod admin;
 mod booking;
 mod offline;
 mod parse;
+mod remembered;
 mod render;
 mod session;
 
@@ -219,6 +221,12 @@ async fn run(args: Args) -> Result<(), Failure> {
         }
         _ => {}
     }
+    // Only when seatctl picks a demo token itself: --token says whom to act as.
+    let order_book = args.token.is_none().then(|| remembered::OrderBook::beside(&args.tokens_file));
+    let args = match &order_book {
+        Some(book) => recall_order_user(args, book),
+        None => args,
+    };
     let mut session = Session::open(&args).await?;
     let session = &mut session;
     match args.command {
@@ -231,7 +239,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         }
         Command::Hold { train, from, to, date, user, passengers, request_id } => {
             let hold = booking::HoldArgs { train, from, to, date, user, passengers, request_id };
-            booking::hold(session, hold).await.map(drop)
+            booking::hold(session, hold, order_book.as_ref()).await
         }
         Command::Confirm { order, user } => booking::confirm(session, order, user).await,
         Command::Cancel { order, user } => booking::cancel(session, order, user).await,
@@ -245,4 +253,17 @@ async fn run(args: Args) -> Result<(), Failure> {
         Command::Presale => admin::presale(session).await,
         Command::Token { .. } | Command::SynthTimetable { .. } => unreachable!("handled before connecting"),
     }
+}
+
+/// `confirm`, `cancel` or `order` of an order this book says was held for a
+/// user, without `--user`: acts for that user (with the agent token), as
+/// the hold did.
+fn recall_order_user(mut args: Args, book: &remembered::OrderBook) -> Args {
+    if let Command::Confirm { order, user } | Command::Cancel { order, user } | Command::Order { order, user } =
+        &mut args.command
+        && user.is_none()
+    {
+        *user = book.user_of(order);
+    }
+    args
 }
