@@ -8,7 +8,7 @@
 //! - `actor`: the actix actor that wraps decide/apply for one train-date, and its messages.
 //! - `registry`: train-date → actor address, the published availability views, and the arbiters.
 //! - `catalog`: stations and train templates, with the station → trains index searches use.
-//! - `engine`: the async facade the API calls: open, search, hold, confirm, cancel, stats.
+//! - `engine`: the async facade the API calls: open, search, catalogue, hold, confirm, cancel, stats.
 //! - `clock`: wall-clock time for the actors, and a manual clock for tests.
 //! - `test_fixtures` (tests only): small train templates the unit tests share.
 //! - `durability`: the journal queue actors write to, ack modes, and the `Store` recovery reads.

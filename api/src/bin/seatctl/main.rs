@@ -3,13 +3,15 @@
 //! Modules:
 //! - `session`: the channel, the token seatctl picks, and the service clients.
 //! - `parse`: command-line values → request fields (dates, train-dates, passengers).
-//! - `booking`, `admin`: one function per booking or operator subcommand.
+//! - `booking`, `catalogue`, `admin`: one function per booking, catalogue or
+//!   operator subcommand.
 //! - `offline`: subcommands that need no server (token, synth-timetable).
 //! - `remembered`: which user each order held with `--user` was for.
 //! - `render`: tables for people, JSON with --json.
 
 mod admin;
 mod booking;
+mod catalogue;
 mod offline;
 mod parse;
 mod remembered;
@@ -67,6 +69,22 @@ enum Command {
         from: String,
         to: String,
         /// Travel date: YYYY-MM-DD, today, tomorrow or +N.
+        #[arg(long, default_value = "today")]
+        date: String,
+    },
+    /// Stations whose code, name or pinyin starts with PREFIX (every station without one).
+    Stations {
+        prefix: Option<String>,
+        /// 1 to 100.
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
+    /// One train-date's stops (times, km) and carriages, as it opened.
+    Train {
+        train: String,
+        /// Departure date from the origin: YYYY-MM-DD, today, tomorrow or +N.
         #[arg(long, default_value = "today")]
         date: String,
     },
@@ -233,6 +251,10 @@ async fn run(args: Args) -> Result<(), Failure> {
         Command::Import { file } => admin::import(session, &file).await,
         Command::Open { trains, from, days } => admin::open(session, trains, &from, days).await,
         Command::Search { from, to, date } => booking::search(session, from, to, &date).await,
+        Command::Stations { prefix, page_size, page_token } => {
+            catalogue::stations(session, prefix, page_size, page_token).await
+        }
+        Command::Train { train, date } => catalogue::train(session, train, &date).await,
         Command::Availability { train, from, to, date } => booking::availability(session, train, from, to, &date).await,
         Command::Seatmap { train, carriage, from, to, date } => {
             booking::seat_map(session, train, carriage, from, to, &date).await
