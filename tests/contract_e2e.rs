@@ -11,7 +11,7 @@ use seat_tests::{IDS, TODAY, TOMORROW, TestServer, hold_request, reason, token, 
 use tonic::Code;
 
 /// Every Booking and Admin method.
-const METHODS: [&str; 16] = [
+const METHODS: [&str; 18] = [
     "/seat.v1.Booking/SearchTrains",
     "/seat.v1.Booking/GetAvailability",
     "/seat.v1.Booking/GetSeatMap",
@@ -20,6 +20,8 @@ const METHODS: [&str; 16] = [
     "/seat.v1.Booking/Cancel",
     "/seat.v1.Booking/GetOrder",
     "/seat.v1.Booking/ListOrders",
+    "/seat.v1.Booking/ListStations",
+    "/seat.v1.Booking/GetTrain",
     "/seat.v1.Admin/UpsertStations",
     "/seat.v1.Admin/UpsertTrain",
     "/seat.v1.Admin/OpenTrainDate",

@@ -83,6 +83,11 @@ async fn valid_requests(server: &TestServer) -> Vec<(&'static str, Vec<u8>)> {
             pb::ListOrdersRequest { user_id: "fuzz".into(), page_size: 1, page_token: String::new() }.encode_to_vec(),
         ),
         (
+            "/seat.v1.Booking/ListStations",
+            pb::ListStationsRequest { prefix: "bei".into(), page_size: 5, page_token: String::new() }.encode_to_vec(),
+        ),
+        ("/seat.v1.Booking/GetTrain", pb::GetTrainRequest { train_date: key() }.encode_to_vec()),
+        (
             "/seat.v1.Admin/UpsertStations",
             pb::UpsertStationsRequest {
                 stations: vec![pb::Station { code: "ZZF".into(), name: "测试".into(), pinyin: "ceshi".into() }],

@@ -188,6 +188,33 @@ impl booking_server::Booking for BookingService {
         })
         .await
     }
+
+    async fn list_stations(&self, request: Request<pb::ListStationsRequest>) -> Reply<pb::ListStationsResponse> {
+        let span = observe::span("ListStations", &request);
+        observe::observed("ListStations", span, async move {
+            self.admit_read(&request, None)?;
+            let request = request.into_inner();
+            let limit = convert::stations_page_size("page_size", request.page_size)?;
+            let prefix = convert::station_prefix("prefix", &request.prefix)?;
+            let after = convert::station_cursor("page_token", &request.page_token)?;
+            let page = self.engine.list_stations(prefix, after.as_deref(), limit);
+            Ok(Response::new(convert::station_page_pb(&page)))
+        })
+        .await
+    }
+
+    async fn get_train(&self, request: Request<pb::GetTrainRequest>) -> Reply<pb::TrainDetail> {
+        let span = observe::span("GetTrain", &request);
+        observe::observed("GetTrain", span, async move {
+            self.admit_read(&request, None)?;
+            let request = request.into_inner();
+            let key = convert::train_date("train_date", request.train_date.as_ref())?;
+            observe::record("train_date", &key.to_string());
+            let detail = self.engine.train_date_detail(&key).map_err(engine_status)?;
+            Ok(Response::new(convert::train_detail_pb(&detail, self.engine.catalog())))
+        })
+        .await
+    }
 }
 
 /// What admission needs to know about a call before its body is read.

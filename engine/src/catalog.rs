@@ -63,6 +63,11 @@ impl Catalog {
         self.stations.len()
     }
 
+    /// Copies of the stations `keep` accepts, in no particular order.
+    pub fn stations_where(&self, keep: impl Fn(&Station) -> bool) -> Vec<Station> {
+        self.stations.iter().filter(|entry| keep(entry.value())).map(|entry| entry.value().clone()).collect()
+    }
+
     /// A station by code, name or pinyin.
     pub fn resolve_station(&self, text: &str) -> Option<StationCode> {
         let text = text.trim();

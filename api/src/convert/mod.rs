@@ -2,11 +2,13 @@
 //! the engine sees only well-formed values; every error names its field.
 //! Page tokens are opaque keyset cursors (`page_token`).
 
+mod catalogue;
 mod fields;
 mod page_token;
 mod replies;
 mod timetable;
 
+pub use catalogue::*;
 pub use fields::*;
 pub use page_token::*;
 pub use replies::*;

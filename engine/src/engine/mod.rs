@@ -3,6 +3,7 @@
 
 mod admin;
 mod booking;
+pub mod catalogue;
 mod presale;
 mod recovery;
 mod search;

@@ -202,6 +202,66 @@ impl Output {
         }
     }
 
+    pub fn stations(&self, reply: &pb::ListStationsResponse) {
+        if self.json {
+            return self.print_json(reply);
+        }
+        if reply.stations.is_empty() {
+            println!("no stations match");
+            return;
+        }
+        println!("{:<8} {} pinyin", "code", pad("name", 12));
+        for station in &reply.stations {
+            println!("{:<8} {} {}", station.code, pad(&station.name, 12), station.pinyin);
+        }
+        if !reply.next_page_token.is_empty() {
+            println!("more: --page-token {}", reply.next_page_token);
+        }
+    }
+
+    pub fn train(&self, detail: &pb::TrainDetail) {
+        if self.json {
+            return self.print_json(detail);
+        }
+        let train_date = detail.train_date.clone().unwrap_or_default();
+        println!(
+            "{} {}  {} stops, {} carriages, {} seats, sales {}",
+            train_date.train,
+            train_date.date,
+            detail.stops.len(),
+            detail.carriages.len(),
+            detail.seat_count,
+            if detail.sales_open { "open" } else { "closed" }
+        );
+        let origin_ms = detail.stops.first().and_then(|stop| stop.depart_at_ms).unwrap_or_default();
+        let time = |at_ms: Option<u64>, shown: &str| match at_ms {
+            Some(at_ms) => format!("{shown}{}", day_suffix(origin_ms, at_ms)),
+            None => String::new(),
+        };
+        println!("{:>4}  {} {:<7} {:<7} {:>5}", "stop", pad("station", 17), "arrive", "depart", "km");
+        for stop in &detail.stops {
+            println!(
+                "{:>4}  {} {:<7} {:<7} {:>5}",
+                stop.index,
+                pad(&format!("{} {}", stop.station_name, stop.station), 17),
+                time(stop.arrive_at_ms, &stop.arrive_time),
+                time(stop.depart_at_ms, &stop.depart_time),
+                stop.distance_km
+            );
+        }
+        println!("{:>4}  {:<12} {:>4} {:<7} {:>5}", "car", "class", "rows", "letters", "seats");
+        for carriage in &detail.carriages {
+            println!(
+                "{:>4}  {:<12} {:>4} {:<7} {:>5}",
+                format!("{:02}", carriage.number),
+                class_label(carriage.seat_class),
+                carriage.rows,
+                carriage.letters,
+                carriage.seat_count
+            );
+        }
+    }
+
     pub fn train_dates(&self, reply: &pb::ListTrainDatesResponse) {
         if self.json {
             return self.print_json(reply);

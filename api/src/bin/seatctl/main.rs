@@ -1,0 +1,291 @@
+//! seatctl: admin tool and simple booking client for seatd, over gRPC.
+//!
+//! Modules:
+//! - `session`: the channel, the token seatctl picks, and the service clients.
+//! - `parse`: command-line values → request fields (dates, train-dates, passengers).
+//! - `booking`, `catalogue`, `admin`: one function per booking, catalogue or
+//!   operator subcommand.
+//! - `offline`: subcommands that need no server (token, synth-timetable).
+//! - `remembered`: which user each order held with `--user` was for.
+//! - `render`: tables for people, JSON with --json.
+
+mod admin;
+mod booking;
+mod catalogue;
+mod offline;
+mod parse;
+mod remembered;
+mod render;
+mod session;
+
+use clap::{Parser, Subcommand};
+use render::Output;
+use session::Session;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "seatctl", version, about = "Admin tool and booking client for seatd")]
+struct Args {
+    /// seatd's gRPC address.
+    #[arg(long, global = true, default_value = "http://127.0.0.1:50051", env = "SEATCTL_SERVER")]
+    server: String,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Bearer token to call with. Without it, seatctl uses the tokens
+    /// `seatd --demo` wrote to --tokens-file: admin for admin commands, agent
+    /// when --user names a user, passenger otherwise.
+    #[arg(long, global = true, env = "SEATCTL_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// PEM CA certificate to trust for an https:// --server (default: the
+    /// system's roots).
+    #[arg(long, global = true, env = "SEATCTL_CA_FILE")]
+    ca_file: Option<std::path::PathBuf>,
+    /// Where `seatd --demo` wrote its tokens.
+    #[arg(long, global = true, default_value = "./data/demo-tokens.json", env = "SEATCTL_TOKENS_FILE")]
+    tokens_file: std::path::PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Load a timetable file (TOML; api/demo/beijing-shanghai.toml is the example).
+    Import { file: std::path::PathBuf },
+    /// Open train-dates: every train (or --train ones) from --from for --days days.
+    Open {
+        #[arg(long = "train")]
+        trains: Vec<String>,
+        /// First date: YYYY-MM-DD, today, tomorrow or +N.
+        #[arg(long, default_value = "today")]
+        from: String,
+        /// Number of dates to open.
+        #[arg(long, default_value_t = 15)]
+        days: u64,
+    },
+    /// Trains from one station to another on a date.
+    Search {
+        /// Station code, name or pinyin.
+        from: String,
+        to: String,
+        /// Travel date: YYYY-MM-DD, today, tomorrow or +N.
+        #[arg(long, default_value = "today")]
+        date: String,
+    },
+    /// Stations whose code, name or pinyin starts with PREFIX (every station without one).
+    Stations {
+        prefix: Option<String>,
+        /// 1 to 100.
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
+    /// One train-date's stops (times, km) and carriages, as it opened.
+    Train {
+        train: String,
+        /// Departure date from the origin: YYYY-MM-DD, today, tomorrow or +N.
+        #[arg(long, default_value = "today")]
+        date: String,
+    },
+    /// Remaining seats and fares on one train-date.
+    Availability {
+        train: String,
+        from: String,
+        to: String,
+        #[arg(long, default_value = "today")]
+        date: String,
+    },
+    /// Draw one carriage's seats for a journey.
+    Seatmap {
+        train: String,
+        carriage: u32,
+        from: String,
+        to: String,
+        #[arg(long, default_value = "today")]
+        date: String,
+    },
+    /// Hold seats. Passengers as NAME,ID_NUMBER,CLASS[,PICK|CARRIAGE-SEAT],
+    /// e.g. "张三,11010519491231002X,second,A1" or "李四,...,first,02-05C".
+    Hold {
+        train: String,
+        from: String,
+        to: String,
+        #[arg(long, default_value = "today")]
+        date: String,
+        /// Book for this user (an agent's job); default: the token's own user.
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long = "passenger", required = true)]
+        passengers: Vec<String>,
+        /// Idempotency key; repeat it to retry safely. Default: a fresh one.
+        #[arg(long)]
+        request_id: Option<String>,
+    },
+    /// Pay for a held order.
+    Confirm {
+        order: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Cancel a hold or refund a paid order.
+    Cancel {
+        order: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Show one order.
+    Order {
+        order: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// A user's orders.
+    Orders {
+        /// Whose orders; default: the token's own user.
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        page_size: u32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
+    /// Open train-dates, a page at a time.
+    TrainDates {
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
+    /// Stop new holds on a train-date.
+    CloseSales {
+        train: String,
+        #[arg(long, default_value = "today")]
+        date: String,
+    },
+    /// Engine-wide counters.
+    Stats,
+    /// Run the presale scheduler now: open the presale window for every
+    /// train, retire finished train-dates.
+    Presale,
+    /// Print a synthetic timetable (TOML) for scale tests: `trains` 16-car
+    /// trains of `stops` stops over a ring of `stations` stations. Needs no server.
+    SynthTimetable {
+        #[arg(long, default_value_t = 14_000)]
+        trains: usize,
+        #[arg(long, default_value_t = 24)]
+        stops: usize,
+        #[arg(long, default_value_t = 600)]
+        stations: usize,
+    },
+    /// Mint a development token (HS256) from a secret file; needs no server.
+    Token {
+        /// File holding the HS256 secret, e.g. data/demo-jwt-secret.
+        #[arg(long)]
+        secret_file: std::path::PathBuf,
+        /// passenger, agent or admin.
+        #[arg(long)]
+        role: String,
+        /// The token's subject: the user id it stands for.
+        #[arg(long)]
+        sub: String,
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: u64,
+    },
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let output = Output { json: args.json };
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Status(status)) => {
+            output.status_error(&status);
+            ExitCode::FAILURE
+        }
+        Err(Failure::Usage(message)) => {
+            output.usage_error(&message);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Why a command failed: the server said no, or the command line (or a
+/// local file) was wrong.
+enum Failure {
+    Status(tonic::Status),
+    Usage(String),
+}
+
+impl From<tonic::Status> for Failure {
+    fn from(status: tonic::Status) -> Self {
+        Failure::Status(status)
+    }
+}
+
+/// Runs one subcommand: those that need no server directly, the rest over
+/// a session with the token picked for them.
+async fn run(args: Args) -> Result<(), Failure> {
+    let output = Output { json: args.json };
+    match args.command {
+        Command::Token { secret_file, role, sub, ttl_hours } => {
+            return offline::mint(&output, &secret_file, &role, &sub, ttl_hours);
+        }
+        Command::SynthTimetable { trains, stops, stations } => {
+            return offline::synth_timetable(trains, stops, stations);
+        }
+        _ => {}
+    }
+    // Only when seatctl picks a demo token itself: --token says whom to act as.
+    let order_book = args.token.is_none().then(|| remembered::OrderBook::beside(&args.tokens_file));
+    let args = match &order_book {
+        Some(book) => recall_order_user(args, book),
+        None => args,
+    };
+    let mut session = Session::open(&args).await?;
+    let session = &mut session;
+    match args.command {
+        Command::Import { file } => admin::import(session, &file).await,
+        Command::Open { trains, from, days } => admin::open(session, trains, &from, days).await,
+        Command::Search { from, to, date } => booking::search(session, from, to, &date).await,
+        Command::Stations { prefix, page_size, page_token } => {
+            catalogue::stations(session, prefix, page_size, page_token).await
+        }
+        Command::Train { train, date } => catalogue::train(session, train, &date).await,
+        Command::Availability { train, from, to, date } => booking::availability(session, train, from, to, &date).await,
+        Command::Seatmap { train, carriage, from, to, date } => {
+            booking::seat_map(session, train, carriage, from, to, &date).await
+        }
+        Command::Hold { train, from, to, date, user, passengers, request_id } => {
+            let hold = booking::HoldArgs { train, from, to, date, user, passengers, request_id };
+            booking::hold(session, hold, order_book.as_ref()).await
+        }
+        Command::Confirm { order, user } => booking::confirm(session, order, user).await,
+        Command::Cancel { order, user } => booking::cancel(session, order, user).await,
+        Command::Order { order, user } => booking::order(session, order, user).await,
+        Command::Orders { user, page_size, page_token } => booking::orders(session, user, page_size, page_token).await,
+        Command::TrainDates { date, page_size, page_token } => {
+            admin::train_dates(session, date, page_size, page_token).await
+        }
+        Command::CloseSales { train, date } => admin::close_sales(session, train, &date).await,
+        Command::Stats => admin::stats(session).await,
+        Command::Presale => admin::presale(session).await,
+        Command::Token { .. } | Command::SynthTimetable { .. } => unreachable!("handled before connecting"),
+    }
+}
+
+/// `confirm`, `cancel` or `order` of an order this book says was held for a
+/// user, without `--user`: acts for that user (with the agent token), as
+/// the hold did.
+fn recall_order_user(mut args: Args, book: &remembered::OrderBook) -> Args {
+    if let Command::Confirm { order, user } | Command::Cancel { order, user } | Command::Order { order, user } =
+        &mut args.command
+        && user.is_none()
+    {
+        *user = book.user_of(order);
+    }
+    args
+}
