@@ -147,16 +147,6 @@ enum Command {
     /// Run the presale scheduler now: open the presale window for every
     /// train, retire finished train-dates.
     Presale,
-    /// Print a synthetic timetable (TOML) for scale tests: `trains` 16-car
-    /// trains of `stops` stops over a ring of `stations` stations. Needs no server.
-    SynthTimetable {
-        #[arg(long, default_value_t = 14_000)]
-        trains: usize,
-        #[arg(long, default_value_t = 24)]
-        stops: usize,
-        #[arg(long, default_value_t = 600)]
-        stations: usize,
-    },
     /// Mint a development token (HS256) from a secret file; needs no server.
     Token {
         /// File holding the HS256 secret, e.g. data/demo-jwt-secret.
@@ -223,10 +213,6 @@ async fn run(args: Args) -> Result<(), Failure> {
     let output = Output { json: args.json };
     if let Command::Token { secret_file, role, sub, ttl_hours } = &args.command {
         return mint(&output, secret_file, role, sub, *ttl_hours);
-    }
-    if let Command::SynthTimetable { trains, stops, stations } = args.command {
-        print!("{}", api::timetable::synthetic_timetable(trains, stops, stations));
-        return Ok(());
     }
     let token = resolve_token(&args)?;
     let channel = connect(&args.server, args.ca_file.as_deref()).await?;
@@ -316,7 +302,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         }
         Command::Stats => output.stats(&admin.stats(pb::StatsRequest {}).await?.into_inner()),
         Command::Presale => output.presale(&admin.run_presale(pb::RunPresaleRequest {}).await?.into_inner()),
-        Command::Token { .. } | Command::SynthTimetable { .. } => unreachable!("handled before connecting"),
+        Command::Token { .. } => unreachable!("handled before connecting"),
     }
     Ok(())
 }
@@ -341,7 +327,6 @@ fn resolve_token(args: &Args) -> Result<String, Failure> {
         | Command::CloseSales { .. }
         | Command::Stats
         | Command::Presale
-        | Command::SynthTimetable { .. }
         | Command::Token { .. } => tokens.admin,
         Command::Hold { user: Some(_), .. } | Command::Orders { user: Some(_), .. } => tokens.agent,
         Command::Confirm { user: Some(_), .. } | Command::Cancel { user: Some(_), .. } => tokens.agent,

@@ -59,7 +59,7 @@ struct Args {
     /// Flash sale: everyone books this one train tomorrow.
     #[arg(long)]
     flash_sale_train: Option<String>,
-    /// Book on a `seatctl synth-timetable` network of this many trains (with
+    /// Book on a `seatsynth timetable` network of this many trains (with
     /// the generator's defaults of 24 stops over 600 stations) instead of the
     /// demo trains, spreading load over every train-date.
     #[arg(long)]
@@ -173,7 +173,7 @@ async fn run(args: Args) -> Result<bool, String> {
     Ok(results.audit.as_ref().is_none_or(|audit| audit.checks.ok()))
 }
 
-/// The `seatctl synth-timetable` network booked on, with its generator defaults.
+/// The `seatsynth timetable` network booked on, with its generator defaults.
 fn synthetic(args: &Args) -> Option<demand::Synthetic> {
     let mix = args.journey_mix;
     args.synthetic_trains.map(|trains| demand::Synthetic { trains, stops: 24, stations: 600, mix })
