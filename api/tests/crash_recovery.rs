@@ -29,9 +29,9 @@ async fn sqlite_survives_kill_9() {
 async fn mysql_survives_kill_9() {
     let Some(server_url) = service_url(MYSQL_URL, "the MySQL crash test") else { return };
     let name = format!("seat_crash_{}_{}", std::process::id(), rand::random::<u32>());
-    persistence::mysql::create_database(&server_url, &name).await.expect("create test database");
-    let url = persistence::mysql::database_url(&server_url, &name);
+    persistence::test_support::create_database(&server_url, &name).await.expect("create test database");
+    let url = persistence::test_support::database_url(&server_url, &name);
     let dir = tempfile::tempdir().expect("temp dir");
     run_rounds(Backend::MySql(url, dir.path().to_owned()), rounds()).await;
-    persistence::mysql::drop_database(&server_url, &name).await.expect("drop test database");
+    persistence::test_support::drop_database(&server_url, &name).await.expect("drop test database");
 }

@@ -24,7 +24,7 @@ async fn sigterm_flushes_and_exits_zero() {
             to_station: "AOH".into(),
             passengers: vec![pb::PassengerRequest {
                 name: "Sarah Connor".into(),
-                id_number: api::convert::synthetic_resident_id(n),
+                id_number: crash::load::passenger_id(n),
                 seat_class: SeatClass::Second.into(),
                 ..Default::default()
             }],

@@ -8,7 +8,8 @@
 //! - `layout`: the seats and stops of a train-date, as both baselines store them.
 //! - `overlap`: the overlap rule, as a rectangle of (from, to) pairs that flip per seat.
 //! - `model`: requests, outcomes and errors shared by both baselines and the driver.
-//! - `audit`: the no-double-sale and counts-equal-recount checks, on stored state.
+//! - `audit`: the stored-state types the baselines hand the shared audit (`seat_audit`), and
+//!   their acknowledged-order lookup.
 //! - `baseline`: every target behind one type, for the driver and the tests.
 //! - `mysql_classic`: MySQL/InnoDB transactions with `SELECT ... FOR UPDATE`, a sold-segments
 //!   column per seat and a remaining-count table per (class, from, to).

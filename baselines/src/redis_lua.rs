@@ -419,7 +419,7 @@ impl RedisLua {
             }
             report.check_train_date(&train_date, stop_count, &seats, &counts, &tickets);
         }
-        report.check_acked(&stored, acked);
+        crate::audit::check_acked(&mut report, &stored, acked);
         Ok(report)
     }
 

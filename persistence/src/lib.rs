@@ -6,12 +6,12 @@
 //! - `sql_journal`: `SqlJournal<D>`, the one journal body, and the `Dialect` trait
 //!   through which a backend supplies only the SQL that differs.
 //! - `sqlite`: `SqliteJournal`, the embedded default (a file under the data dir).
-//! - `mysql`: `MySqlJournal`, the production backend (MySQL or MariaDB), and
-//!   helpers tests use to make and drop throwaway databases.
+//! - `mysql`: `MySqlJournal`, the production backend (MySQL or MariaDB).
 //! - `test_env` (feature `test-support`): the URLs of the services tests need (`MYSQL_URL`, `REDIS_URL`),
 //!   skipping outside CI and failing under `CI=true` when one is missing.
 //! - `store`: `JournalStore`, the engine's `Store` on any `Journal`: catalog and snapshot-plus-tail loads.
 //! - `writer`: the group-commit writer that batches every actor's journal entries into one transaction.
+//! - `test_support` (feature `test-support`): throwaway MySQL databases for tests and benchmark runs.
 //! - `batch` (private): the sequence checks an append makes before writing, and its rows.
 //! - `chunks` (private): fixed-shape chunking, so multi-row statements come in a few sizes only.
 //! - `rows` (private): domain values to bind values and fetched rows back, for both backends.
@@ -30,5 +30,7 @@ pub mod sqlite;
 pub mod store;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_env;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 mod train_dates;
 pub mod writer;

@@ -274,7 +274,7 @@ pub fn hold_request(
 
 /// A valid 18-character ID number built from a serial, for tests that need many.
 pub fn resident_id(serial: u32) -> String {
-    api::convert::synthetic_resident_id(u64::from(serial))
+    seat_tools::synthetic::resident_id(u64::from(serial))
 }
 
 /// Remaining seats of `class` for a journey on `TOMORROW`.

@@ -149,12 +149,16 @@ fn resident_id_check(digits: &[u8]) -> u8 {
     RESIDENT_ID_CHECK[(sum % 11) as usize]
 }
 
-/// A valid (checksummed) resident ID number made from a serial, distinct for
-/// every serial below 10^16, for load tools and tests that need many passengers.
-pub fn synthetic_resident_id(serial: u64) -> String {
-    let digits = format!("1{:016}", serial % 10_000_000_000_000_000);
-    let check = resident_id_check(digits.as_bytes()) as char;
-    format!("{digits}{check}")
+/// `first_17_digits` completed with their check character: a valid resident
+/// ID number, for tools and tests that make up passengers (seat-tools'
+/// `synthetic::resident_id`).
+pub fn with_resident_id_check(first_17_digits: &str) -> String {
+    assert!(
+        first_17_digits.len() == 17 && first_17_digits.bytes().all(|byte| byte.is_ascii_digit()),
+        "a resident ID starts with 17 digits, got {first_17_digits:?}"
+    );
+    let check = resident_id_check(first_17_digits.as_bytes()) as char;
+    format!("{first_17_digits}{check}")
 }
 
 /// An 18-character PRC resident ID number with a valid check character.
@@ -232,10 +236,17 @@ mod tests {
     }
 
     #[test]
-    fn synthetic_ids_validate() {
-        for serial in [0, 1, 9_999_999, 12_345, u64::MAX] {
-            assert!(resident_id("id", &synthetic_resident_id(serial)).is_ok());
+    fn completed_ids_validate() {
+        assert_eq!(with_resident_id_check("11010519491231002"), "11010519491231002X");
+        for digits in ["10000000000000000", "19999999999999999", "12345678901234567"] {
+            assert!(resident_id("id", &with_resident_id_check(digits)).is_ok());
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "17 digits")]
+    fn completing_a_short_id_is_a_bug() {
+        with_resident_id_check("1101051949123100");
     }
 
     #[test]

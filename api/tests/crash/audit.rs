@@ -1,9 +1,18 @@
-//! After a restart: every acknowledged reply is there, nothing is sold
-//! twice, counts equal a recount, and retries return the original orders.
+//! After a restart, the crash test's side of the shared audit (`seat_audit`,
+//! the same checks seatbench and the baselines run): read back over gRPC
+//! what the ledger says was acknowledged, every order of the load's users,
+//! and each train-date's seat maps and counts, and hand them over. The
+//! checks: every acknowledged reply is there, no seat segment is sold twice,
+//! the seat maps agree with the orders, and counts equal a recount. Checked
+//! here only: retries return the original orders, and the seats are the
+//! demo compositions'.
 
-use super::Seatd;
-use super::load::{DAYS_AHEAD, Ledger, STATIONS, TRAINS, date_ahead};
+use super::load::{Acknowledged, DAYS_AHEAD, Ledger, STATIONS, TRAINS, date_ahead};
+use super::{Client, Seatd};
 use api::pb::{self, SeatClass};
+use seat_audit::{
+    AuditReport, CarriageSeat, SeatMapSegment, StoredCount, StoredSeat, StoredTicket, add_seat_map_segment,
+};
 use std::collections::HashMap;
 
 #[derive(Debug, Default)]
@@ -12,6 +21,15 @@ pub struct Audit {
     pub orders_on_server: usize,
     pub journeys_checked: usize,
 }
+
+/// What an acknowledged order is compared on when read back.
+#[derive(Debug, PartialEq)]
+struct OrderState {
+    status: pb::OrderStatus,
+    tickets: Vec<pb::Ticket>,
+}
+
+type Seat = StoredSeat<CarriageSeat, i32>;
 
 /// Seats per class on the demo compositions: 16-car G1/G101, 8-car otherwise.
 fn class_seats(train: &str, class: SeatClass) -> u32 {
@@ -27,29 +45,60 @@ fn class_seats(train: &str, class: SeatClass) -> u32 {
     }
 }
 
+/// Audits the restarted server; panics listing every problem found.
 pub async fn audit(seatd: &Seatd, ledger: &Ledger) -> Audit {
     let mut booking = seatd.client().await;
+    let mut report = AuditReport::default();
     let acknowledged = ledger.orders.lock().unwrap().clone();
     for (order_id, ack) in &acknowledged {
-        let stored = booking
-            .get_order(pb::GetOrderRequest { order_id: order_id.clone(), ..Default::default() })
-            .await
-            .unwrap_or_else(|status| panic!("acknowledged order {order_id} lost after kill -9: {status}"))
-            .into_inner();
-        assert_eq!(stored.tickets, ack.order.tickets, "order {order_id} changed seats");
-        let status = pb::OrderStatus::try_from(stored.status).expect("status");
-        assert!(allowed(ack, status), "order {order_id}: acknowledged {:?}, found {status:?} ({ack:?})", ack.status);
-        let retried = booking.hold(ack.request.clone()).await.expect("retry of an acknowledged hold").into_inner();
-        assert_eq!(retried.order_id, *order_id, "an idempotent retry returns the original order");
+        check_acknowledged(&mut booking, order_id, ack, &mut report).await;
     }
     let orders = all_orders(&mut booking, ledger).await;
-    let journeys_checked = check_no_double_sale_and_counts(&mut booking, &orders).await;
-    Audit { acknowledged_orders: acknowledged.len(), orders_on_server: orders.len(), journeys_checked }
+    for (train, date) in TRAINS.iter().flat_map(|train| DAYS_AHEAD.map(|days| (*train, date_ahead(days)))) {
+        let seats = seats(&mut booking, train, &date).await;
+        check_compositions(train, &seats, &mut report);
+        let counts = counts(&mut booking, train, &date).await;
+        let tickets = tickets(train, &date, &orders);
+        report.check_train_date(&format!("{train}/{date}"), STATIONS.len(), &seats, &counts, &tickets);
+    }
+    assert!(
+        report.ok(),
+        "audit after kill -9 found {} problems:\n{}",
+        report.problem_count,
+        report.problems.join("\n")
+    );
+    Audit {
+        acknowledged_orders: acknowledged.len(),
+        orders_on_server: orders.len(),
+        journeys_checked: report.counts as usize,
+    }
+}
+
+/// The order is stored in a state its replies allow, and retrying its hold
+/// returns it rather than booking again.
+async fn check_acknowledged(booking: &mut Client, order_id: &str, ack: &Acknowledged, report: &mut AuditReport) {
+    let request = pb::GetOrderRequest { order_id: order_id.to_owned(), ..Default::default() };
+    let stored = match booking.get_order(request).await {
+        Ok(stored) => Some(stored.into_inner()),
+        Err(status) if status.code() == tonic::Code::NotFound => None,
+        Err(status) => panic!("reading acknowledged order {order_id} back after kill -9: {status}"),
+    };
+    let stored = stored.map(|order| OrderState {
+        status: pb::OrderStatus::try_from(order.status).expect("status"),
+        tickets: order.tickets,
+    });
+    let allowed: Vec<OrderState> =
+        allowed(ack).into_iter().map(|status| OrderState { status, tickets: ack.order.tickets.clone() }).collect();
+    report.check_acknowledged(format!("order {order_id}"), &allowed, stored.as_ref());
+    let retried = booking.hold(ack.request.clone()).await.expect("retry of an acknowledged hold").into_inner();
+    if retried.order_id != order_id {
+        report.problem(format!("retrying order {order_id}'s hold booked {} instead", retried.order_id));
+    }
 }
 
 /// The statuses an order may have given what was acknowledged and what was
 /// sent without an answer.
-fn allowed(ack: &super::load::Acknowledged, found: pb::OrderStatus) -> bool {
+fn allowed(ack: &Acknowledged) -> Vec<pb::OrderStatus> {
     use pb::OrderStatus::*;
     let mut allowed = vec![ack.status];
     if ack.confirm_unknown && ack.status == Held {
@@ -58,10 +107,10 @@ fn allowed(ack: &super::load::Acknowledged, found: pb::OrderStatus) -> bool {
     if ack.cancel_unknown {
         allowed.extend([Cancelled, Refunded]);
     }
-    allowed.contains(&found)
+    allowed
 }
 
-async fn all_orders(booking: &mut super::Client, ledger: &Ledger) -> Vec<pb::Order> {
+async fn all_orders(booking: &mut Client, ledger: &Ledger) -> Vec<pb::Order> {
     let users = ledger.users.lock().unwrap().clone();
     let mut orders = Vec::new();
     for user in users {
@@ -79,72 +128,85 @@ async fn all_orders(booking: &mut super::Client, ledger: &Ledger) -> Vec<pb::Ord
     orders
 }
 
-/// A seat (class, carriage, seat code) → the journeys holding it, as
-/// (from, to) indices into `STATIONS` with the order id.
-type SeatHolders = HashMap<(i32, u32, String), Vec<(usize, usize, String)>>;
-
-/// For every train and journey: active orders never share a segment of a
-/// seat, and the server's remaining count equals seats minus seats in use.
-async fn check_no_double_sale_and_counts(booking: &mut super::Client, orders: &[pb::Order]) -> usize {
-    let mut checked = 0;
-    for (train, date) in TRAINS.iter().flat_map(|train| DAYS_AHEAD.map(|days| (*train, date_ahead(days)))) {
-        let seats = seat_holders(train, &date, orders);
-        for (from, from_station) in STATIONS.iter().enumerate() {
-            for (to, to_station) in STATIONS.iter().enumerate().skip(from + 1) {
-                let offer = booking
-                    .get_availability(pb::GetAvailabilityRequest {
-                        train_date: Some(pb::TrainDate { train: train.into(), date: date.clone() }),
-                        from_station: (*from_station).into(),
-                        to_station: (*to_station).into(),
-                    })
-                    .await
-                    .expect("availability")
-                    .into_inner();
-                for class in [SeatClass::Business, SeatClass::First, SeatClass::Second] {
-                    let in_use = seats
-                        .iter()
-                        .filter(|((seat_class, _, _), journeys)| {
-                            *seat_class == class as i32 && journeys.iter().any(|(f, t, _)| *f < to && from < *t)
-                        })
-                        .count() as u32;
-                    let remaining =
-                        offer.classes.iter().find(|c| c.seat_class == class as i32).expect("class").remaining;
-                    assert_eq!(
-                        remaining,
-                        class_seats(train, class) - in_use,
-                        "{train} {class:?} {from_station}->{to_station}: count differs from a recount"
-                    );
-                    checked += 1;
-                }
-            }
-        }
-    }
-    checked
-}
-
-/// Who holds each seat of one train-date, asserting no two active orders
-/// share a segment.
-fn seat_holders(train: &str, date: &str, orders: &[pb::Order]) -> SeatHolders {
-    let stop_of: HashMap<&str, usize> = STATIONS.iter().enumerate().map(|(index, code)| (*code, index)).collect();
+/// The tickets of the active orders on one train-date, by index into `STATIONS`.
+fn tickets(train: &str, date: &str, orders: &[pb::Order]) -> Vec<StoredTicket<CarriageSeat, String>> {
+    let stop_of = |station: &str| STATIONS.iter().position(|code| *code == station).expect("load stations only");
     let active = [pb::OrderStatus::Held as i32, pb::OrderStatus::Confirmed as i32];
-    let mut seats = SeatHolders::new();
     let on_train =
         |order: &&pb::Order| order.train_date.as_ref().is_some_and(|td| td.train == train && td.date == date);
+    let mut tickets = Vec::new();
     for order in orders.iter().filter(on_train).filter(|order| active.contains(&order.status)) {
-        let (from, to) = (stop_of[order.from_station.as_str()], stop_of[order.to_station.as_str()]);
-        for ticket in &order.tickets {
-            let holders = seats.entry((ticket.seat_class, ticket.carriage, ticket.seat.clone())).or_default();
-            for (held_from, held_to, other) in holders.iter() {
-                assert!(
-                    to <= *held_from || *held_to <= from,
-                    "{train} carriage {} seat {} sold twice: orders {other} and {}",
-                    ticket.carriage,
-                    ticket.seat,
-                    order.order_id
-                );
-            }
-            holders.push((from, to, order.order_id.clone()));
+        let (from, to) = (stop_of(&order.from_station), stop_of(&order.to_station));
+        tickets.extend(order.tickets.iter().map(|ticket| StoredTicket {
+            order_id: order.order_id.clone(),
+            seat: CarriageSeat { carriage: ticket.carriage, seat: ticket.seat.clone() },
+            from,
+            to,
+        }));
+    }
+    tickets
+}
+
+/// Every (class, from, to) remaining count, as searches see it.
+async fn counts(booking: &mut Client, train: &str, date: &str) -> Vec<StoredCount<i32>> {
+    let mut counts = Vec::new();
+    for (from, from_station) in STATIONS.iter().enumerate() {
+        for (to, to_station) in STATIONS.iter().enumerate().skip(from + 1) {
+            let request = pb::GetAvailabilityRequest {
+                train_date: Some(pb::TrainDate { train: train.into(), date: date.into() }),
+                from_station: (*from_station).into(),
+                to_station: (*to_station).into(),
+            };
+            let offer = booking.get_availability(request).await.expect("availability").into_inner();
+            counts.extend(offer.classes.iter().map(|class| (class.seat_class, from, to, i64::from(class.remaining))));
+        }
+    }
+    counts
+}
+
+/// Every seat with its taken segments, from one seat map per carriage and
+/// segment between `STATIONS`; carriages are read until one is refused.
+async fn seats(booking: &mut Client, train: &str, date: &str) -> Vec<Seat> {
+    let mut seats = Vec::new();
+    for carriage in 1.. {
+        let first_seat = seats.len();
+        for segment in 0..STATIONS.len() - 1 {
+            let request = pb::GetSeatMapRequest {
+                train_date: Some(pb::TrainDate { train: train.into(), date: date.into() }),
+                carriage,
+                from_station: STATIONS[segment].into(),
+                to_station: STATIONS[segment + 1].into(),
+            };
+            let map = match booking.get_seat_map(request).await {
+                Ok(map) => map.into_inner(),
+                Err(status) if segment == 0 && status.code() == tonic::Code::InvalidArgument => return seats,
+                Err(status) => panic!("{train}/{date} carriage {carriage} segment {segment} seat map: {status}"),
+            };
+            let rows = map.rows.iter().map(|row| (row.row, row.free.as_slice()));
+            let letters = &map.letters;
+            let map = SeatMapSegment { carriage, class: map.seat_class, letters, rows, segment };
+            add_seat_map_segment(&mut seats, first_seat, map);
         }
     }
     seats
+}
+
+/// The seat maps hold the demo compositions' seats, class by class.
+fn check_compositions(train: &str, seats: &[Seat], report: &mut AuditReport) {
+    let mut per_class: HashMap<i32, u32> = HashMap::new();
+    for seat in seats {
+        *per_class.entry(seat.class).or_default() += 1;
+    }
+    for class in [SeatClass::Business, SeatClass::First, SeatClass::Second] {
+        let found = per_class.remove(&(class as i32)).unwrap_or(0);
+        if found != class_seats(train, class) {
+            report.problem(format!(
+                "{train} {class:?}: {found} seats in the maps, {} in the demo",
+                class_seats(train, class)
+            ));
+        }
+    }
+    for (class, found) in per_class {
+        report.problem(format!("{train}: {found} seats of class {class}, which the demo does not have"));
+    }
 }

@@ -65,7 +65,7 @@ impl MysqlClassic {
                 }
             }
         }
-        report.check_acked(&stored, acked);
+        crate::audit::check_acked(&mut report, &stored, acked);
         Ok(report)
     }
 }

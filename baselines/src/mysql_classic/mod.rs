@@ -148,7 +148,7 @@ impl MysqlClassic {
 }
 
 // Throwaway databases for runs and tests, the same way the journal's tests make theirs.
-pub use persistence::mysql::{create_database, database_url, drop_database};
+pub use persistence::test_support::{create_database, database_url, drop_database};
 
 #[cfg(test)]
 mod tests {

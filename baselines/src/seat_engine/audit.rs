@@ -40,7 +40,7 @@ impl SeatEngine {
         for (train_date, orders) in orders_by_train_date {
             report.problem(format!("{} orders on {train_date}, which was never opened", orders.len()));
         }
-        report.check_acked(&stored, acked);
+        crate::audit::check_acked(&mut report, &stored, acked);
         Ok(report)
     }
 }

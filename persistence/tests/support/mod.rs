@@ -3,9 +3,10 @@
 
 pub mod world;
 
-use seat_persistence::mysql::{self, MySqlJournal};
+use seat_persistence::mysql::MySqlJournal;
 use seat_persistence::sqlite::SqliteJournal;
 use seat_persistence::test_env::{MYSQL_URL, service_url};
+use seat_persistence::test_support;
 use sqlx::mysql::MySqlPool;
 use sqlx::sqlite::SqlitePool;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -86,12 +87,12 @@ impl MySqlTestDb {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").subsec_nanos();
         let name = format!("seat_test_{}_{nanos}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        mysql::create_database(&server_url, &name).await.expect("test database created");
-        Some(MySqlTestDb { url: mysql::database_url(&server_url, &name), server_url, name })
+        test_support::create_database(&server_url, &name).await.expect("test database created");
+        Some(MySqlTestDb { url: test_support::database_url(&server_url, &name), server_url, name })
     }
 
     pub async fn drop(self) {
-        mysql::drop_database(&self.server_url, &self.name).await.expect("test database dropped");
+        test_support::drop_database(&self.server_url, &self.name).await.expect("test database dropped");
     }
 }
 

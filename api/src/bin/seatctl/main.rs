@@ -5,7 +5,7 @@
 //! - `parse`: command-line values → request fields (dates, train-dates, passengers).
 //! - `booking`, `catalogue`, `admin`: one function per booking, catalogue or
 //!   operator subcommand.
-//! - `offline`: subcommands that need no server (token, synth-timetable).
+//! - `offline`: subcommands that need no server (token).
 //! - `remembered`: which user each order held with `--user` was for.
 //! - `render`: tables for people, JSON with --json.
 
@@ -170,16 +170,6 @@ enum Command {
     /// Run the presale scheduler now: open the presale window for every
     /// train, retire finished train-dates.
     Presale,
-    /// Print a synthetic timetable (TOML) for scale tests: `trains` 16-car
-    /// trains of `stops` stops over a ring of `stations` stations. Needs no server.
-    SynthTimetable {
-        #[arg(long, default_value_t = 14_000)]
-        trains: usize,
-        #[arg(long, default_value_t = 24)]
-        stops: usize,
-        #[arg(long, default_value_t = 600)]
-        stations: usize,
-    },
     /// Mint a development token (HS256) from a secret file; needs no server.
     Token {
         /// File holding the HS256 secret, e.g. data/demo-jwt-secret.
@@ -234,9 +224,6 @@ async fn run(args: Args) -> Result<(), Failure> {
         Command::Token { secret_file, role, sub, ttl_hours } => {
             return offline::mint(&output, &secret_file, &role, &sub, ttl_hours);
         }
-        Command::SynthTimetable { trains, stops, stations } => {
-            return offline::synth_timetable(trains, stops, stations);
-        }
         _ => {}
     }
     // Only when seatctl picks a demo token itself: --token says whom to act as.
@@ -273,7 +260,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         Command::CloseSales { train, date } => admin::close_sales(session, train, &date).await,
         Command::Stats => admin::stats(session).await,
         Command::Presale => admin::presale(session).await,
-        Command::Token { .. } | Command::SynthTimetable { .. } => unreachable!("handled before connecting"),
+        Command::Token { .. } => unreachable!("handled before connecting"),
     }
 }
 

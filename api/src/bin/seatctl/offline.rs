@@ -1,5 +1,5 @@
-//! Commands that need no server: minting a development token and printing
-//! a synthetic timetable.
+//! Commands that need no server: minting a development token. (The scale
+//! test's synthetic timetable is `seatsynth timetable`, in seat-tools.)
 
 use crate::Failure;
 use crate::render::Output;
@@ -20,11 +20,5 @@ pub fn mint(
     let token =
         api::auth::mint_hs256(secret.trim().as_bytes(), sub, role, api::auth::unix_now_secs(), ttl_hours * 3600);
     output.token(&token);
-    Ok(())
-}
-
-/// `seatctl synth-timetable`: the scale test's network as TOML on stdout.
-pub fn synth_timetable(trains: usize, stops: usize, stations: usize) -> Result<(), Failure> {
-    print!("{}", api::timetable::synthetic_timetable(trains, stops, stations));
     Ok(())
 }

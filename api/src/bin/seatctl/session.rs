@@ -73,7 +73,6 @@ fn resolve_token(args: &Args) -> Result<String, Failure> {
         | Command::CloseSales { .. }
         | Command::Stats
         | Command::Presale
-        | Command::SynthTimetable { .. }
         | Command::Token { .. } => tokens.admin,
         Command::Hold { user: Some(_), .. } | Command::Orders { user: Some(_), .. } => tokens.agent,
         Command::Confirm { user: Some(_), .. } | Command::Cancel { user: Some(_), .. } => tokens.agent,

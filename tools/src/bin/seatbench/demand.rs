@@ -23,7 +23,7 @@ pub struct Demand {
     synthetic: Option<Synthetic>,
 }
 
-/// The shape of a `seatctl synth-timetable` network, to book on it instead
+/// The shape of a `seatsynth timetable` network, to book on it instead
 /// of the demo trains.
 #[derive(Clone, Copy, Debug)]
 pub struct Synthetic {
@@ -49,8 +49,7 @@ pub enum JourneyMix {
 impl Synthetic {
     /// Station codes of synthetic train `train` (0-based) in calling order.
     pub fn route(&self, train: usize) -> Vec<String> {
-        let first = api::timetable::synthetic_first_station(train, self.stations);
-        (0..self.stops).map(|stop| api::timetable::synthetic_station_code((first + stop) % self.stations)).collect()
+        seat_tools::synthetic::route(train, self.stops, self.stations)
     }
 }
 
@@ -156,7 +155,7 @@ impl Demand {
             passengers: (0..passengers)
                 .map(|index| pb::PassengerRequest {
                     name: "Bench".into(),
-                    id_number: api::convert::synthetic_resident_id(self.serial(index)),
+                    id_number: seat_tools::synthetic::resident_id(self.serial(index)),
                     seat_class: class.into(),
                     ..Default::default()
                 })

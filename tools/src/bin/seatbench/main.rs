@@ -59,7 +59,7 @@ struct Args {
     /// Flash sale: everyone books this one train tomorrow.
     #[arg(long)]
     flash_sale_train: Option<String>,
-    /// Book on a `seatctl synth-timetable` network of this many trains (with
+    /// Book on a `seatsynth timetable` network of this many trains (with
     /// the generator's defaults of 24 stops over 600 stations) instead of the
     /// demo trains, spreading load over every train-date.
     #[arg(long)]
@@ -110,7 +110,7 @@ struct Results {
     generator_dropped: u64,
     journal_commits: u64,
     journal_events: u64,
-    audit: Option<audit::AuditReport>,
+    audit: Option<audit::BenchAudit>,
 }
 
 #[tokio::main]
@@ -170,10 +170,10 @@ async fn run(args: Args) -> Result<bool, String> {
         let json = serde_json::to_string_pretty(&results).expect("results serialise");
         std::fs::write(path, json).map_err(|error| format!("{}: {error}", path.display()))?;
     }
-    Ok(results.audit.as_ref().is_none_or(|audit| audit.failures.is_empty()))
+    Ok(results.audit.as_ref().is_none_or(|audit| audit.checks.ok()))
 }
 
-/// The `seatctl synth-timetable` network booked on, with its generator defaults.
+/// The `seatsynth timetable` network booked on, with its generator defaults.
 fn synthetic(args: &Args) -> Option<demand::Synthetic> {
     let mix = args.journey_mix;
     args.synthetic_trains.map(|trains| demand::Synthetic { trains, stops: 24, stations: 600, mix })
@@ -185,7 +185,7 @@ fn results(
     recorder: Recorder,
     before: &pb::StatsResponse,
     after: &pb::StatsResponse,
-    audit: Option<audit::AuditReport>,
+    audit: Option<audit::BenchAudit>,
 ) -> Results {
     Results {
         label: args.label.clone(),
@@ -249,19 +249,23 @@ fn print_results(args: &Args, results: &Results, before: &pb::StatsResponse, aft
         .collect();
     println!("batch sizes (events/commit): {}", sizes.join(", "));
     if let Some(audit) = &results.audit {
+        let checks = &audit.checks;
         println!(
-            "audit: {} orders read back, {} train-dates, {} counts recounted, seat-km yield {:.1}%: {}",
-            audit.orders_checked,
-            audit.train_dates_checked,
-            audit.counts_checked,
+            "audit: {} orders read back, {} train-dates, {} seats, {} live tickets, {} counts recounted, \
+             seat-km yield {:.1}%: {}",
+            checks.acked_orders,
+            checks.train_dates,
+            checks.seats,
+            checks.live_tickets,
+            checks.counts,
             audit.seat_km_yield * 100.0,
-            if audit.failures.is_empty() { "PASSED".to_owned() } else { format!("{} FAILURES", audit.failures.len()) }
+            if checks.ok() { "PASSED".to_owned() } else { format!("{} FAILURES", checks.problem_count) }
         );
         if let Some(why) = &audit.skipped {
             println!("  seats and counts not checked: {why}");
         }
-        for failure in audit.failures.iter().take(20) {
-            println!("  {failure}");
+        for problem in checks.problems.iter().take(20) {
+            println!("  {problem}");
         }
     }
 }
