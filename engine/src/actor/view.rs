@@ -47,6 +47,10 @@ impl AvailabilityView {
     /// has no such class.
     pub fn remaining(&self, class: SeatClass, from: usize, to: usize) -> u32 {
         let Some(slot) = self.plan.class_slot(class) else { return 0 };
+        self.remaining_in_slot(slot, from, to)
+    }
+
+    fn remaining_in_slot(&self, slot: usize, from: usize, to: usize) -> u32 {
         let stop_count = self.plan.stop_count();
         u32::from(self.remaining[slot * pair_count(stop_count) + pair_index(stop_count, from, to)])
     }
@@ -69,8 +73,8 @@ impl HoldFacts for AvailabilityView {
         self.service_day_start_ms + u64::from(self.plan.template.stops[stop].time_minutes()) * 60_000
     }
 
-    fn remaining(&self, class: SeatClass, from: usize, to: usize) -> u32 {
-        AvailabilityView::remaining(self, class, from, to)
+    fn remaining(&self, slot: usize, from: usize, to: usize) -> u32 {
+        self.remaining_in_slot(slot, from, to)
     }
 }
 

@@ -47,8 +47,10 @@ pub trait HoldFacts {
     fn sales(&self) -> SalesStatus;
     /// Unix ms the train leaves stop `stop`.
     fn departure_ms(&self, stop: usize) -> u64;
-    /// Seats of `class` (which the train has) free for the whole of `from..to`.
-    fn remaining(&self, class: SeatClass, from: usize, to: usize) -> u32;
+    /// Seats free for the whole of `from..to` in the class at `slot`
+    /// (`TrainPlan::class_slot`), resolved once by the caller since a
+    /// sold-out answer reads every segment's count.
+    fn remaining(&self, slot: usize, from: usize, to: usize) -> u32;
 }
 
 impl HoldFacts for TrainDateState {
@@ -64,8 +66,7 @@ impl HoldFacts for TrainDateState {
         TrainDateState::departure_ms(self, stop)
     }
 
-    fn remaining(&self, class: SeatClass, from: usize, to: usize) -> u32 {
-        let slot = self.plan.class_slot(class).expect("classes validated");
+    fn remaining(&self, slot: usize, from: usize, to: usize) -> u32 {
         self.inventory.remaining(slot, from, to)
     }
 }
@@ -186,8 +187,9 @@ fn check_remaining(facts: &impl HoldFacts, hold: &HoldSeats) -> Result<(), Rejec
         if requested == 0 {
             continue;
         }
-        if facts.remaining(class, hold.from, hold.to) < requested {
-            let remaining = |from, to| facts.remaining(class, from, to);
+        let slot = facts.plan().class_slot(class).expect("classes validated");
+        if facts.remaining(slot, hold.from, hold.to) < requested {
+            let remaining = |from, to| facts.remaining(slot, from, to);
             return Err(Rejection::sold_out(class, requested, hold.from, hold.to, remaining));
         }
     }
