@@ -7,7 +7,7 @@ use api::auth::Role;
 use api::boot::Database;
 use api::pb::{self, SeatClass};
 use engine::actor::ActorSettings;
-use engine::engine::{EngineError, EngineSettings, HoldInput};
+use engine::facade::{EngineError, EngineSettings, HoldInput};
 use seat_tests::{IDS, TOMORROW, TestServer, hold_request, reason, remaining, resident_id, start_clock};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

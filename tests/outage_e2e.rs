@@ -6,7 +6,7 @@
 
 use api::boot::Database;
 use api::pb::{self, SeatClass};
-use engine::engine::EngineSettings;
+use engine::facade::EngineSettings;
 use persistence::test_env::{MYSQL_URL, service_url};
 use seat_tests::{TOMORROW, TestServer, hold_request, resident_id, start_clock};
 use sqlx::{AssertSqlSafe, Connection, Executor, MySqlConnection};

@@ -3,7 +3,7 @@
 //! a restart), and sales close per journey at departure on their own.
 
 use api::pb::{self, SeatClass};
-use engine::engine::EngineSettings;
+use engine::facade::EngineSettings;
 use seat_tests::{IDS, TODAY, TOMORROW, TestServer, hold_request, reason, train_date};
 use tonic::Code;
 

@@ -3,7 +3,7 @@
 //! while the server was down expire on recovery.
 
 use api::pb::{self, SeatClass};
-use engine::engine::EngineSettings;
+use engine::facade::EngineSettings;
 use seat_tests::{IDS, TOMORROW, TestServer, hold_request, remaining, resident_id, train_date};
 use std::time::Duration;
 

@@ -6,7 +6,7 @@ use crate::pb::{self, admin_server};
 use crate::status::{engine_status, invalid_argument};
 use crate::{convert, observe};
 use engine::catalog::UpsertOutcome;
-use engine::engine::Engine;
+use engine::facade::Engine;
 use persistence::writer::WriterStats;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};

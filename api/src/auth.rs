@@ -168,7 +168,7 @@ pub fn acting_user(caller: &Caller, requested: &str) -> Result<String, Status> {
     match caller.role {
         Role::Passenger if requested.is_empty() || requested == caller.user => Ok(caller.user.clone()),
         Role::Passenger => Err(permission_denied("user_id: a passenger token acts only for its own user")),
-        Role::Agent | Role::Admin => crate::convert::key("user_id", requested),
+        Role::Agent | Role::Admin => crate::convert::client_id("user_id", requested),
     }
 }
 

@@ -4,7 +4,7 @@ use crate::admission::{Admission, RpcClass};
 use crate::pb::{self, booking_server};
 use crate::status::{engine_status, invalid_argument};
 use crate::{auth, convert, observe};
-use engine::engine::{Engine, HoldInput};
+use engine::facade::{Engine, HoldInput};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -113,7 +113,7 @@ impl booking_server::Booking for BookingService {
             let passengers = request.passengers.len();
             let input = HoldInput {
                 deadline: call.deadline,
-                request_id: convert::key("request_id", &request.request_id)?,
+                request_id: convert::client_id("request_id", &request.request_id)?,
                 user_id,
                 key: convert::train_date("train_date", request.train_date.as_ref())?,
                 from_station: request.from_station,

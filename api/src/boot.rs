@@ -6,7 +6,7 @@ use crate::config::{AckSetting, SeatdConfig};
 use engine::actor::ActorSettings;
 use engine::clock::Clock;
 use engine::durability::{AckMode, Persistence, Store};
-use engine::engine::{Engine, EngineError, EngineSettings, RecoverySummary};
+use engine::facade::{Engine, EngineError, EngineSettings, RecoverySummary};
 use persistence::journal::{Journal, JournalError};
 use persistence::mysql::MySqlJournal;
 use persistence::sqlite::SqliteJournal;

@@ -73,7 +73,7 @@ impl Default for SeatdConfig {
             arbiters: None,
             hold_ttl_secs: 600,
             allocation_policy: AllocationPolicy::TightestFit,
-            presale_days: engine::engine::PRESALE_DAYS_DEFAULT,
+            presale_days: engine::facade::PRESALE_DAYS_DEFAULT,
             presale_run_at: "05:00".into(),
             mailbox_pending_max: engine::actor::MAILBOX_PENDING_MAX,
             metrics_listen: "127.0.0.1:9464".into(),

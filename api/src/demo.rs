@@ -2,7 +2,7 @@
 
 use chrono::{Days, NaiveDate};
 use engine::domain::timetable_file::{Timetable, parse_timetable};
-use engine::engine::{Engine, EngineError};
+use engine::facade::{Engine, EngineError};
 
 /// The demo timetable file; also the worked example of the file format.
 pub const DEMO_TIMETABLE: &str = include_str!("../demo/beijing-shanghai.toml");

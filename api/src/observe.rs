@@ -12,7 +12,7 @@
 //! - gauges `train_dates`, `held_tickets`, `sold_tickets`, `mailbox_depth_total`,
 //!   `mailbox_depth_max`, refreshed every second by `publish_engine_gauges`.
 
-use engine::engine::Engine;
+use engine::facade::Engine;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

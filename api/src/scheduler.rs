@@ -3,7 +3,7 @@
 
 use chrono::{NaiveTime, Timelike};
 use engine::domain::state::SERVICE_UTC_OFFSET_MINUTES;
-use engine::engine::Engine;
+use engine::facade::Engine;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};

@@ -7,7 +7,7 @@ use crate::booking::BookingService;
 use crate::pb::{FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer};
 use crate::reasons::MESSAGE_TOO_LARGE;
 use crate::status::refusal;
-use engine::engine::Engine;
+use engine::facade::Engine;
 use persistence::writer::WriterStats;
 use std::future::Future;
 use std::sync::Arc;

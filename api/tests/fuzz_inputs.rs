@@ -21,8 +21,8 @@ fn decode_and_validate<M: Message + Default>(bytes: &[u8], validate: impl Fn(&M)
 }
 
 fn validate_hold(request: &pb::HoldRequest) {
-    let _ = convert::key("request_id", &request.request_id);
-    let _ = convert::key("user_id", &request.user_id);
+    let _ = convert::client_id("request_id", &request.request_id);
+    let _ = convert::client_id("user_id", &request.user_id);
     let _ = convert::train_date("train_date", request.train_date.as_ref());
     let _ = convert::passengers(&request.passengers);
 }

@@ -77,7 +77,7 @@ const TRAINS_SERVING_PAIR: usize = 200;
 fn search_one_station_pair(c: &mut Criterion) {
     use engine::clock::ManualClock;
     use engine::domain::timetable::Station;
-    use engine::engine::{Engine, EngineSettings};
+    use engine::facade::{Engine, EngineSettings};
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
     let clock = std::sync::Arc::new(ManualClock::new(engine::domain::state::service_day_start_ms(date)));

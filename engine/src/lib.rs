@@ -9,7 +9,7 @@
 //! - `registry`: train-date → actor address, the published availability views, and the arbiters.
 //! - `orders`: the global order indexes (order id → train-date, user → orders) actors write and the facade reads.
 //! - `catalog`: stations and train templates, with the station → trains index searches use.
-//! - `engine`: the async facade the API calls: open, search, catalogue, hold, confirm, cancel, stats.
+//! - `facade`: `Engine`, the async facade the API calls: open, search, catalogue, hold, confirm, cancel, stats.
 //! - `clock`: wall-clock time for the actors, and a manual clock for tests.
 //! - `test_fixtures` (tests only): small train templates the unit tests share.
 //! - `durability`: the journal queue actors write to, ack modes, and the `Store` recovery reads.
@@ -22,8 +22,8 @@ pub mod clock;
 pub mod decide;
 pub mod domain;
 pub mod durability;
-pub mod engine;
 pub mod error;
+pub mod facade;
 pub mod orders;
 pub mod registry;
 

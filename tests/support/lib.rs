@@ -16,7 +16,7 @@ use api::server::ServeOptions;
 use chrono::NaiveDate;
 use engine::clock::ManualClock;
 use engine::domain::state::service_day_start_ms;
-use engine::engine::{Engine, EngineSettings};
+use engine::facade::{Engine, EngineSettings};
 use persistence::writer::WriterConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;

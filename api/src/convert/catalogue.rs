@@ -8,7 +8,7 @@ use crate::pb;
 use crate::status::invalid_argument;
 use engine::catalog::Catalog;
 use engine::domain::state::service_day_start_ms;
-use engine::engine::catalogue::{StationPage, TrainDateDetail};
+use engine::facade::catalogue::{StationPage, TrainDateDetail};
 use tonic::Status;
 
 /// Largest ListStations page; booking.proto documents 1 to this.

@@ -13,7 +13,7 @@ use engine::domain::timetable::validate_train_code;
 use tonic::Status;
 
 /// Longest request id or user id accepted, in bytes.
-pub const KEY_BYTES_MAX: usize = 64;
+pub const CLIENT_ID_BYTES_MAX: usize = 64;
 /// Longest passenger name accepted, in characters (12306 allows 30).
 pub const PASSENGER_NAME_CHARS_MAX: usize = 30;
 
@@ -59,10 +59,10 @@ pub fn train_date(field: &str, train_date: Option<&pb::TrainDate>) -> Result<Tra
     ))
 }
 
-/// A client key (request id, user id): 1 to 64 printable ASCII characters.
-pub fn key(field: &str, text: &str) -> Result<String, Status> {
-    if text.is_empty() || text.len() > KEY_BYTES_MAX {
-        return Err(invalid_argument(field, &format!("must be 1 to {KEY_BYTES_MAX} characters")));
+/// A client-chosen id (request id, user id): 1 to 64 printable ASCII characters.
+pub fn client_id(field: &str, text: &str) -> Result<String, Status> {
+    if text.is_empty() || text.len() > CLIENT_ID_BYTES_MAX {
+        return Err(invalid_argument(field, &format!("must be 1 to {CLIENT_ID_BYTES_MAX} characters")));
     }
     if !text.bytes().all(|byte| byte.is_ascii_graphic()) {
         return Err(invalid_argument(field, "must be printable ASCII without spaces"));
@@ -72,7 +72,7 @@ pub fn key(field: &str, text: &str) -> Result<String, Status> {
 
 /// An optional user id: empty means none.
 pub fn optional_user(field: &str, text: &str) -> Result<Option<String>, Status> {
-    if text.is_empty() { Ok(None) } else { key(field, text).map(Some) }
+    if text.is_empty() { Ok(None) } else { client_id(field, text).map(Some) }
 }
 
 pub fn order_id(field: &str, text: &str) -> Result<OrderId, Status> {

@@ -6,7 +6,7 @@ use engine::actor::replies::{OrderSnapshot, SeatMap};
 use engine::catalog::Catalog;
 use engine::domain::order::OrderStatus;
 use engine::domain::state::{SERVICE_UTC_OFFSET_MINUTES, SalesStatus, TrainDateKey};
-use engine::engine::{EngineStats, TrainDateSummary, TrainOffer};
+use engine::facade::{EngineStats, TrainDateSummary, TrainOffer};
 use persistence::writer::WriterStats;
 use std::sync::atomic::Ordering;
 

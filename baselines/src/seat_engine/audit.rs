@@ -6,7 +6,7 @@ use crate::audit::{AuditReport, StoredSeat, StoredTicket};
 use crate::layout::class_code;
 use crate::model::{AckedOrder, BaselineError, OrderStatus};
 use engine::domain::order::{OrderId, OrderStatus as EngineStatus};
-use engine::engine::{Engine, EngineError};
+use engine::facade::{Engine, EngineError};
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -59,7 +59,7 @@ use engine::domain::order::{OrderId, OrderStatus as EngineStatus};
 use engine::domain::rejection::Rejection;
 use engine::domain::state::{TrainDateKey, service_date_of};
 use engine::domain::timetable::Station;
-use engine::engine::{Engine, EngineError, HoldInput, RecoverySummary};
+use engine::facade::{Engine, EngineError, HoldInput, RecoverySummary};
 use persistence::writer::WriterStats;
 use serde::Serialize;
 use std::collections::HashMap;

@@ -220,11 +220,8 @@ impl From<tonic::Status> for Failure {
 /// a session with the token picked for them.
 async fn run(args: Args) -> Result<(), Failure> {
     let output = Output { json: args.json };
-    match args.command {
-        Command::Token { secret_file, role, sub, ttl_hours } => {
-            return offline::mint(&output, &secret_file, &role, &sub, ttl_hours);
-        }
-        _ => {}
+    if let Command::Token { secret_file, role, sub, ttl_hours } = &args.command {
+        return offline::mint(&output, secret_file, role, sub, *ttl_hours);
     }
     // Only when seatctl picks a demo token itself: --token says whom to act as.
     let order_book = args.token.is_none().then(|| remembered::OrderBook::beside(&args.tokens_file));
