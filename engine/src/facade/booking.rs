@@ -4,6 +4,7 @@
 use super::search::journey_stops;
 use super::{Engine, EngineError};
 use crate::actor::replies::{OrderSnapshot, SeatMap};
+use crate::actor::view::AvailabilityView;
 use crate::actor::{Execute, Executed, OrderQuery, Read, SeatMapQuery};
 use crate::decide::gate_hold;
 use crate::domain::command::{Command, HoldSeats, PassengerRequest};
@@ -51,7 +52,8 @@ impl Engine {
         let from = self.resolve_station("from_station", &input.from_station)?;
         let to = self.resolve_station("to_station", &input.to_station)?;
         let handle = self.handle(&input.key)?;
-        let (from, to) = journey_stops(&handle.shared.view.load(), &from, &to)?;
+        let view = handle.shared.view.load();
+        let (from, to) = journey_stops(&view, &from, &to)?;
         let hold = HoldSeats {
             order_id: OrderId::generate(),
             request_id: input.request_id,
@@ -62,7 +64,7 @@ impl Engine {
             hold_ttl_ms: self.settings.actor.hold_ttl_ms,
             policy: self.settings.actor.policy,
         };
-        self.sold_out_gate(&handle, &hold)?;
+        self.sold_out_gate(&handle, &view, &hold)?;
         let executed = self.execute(&input.key, &handle, Command::HoldSeats(hold), input.deadline).await?;
         Ok(executed.order.expect("a hold that succeeds names its order"))
     }
@@ -121,7 +123,6 @@ impl Engine {
         }
     }
 
-    /// A user's orders from `offset`, at most `limit` (capped at `ORDERS_PER_PAGE_MAX`).
     /// A user's orders after `after` (from the first when None), oldest first.
     pub async fn list_orders(
         &self,
@@ -164,15 +165,19 @@ impl Engine {
     /// view lags by at most one batch, so it may refuse a moment before seats
     /// come back; it never admits a hold the actor would then oversell,
     /// because the actor decides every hold it lets through on exact state.
-    fn sold_out_gate(&self, handle: &TrainDateHandle, hold: &HoldSeats) -> Result<(), EngineError> {
+    fn sold_out_gate(
+        &self,
+        handle: &TrainDateHandle,
+        view: &AvailabilityView,
+        hold: &HoldSeats,
+    ) -> Result<(), EngineError> {
         // A hold from a user with an order here may be a retry, which must
         // reach the actor to get its original answer.
-        let view = handle.shared.view.load();
         if self.orders.user_has_order_on(&hold.user_id, &view.key) {
             return Ok(());
         }
         let passengers = &handle.shared.passengers;
-        gate_hold(&**view, hold, self.now_ms(), |id_number| passengers.may_contain(id_number)).map_err(|rejection| {
+        gate_hold(view, hold, self.now_ms(), |id_number| passengers.may_contain(id_number)).map_err(|rejection| {
             self.sold_out_gate_rejections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             metrics::counter!("seat_sold_out_gate_rejections_total").increment(1);
             EngineError::Rejected(rejection)
