@@ -5,10 +5,12 @@
 //! `JournalMessage`s; the engine never links a database driver.
 
 use crate::domain::event::EventRecord;
+use crate::domain::order::OrderId;
 use crate::domain::plan::TrainPlan;
 use crate::domain::snapshot::TrainDateSnapshot;
 use crate::domain::state::{TrainDateKey, TrainDateState};
 use crate::domain::timetable::{Station, TrainTemplate};
+use crate::slots::{SlotFence, SlotId};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -61,6 +63,17 @@ pub enum StoreError {
     /// The journal writer task has stopped (the process is shutting down).
     #[error("the journal writer stopped")]
     WriterStopped,
+    /// The slot's fence in the database holds a newer token than the one
+    /// this write carried: another node claimed the slot, so this node must
+    /// stop serving it. Never retried here; the caller retries elsewhere.
+    #[error("slot {slot} is fenced: this node wrote with token {token}, the database holds {current}")]
+    Fenced {
+        slot: SlotId,
+        /// The token the refused write carried.
+        token: u64,
+        /// The token the fence row holds (0 when the slot has no fence row yet).
+        current: u64,
+    },
 }
 
 impl StoreError {
@@ -86,6 +99,10 @@ pub struct JournalEntry {
     pub durable_seq: Arc<AtomicU64>,
     /// Completed once the batch holding this entry commits or fails.
     pub ack: oneshot::Sender<Result<(), JournalFailure>>,
+    /// In a cluster, the slot and token the actor was started under: the
+    /// journal commits these events only while the slot's fence still holds
+    /// this token. `None` on a single node.
+    pub fence: Option<SlotFence>,
 }
 
 pub enum JournalMessage {
@@ -129,6 +146,26 @@ pub trait Store: Send + Sync + 'static {
     /// Latest snapshot plus the events after it, replayed through `apply`.
     fn load_train_date(&self, key: TrainDateKey, plan: Arc<TrainPlan>)
     -> BoxFuture<Result<TrainDateState, StoreError>>;
+    /// Open train-dates with the template each opened with (what
+    /// `load_catalog` returns as `train_dates`, without the timetable).
+    fn load_train_dates(&self) -> BoxFuture<Result<Vec<(TrainDateKey, TrainTemplate)>, StoreError>>;
+    /// Raises `fence.slot`'s fence to `fence.token` (never lowers it) and
+    /// records `owner`. Once it returns, no append carrying an older token
+    /// for the slot can commit. `Fenced` if the fence already holds a newer token.
+    fn advance_fence(&self, fence: SlotFence, owner: String) -> BoxFuture<Result<(), StoreError>>;
+    /// The token each of `slots` holds in the database (0 for none).
+    fn read_fences(&self, slots: Vec<SlotId>) -> BoxFuture<Result<Vec<(SlotId, u64)>, StoreError>>;
+    /// The train-date and user of an indexed order, from the journal's order
+    /// index, wherever in the cluster its train-date is served.
+    fn order_home(&self, order_id: OrderId) -> BoxFuture<Result<Option<(TrainDateKey, String)>, StoreError>>;
+    /// Up to `limit` of a user's order ids after `after`, in id order, and
+    /// the user's total, from the journal's order index.
+    fn user_orders(
+        &self,
+        user_id: String,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> BoxFuture<Result<(Vec<OrderId>, usize), StoreError>>;
 }
 
 /// Everything durable the engine is started with.

@@ -46,6 +46,11 @@ pub enum Unavailable {
     /// The train-date's actor has stopped (archived, or the server is stopping).
     #[error("train-date {key} is not running")]
     Stopped { key: TrainDateKey },
+    /// This node no longer serves the train-date's slot (it was handed off,
+    /// or fenced by a newer owner) or has not finished taking it over; the
+    /// same call succeeds once routed to the slot's owner.
+    #[error("train-date {key} is served by another node now (slot {slot}); retry")]
+    SlotMoved { key: TrainDateKey, slot: crate::slots::SlotId },
     /// An admin change or recovery could not use the store.
     #[error("{what} not saved: {cause}")]
     Store { what: &'static str, cause: StoreError },

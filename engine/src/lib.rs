@@ -13,6 +13,7 @@
 //! - `clock`: wall-clock time for the actors, and a manual clock for tests.
 //! - `test_fixtures` (tests only): small train templates the unit tests share.
 //! - `durability`: the journal queue actors write to, ack modes, and the `Store` recovery reads.
+//! - `slots`: the cluster's slots: the stable hash of a train-date to its slot, rendezvous placement, the served slots' fencing tokens.
 //! - `error`: typed errors that cross seams: not found, overload and unavailability by cause.
 
 pub mod actor;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod facade;
 pub mod orders;
 pub mod registry;
+pub mod slots;
 
 #[cfg(test)]
 mod test_fixtures;

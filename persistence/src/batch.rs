@@ -48,7 +48,7 @@ pub(crate) fn check_sequences(batch: &[StreamAppend], stored: &HashMap<String, u
 
 /// Every row one append writes, in bind form.
 pub(crate) struct AppendRows<'a> {
-    pub events: Vec<[Value<'a>; 5]>,
+    pub events: Vec<[Value<'a>; 6]>,
     pub orders: Vec<[Value<'a>; 5]>,
     pub snapshots: Vec<[Value<'a>; 4]>,
     /// Streams given a snapshot, whose older snapshots are pruned.
@@ -61,7 +61,8 @@ impl<'a> AppendRows<'a> {
             AppendRows { events: Vec::new(), orders: Vec::new(), snapshots: Vec::new(), snapshotted: Vec::new() };
         for append in batch {
             let stream = append.stream.as_str();
-            rows.events.extend(append.events.iter().map(|event| event_values(stream, event)));
+            let token = append.fence.map(|fence| fence.token);
+            rows.events.extend(append.events.iter().map(|event| event_values(stream, event, token)));
             rows.orders.extend(append.new_orders.iter().map(order_values));
             if let Some(snapshot) = &append.snapshot {
                 rows.snapshots.push(snapshot_values(stream, snapshot));
@@ -91,6 +92,7 @@ mod tests {
                 .collect(),
             new_orders: Vec::new(),
             snapshot: snapshot.map(|seq| StoredSnapshot { seq, version: 1, body: "{}".into() }),
+            fence: None,
         }
     }
 

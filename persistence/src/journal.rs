@@ -5,6 +5,7 @@
 use crate::codec::StoredEvent;
 use engine::domain::state::TrainDateKey;
 use engine::domain::timetable::{Station, TrainTemplate};
+use engine::slots::{SlotFence, SlotId};
 use std::future::Future;
 use thiserror::Error;
 
@@ -59,6 +60,27 @@ pub struct StreamAppend {
     /// Written after the events; its seq is at most the last event's (or the
     /// stream's last stored seq when `events` is empty).
     pub snapshot: Option<StoredSnapshot>,
+    /// In a cluster, the slot and token the stream's owner writes under: the
+    /// stream commits only while the slot's fence row holds this token.
+    pub fence: Option<SlotFence>,
+}
+
+/// A stream an append refused because its slot's fence holds another token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FencedStream {
+    pub stream: String,
+    /// The slot and token the append carried.
+    pub fence: SlotFence,
+    /// The token the fence row holds (0: no row, or no fence was carried
+    /// where one is required).
+    pub current: u64,
+}
+
+/// What an append did besides committing: the streams it refused for their
+/// fence. The other streams of the batch committed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub fenced: Vec<FencedStream>,
 }
 
 /// An open train-date as stored: its key and the template it opened with.
@@ -126,7 +148,39 @@ pub trait Journal: Send + Sync + 'static {
     /// transaction, all or nothing, with multi-row INSERTs of fixed shapes.
     /// Fails with `OutOfSequence` if any stream's first seq is not its stored
     /// last seq + 1 (or a duplicate key is hit).
-    fn append(&self, batch: &[StreamAppend]) -> impl Future<Output = Result<(), JournalError>> + Send;
+    ///
+    /// Fencing: the transaction first takes a shared lock on the fence rows
+    /// of the slots the batch's fenced streams write, and leaves out (and
+    /// reports) every stream whose token is not the one stored; the others
+    /// commit. Once a claim has raised a fence, no append with an older token
+    /// for that slot commits.
+    fn append(&self, batch: &[StreamAppend]) -> impl Future<Output = Result<AppendOutcome, JournalError>> + Send;
+
+    /// Raises `fence.slot`'s fence row to `fence.token` (never lowers it),
+    /// naming `owner`; waits for appends holding the row's lock. Returns the
+    /// token stored afterwards: larger than `fence.token` if a newer owner
+    /// got there first.
+    fn advance_fence(
+        &self,
+        fence: SlotFence,
+        owner: &str,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<u64, JournalError>> + Send;
+
+    /// The stored token of each of `slots` that has a fence row.
+    fn read_fences(&self, slots: &[SlotId]) -> impl Future<Output = Result<Vec<(SlotId, u64)>, JournalError>> + Send;
+
+    /// The stream and user of an indexed order.
+    fn order_home(&self, order_id: &str) -> impl Future<Output = Result<Option<(String, String)>, JournalError>> + Send;
+
+    /// Up to `limit` of a user's order ids after `after` (from the first when
+    /// None), in id order, and how many orders the user has in all.
+    fn user_orders(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<(Vec<String>, usize), JournalError>> + Send;
 
     /// Appends (for disjoint streams) this backend can usefully run at once.
     /// One unless the database commits concurrent transactions in parallel.

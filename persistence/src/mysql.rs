@@ -40,6 +40,13 @@ impl Dialect for MySqlDialect {
     const KEEP_TEMPLATES: &'static str = " ON DUPLICATE KEY UPDATE template_hash = template_hash";
     const REPLACE_SNAPSHOTS: &'static str = " ON DUPLICATE KEY UPDATE version = VALUES(version), body = VALUES(body)";
 
+    /// InnoDB's shared row lock: appends do not wait for each other, and a
+    /// claim's update waits for every append already holding it.
+    const FENCE_SHARE_LOCK: &'static str = " LOCK IN SHARE MODE";
+    /// MySQL assigns left to right, so `token` comes last: the other columns
+    /// still compare against the old token.
+    const ADVANCE_FENCE: &'static str = "INSERT INTO slot_fence (slot, token, owner, updated_at_ms) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE owner = IF(VALUES(token) > token, VALUES(owner), owner), updated_at_ms = IF(VALUES(token) > token, VALUES(updated_at_ms), updated_at_ms), token = GREATEST(token, VALUES(token))";
+
     /// MAX per group on the primary key prefix is a loose index scan: one
     /// seek per stream. Streams without events have no row.
     fn stored_seqs_query<'a>(streams: impl IntoIterator<Item = &'a str>) -> QueryBuilder<MySql> {

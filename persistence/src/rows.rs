@@ -24,13 +24,14 @@ fn text(value: &str) -> Value<'_> {
     Value::Text(Cow::Borrowed(value))
 }
 
-pub(crate) fn event_values<'a>(stream: &'a str, event: &'a StoredEvent) -> [Value<'a>; 5] {
+pub(crate) fn event_values<'a>(stream: &'a str, event: &'a StoredEvent, fence_token: Option<u64>) -> [Value<'a>; 6] {
     [
         text(stream),
         Value::Int(sql_int(event.seq)),
         text(&event.kind),
         Value::Int(event.version.into()),
         text(&event.body),
+        Value::MaybeInt(fence_token.map(sql_int)),
     ]
 }
 

@@ -6,7 +6,7 @@ use crate::rows::Value;
 use sqlx::query_builder::Separated;
 use sqlx::{Database, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type};
 
-pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (train_date, seq, kind, version, body) ";
+pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (train_date, seq, kind, version, body, fence_token) ";
 pub(crate) const INSERT_ORDERS: &str = "INSERT INTO orders (order_id, train_date, user_id, request_id, seq) ";
 pub(crate) const INSERT_SNAPSHOTS: &str = "INSERT INTO snapshots (train_date, seq, version, body) ";
 pub(crate) const INSERT_STATIONS: &str = "INSERT INTO stations (code, name, pinyin) ";
@@ -44,6 +44,12 @@ pub(crate) const LOAD_TEMPLATES: &str = "SELECT template_hash, body FROM train_t
      (SELECT template_hash FROM train_dates WHERE archived_at_ms IS NULL)";
 pub(crate) const ARCHIVE_TRAIN_DATE: &str =
     "UPDATE train_dates SET archived_at_ms = ? WHERE train_date = ? AND archived_at_ms IS NULL";
+pub(crate) const ORDER_HOME: &str = "SELECT train_date, user_id FROM orders WHERE order_id = ?";
+/// A page of a user's orders by the `orders_by_user` index.
+pub(crate) const USER_ORDERS_AFTER: &str =
+    "SELECT order_id FROM orders WHERE user_id = ? AND order_id > ? ORDER BY order_id LIMIT ?";
+pub(crate) const USER_ORDER_COUNT: &str = "SELECT COUNT(*) FROM orders WHERE user_id = ?";
+pub(crate) const READ_FENCE: &str = "SELECT token FROM slot_fence WHERE slot = ?";
 pub(crate) const LOAD_ORDERS: &str =
     "SELECT order_id, train_date AS stream, user_id, request_id, seq FROM orders ORDER BY user_id, order_id";
 

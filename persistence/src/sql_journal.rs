@@ -5,7 +5,11 @@
 use crate::batch::{AppendRows, check_sequences, streams_to_check};
 use crate::chunks::{BULK_SHAPES, ROW_SHAPES, padded_chunks};
 use crate::codec::StoredEvent;
-use crate::journal::{Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend};
+use crate::journal::{
+    AppendOutcome, FencedStream, Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend,
+    parse_stream_id,
+};
+use engine::slots::{SlotFence, SlotId, slot_of};
 use crate::rows::{self, CarriageRow, StopRow, decode_error, sql_int};
 use crate::sql::{self, insert_rows};
 use crate::train_dates::{TemplateRow, TrainDateRow, TrainDateRows, parse_templates, train_date};
@@ -37,6 +41,14 @@ pub trait Dialect: Send + Sync + 'static {
     /// is the same state, perhaps in a newer format, so it replaces the first.
     const REPLACE_SNAPSHOTS: &'static str;
 
+    /// Appended to the fence read inside an append: a shared lock on the
+    /// fence rows, so a claim (which updates them) waits for appends already
+    /// past the check, and appends after the claim see its token.
+    const FENCE_SHARE_LOCK: &'static str;
+    /// Raises a fence row, binding `(slot, token, owner, updated_at_ms)`:
+    /// inserts it, or keeps the larger token (and names its owner).
+    const ADVANCE_FENCE: &'static str;
+
     /// A query whose rows are `(stream, newest stored seq)` for `streams`. A
     /// stream without events may be left out or have a NULL seq.
     fn stored_seqs_query<'a>(streams: impl IntoIterator<Item = &'a str>) -> QueryBuilder<Self::Database>;
@@ -50,12 +62,22 @@ type RowOf<D> = <<D as Dialect>::Database as Database>::Row;
 /// `SqliteJournal` or `MySqlJournal`.
 pub struct SqlJournal<D: Dialect> {
     pool: Pool<D::Database>,
+    /// In a cluster every stream must carry a fence: one that does not is
+    /// refused like a stale one, so an actor started without its slot's
+    /// token can never write.
+    fences_required: bool,
 }
 
 impl<D: Dialect> SqlJournal<D> {
     /// A journal on `pool`, whose schema the caller has already migrated.
     pub(crate) fn on_pool(pool: Pool<D::Database>) -> Self {
-        SqlJournal { pool }
+        SqlJournal { pool, fences_required: false }
+    }
+
+    /// Refuses every append stream that carries no fence (cluster mode).
+    pub fn require_fences(mut self) -> Self {
+        self.fences_required = true;
+        self
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, D::Database>, sqlx::Error> {
@@ -86,6 +108,55 @@ where
     Ok(stored)
 }
 
+/// The streams of `batch` whose fence does not hold their token, read with
+/// a shared lock on the fence rows (`Dialect::FENCE_SHARE_LOCK`).
+async fn fenced_streams<D: Dialect>(
+    conn: &mut ConnectionOf<D>,
+    batch: &[StreamAppend],
+    fences_required: bool,
+) -> Result<Vec<FencedStream>, JournalError>
+where
+    for<'c> &'c mut ConnectionOf<D>: Executor<'c, Database = D::Database>,
+    ArgumentsOf<D>: IntoArguments<D::Database>,
+    for<'t> i64: Encode<'t, D::Database> + Type<D::Database>,
+    (u64, u64): for<'r> FromRow<'r, RowOf<D>>,
+{
+    let mut slots: Vec<SlotId> = batch.iter().filter_map(|append| append.fence.map(|fence| fence.slot)).collect();
+    slots.sort_unstable();
+    slots.dedup();
+    let mut stored: HashMap<SlotId, u64> = HashMap::new();
+    for chunk in padded_chunks(&slots, ROW_SHAPES) {
+        let mut query = QueryBuilder::<D::Database>::new("SELECT slot, token FROM slot_fence WHERE slot IN (");
+        let mut list = query.separated(", ");
+        for slot in chunk {
+            list.push_bind(i64::from(*slot));
+        }
+        query.push(")");
+        query.push(D::FENCE_SHARE_LOCK);
+        let rows: Vec<(u64, u64)> =
+            query.build_query_as().fetch_all(&mut *conn).await.map_err(decode_error("slot_fence"))?;
+        stored.extend(rows.into_iter().map(|(slot, token)| (slot as SlotId, token)));
+    }
+    let mut fenced = Vec::new();
+    for append in batch {
+        let refused = match append.fence {
+            Some(fence) => {
+                let current = stored.get(&fence.slot).copied().unwrap_or(0);
+                (current != fence.token).then_some((fence, current))
+            }
+            None if fences_required => {
+                let slot = parse_stream_id(&append.stream).map_or(0, |key| slot_of(&key));
+                Some((SlotFence { slot, token: 0 }, 0))
+            }
+            None => None,
+        };
+        if let Some((fence, current)) = refused {
+            fenced.push(FencedStream { stream: append.stream.clone(), fence, current });
+        }
+    }
+    Ok(fenced)
+}
+
 /// The bounds say only that the database runs queries on a connection, binds
 /// text and integers, and decodes the journal's row types. They stand here,
 /// not on `Dialect`, because Rust does not carry a trait's where clauses to
@@ -108,17 +179,29 @@ where
     for<'r> (String, Option<u64>): FromRow<'r, RowOf<D>>,
     for<'r> (String,): FromRow<'r, RowOf<D>>,
     for<'r> (u64,): FromRow<'r, RowOf<D>>,
+    for<'r> (u64, u64): FromRow<'r, RowOf<D>>,
+    for<'r> (String, String): FromRow<'r, RowOf<D>>,
+    for<'r> (i64,): FromRow<'r, RowOf<D>>,
 {
     fn appends_in_flight_max(&self) -> usize {
         D::APPENDS_IN_FLIGHT_MAX
     }
 
-    async fn append(&self, batch: &[StreamAppend]) -> Result<(), JournalError> {
-        let rows = AppendRows::of(batch);
-        if rows.is_empty() {
-            return Ok(());
+    async fn append(&self, batch: &[StreamAppend]) -> Result<AppendOutcome, JournalError> {
+        if AppendRows::of(batch).is_empty() {
+            return Ok(AppendOutcome::default());
         }
         let mut tx = self.begin_write().await?;
+        let fenced = fenced_streams::<D>(&mut tx, batch, self.fences_required).await?;
+        let admitted: Vec<StreamAppend>;
+        let batch = if fenced.is_empty() {
+            batch
+        } else {
+            // Rare: a slot moved. Its streams are left out; the rest commit.
+            admitted = batch.iter().filter(|append| !fenced.iter().any(|f| f.stream == append.stream)).cloned().collect();
+            &admitted
+        };
+        let rows = AppendRows::of(batch);
         check_sequences(batch, &stored_seqs::<D>(&mut tx, &streams_to_check(batch)).await?)?;
         insert_rows(&mut tx, sql::INSERT_EVENTS, "", &rows.events, ROW_SHAPES).await?;
         insert_rows(&mut tx, sql::INSERT_ORDERS, "", &rows.orders, ROW_SHAPES).await?;
@@ -127,7 +210,72 @@ where
             sqlx::query(sql::PRUNE_SNAPSHOTS).bind(stream).bind(stream).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(AppendOutcome { fenced })
+    }
+
+    async fn advance_fence(&self, fence: SlotFence, owner: &str, now_ms: u64) -> Result<u64, JournalError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(D::ADVANCE_FENCE)
+            .bind(i64::from(fence.slot))
+            .bind(sql_int(fence.token))
+            .bind(owner)
+            .bind(sql_int(now_ms))
+            .execute(&mut *tx)
+            .await?;
+        let (stored,): (u64,) = sqlx::query_as(sql::READ_FENCE)
+            .bind(i64::from(fence.slot))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(decode_error("slot_fence"))?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn read_fences(&self, slots: &[SlotId]) -> Result<Vec<(SlotId, u64)>, JournalError> {
+        let mut fences = Vec::with_capacity(slots.len());
+        for chunk in padded_chunks(slots, ROW_SHAPES) {
+            let mut query = QueryBuilder::<D::Database>::new("SELECT slot, token FROM slot_fence WHERE slot IN (");
+            let mut list = query.separated(", ");
+            for slot in chunk {
+                list.push_bind(i64::from(*slot));
+            }
+            query.push(")");
+            let rows: Vec<(u64, u64)> =
+                query.build_query_as().fetch_all(&self.pool).await.map_err(decode_error("slot_fence"))?;
+            fences.extend(rows.into_iter().map(|(slot, token)| (slot as SlotId, token)));
+        }
+        fences.sort_unstable();
+        fences.dedup();
+        Ok(fences)
+    }
+
+    async fn order_home(&self, order_id: &str) -> Result<Option<(String, String)>, JournalError> {
+        sqlx::query_as(sql::ORDER_HOME)
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(decode_error(format!("orders: {order_id}")))
+    }
+
+    async fn user_orders(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, usize), JournalError> {
+        let page: Vec<(String,)> = sqlx::query_as(sql::USER_ORDERS_AFTER)
+            .bind(user_id)
+            .bind(after.unwrap_or(""))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(decode_error("orders of a user"))?;
+        let total: i64 = sqlx::query_scalar(sql::USER_ORDER_COUNT)
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(decode_error("orders of a user"))?;
+        Ok((page.into_iter().map(|(order_id,)| order_id).collect(), total as usize))
     }
 
     async fn read_events(&self, stream: &str, after_seq: u64, limit: usize) -> Result<Vec<StoredEvent>, JournalError> {

@@ -38,6 +38,11 @@ impl Dialect for SqliteDialect {
     const REPLACE_SNAPSHOTS: &'static str =
         " ON CONFLICT (train_date, seq) DO UPDATE SET version = excluded.version, body = excluded.body";
 
+    /// `BEGIN IMMEDIATE` already holds the database's one write lock.
+    const FENCE_SHARE_LOCK: &'static str = "";
+    /// SQLite reads the old row in every SET expression.
+    const ADVANCE_FENCE: &'static str = "INSERT INTO slot_fence (slot, token, owner, updated_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (slot) DO UPDATE SET owner = CASE WHEN excluded.token > token THEN excluded.owner ELSE owner END, updated_at_ms = CASE WHEN excluded.token > token THEN excluded.updated_at_ms ELSE updated_at_ms END, token = MAX(token, excluded.token)";
+
     /// Per stream, the newest seq by index seek (a GROUP BY MAX would scan
     /// every event of the stream); NULL for a stream without events.
     fn stored_seqs_query<'a>(streams: impl IntoIterator<Item = &'a str>) -> QueryBuilder<Sqlite> {

@@ -3,7 +3,9 @@
 //! plus replayed tail.
 
 use crate::codec::decode;
-use crate::journal::{Journal, StoredTrainDate, stream_id};
+use crate::journal::{Journal, StoredTrainDate, parse_stream_id, stream_id};
+use engine::domain::order::OrderId;
+use engine::slots::{SlotFence, SlotId};
 use engine::apply;
 use engine::domain::plan::TrainPlan;
 use engine::domain::snapshot::{SNAPSHOT_SCHEMA_VERSION, TrainDateSnapshot};
@@ -77,6 +79,69 @@ impl<J: Journal> Store for JournalStore<J> {
     ) -> BoxFuture<Result<TrainDateState, StoreError>> {
         let journal = Arc::clone(&self.journal);
         Box::pin(async move { load(&*journal, key, plan).await })
+    }
+
+    fn load_train_dates(&self) -> BoxFuture<Result<Vec<(TrainDateKey, TrainTemplate)>, StoreError>> {
+        let journal = self.journal();
+        Box::pin(async move {
+            let stored = journal.load_train_dates().await.map_err(StoreError::from)?;
+            Ok(stored.into_iter().map(|stored| (stored.key, stored.template)).collect())
+        })
+    }
+
+    fn advance_fence(&self, fence: SlotFence, owner: String) -> BoxFuture<Result<(), StoreError>> {
+        let journal = self.journal();
+        Box::pin(async move {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_millis() as u64);
+            let stored = journal.advance_fence(fence, &owner, now_ms).await.map_err(StoreError::from)?;
+            if stored > fence.token {
+                return Err(StoreError::Fenced { slot: fence.slot, token: fence.token, current: stored });
+            }
+            Ok(())
+        })
+    }
+
+    fn read_fences(&self, slots: Vec<SlotId>) -> BoxFuture<Result<Vec<(SlotId, u64)>, StoreError>> {
+        let journal = self.journal();
+        Box::pin(async move { journal.read_fences(&slots).await.map_err(StoreError::from) })
+    }
+
+    fn order_home(&self, order_id: OrderId) -> BoxFuture<Result<Option<(TrainDateKey, String)>, StoreError>> {
+        let journal = self.journal();
+        Box::pin(async move {
+            let Some((stream, user)) = journal.order_home(&order_id.to_string()).await.map_err(StoreError::from)? else {
+                return Ok(None);
+            };
+            let key = parse_stream_id(&stream)
+                .ok_or_else(|| StoreError::Corrupt { detail: format!("order {order_id}: stream {stream:?}") })?;
+            Ok(Some((key, user)))
+        })
+    }
+
+    fn user_orders(
+        &self,
+        user_id: String,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> BoxFuture<Result<(Vec<OrderId>, usize), StoreError>> {
+        let journal = self.journal();
+        Box::pin(async move {
+            let after = after.map(|order_id| order_id.to_string());
+            let (ids, total) = journal.user_orders(&user_id, after.as_deref(), limit).await.map_err(StoreError::from)?;
+            let ids = ids
+                .iter()
+                .map(|id| id.parse().map_err(|_| StoreError::Corrupt { detail: format!("order id {id:?}") }))
+                .collect::<Result<Vec<OrderId>, StoreError>>()?;
+            Ok((ids, total))
+        })
+    }
+}
+
+impl<J: Journal> JournalStore<J> {
+    fn journal(&self) -> Arc<J> {
+        Arc::clone(&self.journal)
     }
 }
 

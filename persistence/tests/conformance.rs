@@ -7,6 +7,7 @@ mod support;
 use engine::domain::snapshot::SNAPSHOT_SCHEMA_VERSION;
 use engine::domain::timetable::TrainTemplate;
 use seat_persistence::codec::{StoredEvent, decode};
+use engine::slots::{SlotFence, slot_of};
 use seat_persistence::journal::{Journal, JournalError, StoredSnapshot, StoredTrainDate, StreamAppend, stream_id};
 use support::Raw;
 use support::world::{self, append, events, key, order, snapshot, station, template};
@@ -26,9 +27,12 @@ conformance!(
     templates_are_stored_once_and_inline_rows_still_load,
     orders_round_trip_and_a_repeated_request_fails_the_append,
     corrupt_rows_are_reported_by_name,
+    a_stale_fence_refuses_only_its_own_streams,
+    fences_only_rise,
+    the_order_index_answers_by_id_and_by_user,
 );
 
-fn out_of_sequence(result: Result<(), JournalError>) -> (String, u64, u64) {
+fn out_of_sequence<T: std::fmt::Debug>(result: Result<T, JournalError>) -> (String, u64, u64) {
     match result {
         Err(JournalError::OutOfSequence { stream, first_seq, stored_seq }) => (stream, first_seq, stored_seq),
         other => panic!("expected OutOfSequence, got {other:?}"),
@@ -287,4 +291,71 @@ async fn corrupt_rows_are_reported_by_name(journal: &impl Journal, raw: &Raw) {
     .await;
     let error = journal.load_train_dates().await.expect_err("bad template");
     assert!(matches!(&error, JournalError::Corrupt(text) if text.contains("2026-12-01/G5")), "{error}");
+}
+
+/// Two train-dates in different slots, and a third in the first one's slot.
+fn fenced_keys() -> (engine::domain::state::TrainDateKey, engine::domain::state::TrainDateKey) {
+    let a = key("G1", 1);
+    let b = (2..200).map(|n| key(&format!("G{n}"), 1)).find(|other| slot_of(other) != slot_of(&a)).unwrap();
+    (a, b)
+}
+
+async fn a_stale_fence_refuses_only_its_own_streams(journal: &impl Journal, raw: &Raw) {
+    let (a, b) = fenced_keys();
+    let (slot_a, slot_b) = (slot_of(&a), slot_of(&b));
+    assert_eq!(journal.advance_fence(SlotFence { slot: slot_a, token: 10 }, "n1", 1).await.unwrap(), 10);
+    assert_eq!(journal.advance_fence(SlotFence { slot: slot_b, token: 11 }, "n1", 1).await.unwrap(), 11);
+    let fenced = |stream: &str, seqs, slot, token| StreamAppend {
+        fence: Some(SlotFence { slot, token }),
+        ..append(stream, seqs)
+    };
+    let (sa, sb) = (stream_id(&a), stream_id(&b));
+    let outcome = journal.append(&[fenced(&sa, 1..=2, slot_a, 10), fenced(&sb, 1..=2, slot_b, 11)]).await.unwrap();
+    assert!(outcome.fenced.is_empty(), "current tokens commit: {outcome:?}");
+
+    // Another node claims slot a with a newer token.
+    assert_eq!(journal.advance_fence(SlotFence { slot: slot_a, token: 20 }, "n2", 2).await.unwrap(), 20);
+    let outcome = journal.append(&[fenced(&sa, 3..=4, slot_a, 10), fenced(&sb, 3..=4, slot_b, 11)]).await.unwrap();
+    assert_eq!(outcome.fenced.len(), 1, "{outcome:?}");
+    assert_eq!((outcome.fenced[0].stream.as_str(), outcome.fenced[0].current), (sa.as_str(), 20));
+    assert_eq!(journal.last_seq(&sa).await.unwrap(), 2, "the stale stream wrote nothing");
+    assert_eq!(journal.last_seq(&sb).await.unwrap(), 4, "the other stream of the batch committed");
+    // The new owner continues the stream; every event says which token wrote it.
+    journal.append(&[fenced(&sa, 3..=3, slot_a, 20)]).await.unwrap();
+    assert_eq!(raw.count("SELECT COUNT(*) FROM events WHERE fence_token = 20").await, 1);
+    assert_eq!(raw.count("SELECT COUNT(*) FROM events WHERE fence_token = 10").await, 2);
+    // A slot with no fence row refuses fenced streams too.
+    let unclaimed = (200..400).map(|n| key(&format!("G{n}"), 1)).find(|k| ![slot_a, slot_b].contains(&slot_of(k))).unwrap();
+    let outcome = journal.append(&[fenced(&stream_id(&unclaimed), 1..=1, slot_of(&unclaimed), 5)]).await.unwrap();
+    assert_eq!(outcome.fenced[0].current, 0);
+}
+
+async fn fences_only_rise(journal: &impl Journal, _: &Raw) {
+    let slot = 7;
+    assert_eq!(journal.advance_fence(SlotFence { slot, token: 30 }, "n1", 1).await.unwrap(), 30);
+    assert_eq!(journal.advance_fence(SlotFence { slot, token: 25 }, "n2", 2).await.unwrap(), 30, "an older claim loses");
+    assert_eq!(journal.advance_fence(SlotFence { slot, token: 30 }, "n1", 3).await.unwrap(), 30, "idempotent");
+    assert_eq!(journal.advance_fence(SlotFence { slot, token: 31 }, "n2", 4).await.unwrap(), 31);
+    assert_eq!(journal.read_fences(&[slot, 8]).await.unwrap(), vec![(slot, 31)]);
+}
+
+async fn the_order_index_answers_by_id_and_by_user(journal: &impl Journal, _: &Raw) {
+    let stream = stream_id(&key("G1", 1));
+    let mut part = append(&stream, 1..=5);
+    let mut ids = Vec::new();
+    for seq in 1..=5 {
+        let row = order(&stream, if seq == 3 { "bob" } else { "alice" }, &format!("r{seq}"), seq);
+        ids.push(row.order_id.clone());
+        part.new_orders.push(row);
+    }
+    journal.append(&[part]).await.unwrap();
+    assert_eq!(journal.order_home(&ids[2]).await.unwrap(), Some((stream.clone(), "bob".to_owned())));
+    assert_eq!(journal.order_home("00000000-0000-0000-0000-000000000000").await.unwrap(), None);
+    let mut alice: Vec<String> = ids.iter().enumerate().filter(|(i, _)| *i != 2).map(|(_, id)| id.clone()).collect();
+    alice.sort();
+    let (first, total) = journal.user_orders("alice", None, 3).await.unwrap();
+    assert_eq!((first.as_slice(), total), (&alice[..3], 4));
+    let (rest, _) = journal.user_orders("alice", Some(&first[2]), 3).await.unwrap();
+    assert_eq!(rest, alice[3..].to_vec());
+    assert_eq!(journal.user_orders("nobody", None, 3).await.unwrap(), (Vec::new(), 0));
 }

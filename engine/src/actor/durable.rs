@@ -8,7 +8,7 @@ use crate::domain::event::EventRecord;
 use crate::domain::snapshot::TrainDateSnapshot;
 use crate::durability::{AckMode, JournalEntry, JournalFailure, JournalMessage};
 use crate::error::{Overload, Unavailable};
-use actix::{ActorFutureExt, AsyncContext, Context, ResponseActFuture, WrapFuture};
+use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, ResponseActFuture, WrapFuture};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -35,9 +35,8 @@ impl TrainDateActor {
         command: &Command,
         ctx: &mut Context<Self>,
     ) -> (Result<usize, CommandError>, Option<PendingAck>) {
-        if let Some(cause) = &self.degraded {
-            let key = self.state.key.clone();
-            return (Err(Unavailable::ReadOnly { key, cause: cause.clone() }.into()), None);
+        if let Some(refusal) = self.refusal() {
+            return (Err(refusal), None);
         }
         // Reserve queue space first: once applied, the events must be sent.
         let permit = match self.reserve_journal() {
@@ -60,6 +59,17 @@ impl TrainDateActor {
         }
         let permit = self.reserve_journal()?;
         Ok(permit.and_then(|permit| self.hand_off(permit, Vec::new())))
+    }
+
+    /// Why writes are refused now, if they are: handed off or fenced
+    /// (SLOT_MOVED, retried at the new owner), or read-only after a failure.
+    fn refusal(&self) -> Option<CommandError> {
+        let key = self.state.key.clone();
+        if let Some((fence, _)) = self.fence.as_ref().filter(|_| self.released) {
+            return Some(Unavailable::SlotMoved { key, slot: fence.slot }.into());
+        }
+        let cause = self.degraded.as_ref()?;
+        Some(Unavailable::ReadOnly { key, cause: cause.clone() }.into())
     }
 
     fn reserve_journal(&self) -> Result<Option<tokio::sync::mpsc::OwnedPermit<JournalMessage>>, CommandError> {
@@ -96,6 +106,7 @@ impl TrainDateActor {
             snapshot,
             durable_seq: Arc::clone(&self.durable_seq),
             ack,
+            fence: self.fence.as_ref().map(|(fence, _)| *fence),
         };
         permit.send(JournalMessage::Append(entry));
         Some(PendingAck { receiver, epoch: self.journal_epoch })
@@ -128,6 +139,23 @@ impl TrainDateActor {
         }))
     }
 
+    /// Stops the actor once everything applied so far has left the journal
+    /// queue and committed (or failed), then answers `value`.
+    pub(super) fn stop_when_durable<T: 'static>(&mut self, value: T, ctx: &mut Context<Self>) -> ResponseActFuture<Self, T> {
+        match self.read_barrier() {
+            Ok(Some(ack)) => Box::pin(ack.receiver.into_actor(self).map(move |_, _, ctx| {
+                ctx.stop();
+                value
+            })),
+            // Durable already, or the queue is full and the writer will
+            // finish what it holds on its own: either way nothing more to wait for.
+            Ok(None) | Err(_) => {
+                ctx.stop();
+                Box::pin(actix::fut::ready(value))
+            }
+        }
+    }
+
     /// Follows an ack nobody waits for, so a failure still switches the
     /// train-date to read-only and rebuild.
     pub(super) fn watch_unacknowledged(&mut self, ack: Option<PendingAck>, ctx: &mut Context<Self>) {
@@ -142,6 +170,18 @@ impl TrainDateActor {
 
     /// Enters read-only mode (once per epoch) and schedules the rebuild.
     fn journal_failed(&mut self, epoch: u64, failure: JournalFailure, ctx: &mut Context<Self>) -> CommandError {
+        if let (JournalFailure::Fenced { .. }, Some((fence, slots))) = (&failure, &self.fence) {
+            // Another node owns the slot now: nothing here may be written
+            // again, and no rebuild could change that. The cluster layer
+            // stops this actor; until then every write is SLOT_MOVED.
+            if !self.released {
+                warn!(train_date = %self.state.key, %failure, "fenced by a newer owner; this node stops serving the slot");
+                metrics::counter!("seat_cluster_fenced_appends_total").increment(1);
+                self.released = true;
+                slots.report_fenced(*fence);
+            }
+            return Unavailable::SlotMoved { key: self.state.key.clone(), slot: fence.slot }.into();
+        }
         if epoch == self.journal_epoch && self.degraded.is_none() {
             warn!(train_date = %self.state.key, %failure, "journal failed; refusing writes until rebuilt");
             self.degraded = Some(failure.clone());

@@ -105,6 +105,14 @@ impl Query for Verify {
 #[rtype(result = "Vec<(OrderId, String)>")]
 pub struct Retire;
 
+/// Hand the train-date to another node: refuse writes from now on (as
+/// SLOT_MOVED), answer once everything applied so far is durable (or has
+/// failed, which the fence makes harmless), then stop. Answers the orders'
+/// ids and users, as `Retire` does.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Vec<(OrderId, String)>")]
+pub struct Release;
+
 type Reply<T> = ResponseActFuture<TrainDateActor, Result<T, CommandError>>;
 
 /// A reply that is ready now.
@@ -158,6 +166,18 @@ impl Handler<Retire> for TrainDateActor {
         self.in_turn(ctx, |actor, ctx| {
             ctx.stop();
             actor.state.orders.values().map(|order| (order.id, order.user_id.clone())).collect()
+        })
+    }
+}
+
+impl Handler<Release> for TrainDateActor {
+    type Result = ResponseActFuture<TrainDateActor, Vec<(OrderId, String)>>;
+
+    fn handle(&mut self, _msg: Release, ctx: &mut Context<Self>) -> Self::Result {
+        self.in_turn(ctx, |actor, ctx| {
+            actor.released = true;
+            let orders = actor.state.orders.values().map(|order| (order.id, order.user_id.clone())).collect();
+            actor.stop_when_durable(orders, ctx)
         })
     }
 }

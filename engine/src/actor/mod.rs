@@ -24,6 +24,7 @@ use crate::durability::Persistence;
 use crate::durability::StoreError;
 pub use crate::error::CommandError;
 use crate::orders::OrderIndex;
+use crate::slots::{SlotFence, SlotTable};
 use actix::{Actor, AsyncContext, Context, SpawnHandle};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,6 +85,12 @@ pub struct TrainDateActor {
     changes_since_publish: u32,
     /// The expiry time the pending sweep timer is for, and its handle.
     expiry_timer: Option<(u64, SpawnHandle)>,
+    /// In a cluster: the slot and token this actor writes under, and the
+    /// node's slot table to report to if the journal fences it.
+    fence: Option<(SlotFence, Arc<SlotTable>)>,
+    /// Set once the train-date is being handed to another node (or was
+    /// fenced): writes are refused as SLOT_MOVED from then on.
+    released: bool,
 }
 
 impl Actor for TrainDateActor {
@@ -119,7 +126,16 @@ impl TrainDateActor {
             events_since_snapshot: 0,
             changes_since_publish: 0,
             expiry_timer: None,
+            fence: None,
+            released: false,
         }
+    }
+
+    /// Makes every journal entry carry `fence`, so only the slot's current
+    /// owner can commit; a fenced append is reported to `slots`.
+    pub fn with_fence(mut self, fence: SlotFence, slots: Arc<SlotTable>) -> Self {
+        self.fence = Some((fence, slots));
+        self
     }
 
     /// Decides and applies one command; the applied records on success.

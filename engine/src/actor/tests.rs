@@ -17,6 +17,7 @@ use crate::durability::{
 use crate::error::{CommandError, Unavailable};
 use crate::orders::OrderIndex;
 use crate::test_fixtures::template;
+use crate::slots::{SlotFence, SlotId};
 use actix::Actor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,6 +49,26 @@ impl Store for CorruptStore {
     fn load_train_date(&self, _: TrainDateKey, _: Arc<TrainPlan>) -> BoxFuture<Result<TrainDateState, StoreError>> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         Box::pin(async { Err(StoreError::Corrupt { detail: "event 7 does not decode".into() }) })
+    }
+    fn load_train_dates(&self) -> BoxFuture<Result<Vec<(TrainDateKey, TrainTemplate)>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn advance_fence(&self, _: SlotFence, _: String) -> BoxFuture<Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn read_fences(&self, _: Vec<SlotId>) -> BoxFuture<Result<Vec<(SlotId, u64)>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn order_home(&self, _: OrderId) -> BoxFuture<Result<Option<(TrainDateKey, String)>, StoreError>> {
+        Box::pin(async { Ok(None) })
+    }
+    fn user_orders(
+        &self,
+        _: String,
+        _: Option<OrderId>,
+        _: usize,
+    ) -> BoxFuture<Result<(Vec<OrderId>, usize), StoreError>> {
+        Box::pin(async { Ok((Vec::new(), 0)) })
     }
 }
 

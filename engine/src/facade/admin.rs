@@ -140,6 +140,11 @@ impl Engine {
             self.persist("train-dates", |store| store.insert_train_dates(rows, now_ms)).await?;
         }
         for (key, plan) in wanted {
+            if !self.serves(&key) {
+                // In a cluster, the slot's owner starts it (stored above, so
+                // an owner adopting the slot later finds it too).
+                continue;
+            }
             if self.registry.open_with(key.clone(), || self.spawn(key, plan)) {
                 summary.opened += 1;
             } else {

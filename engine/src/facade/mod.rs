@@ -7,6 +7,7 @@ pub mod catalogue;
 mod presale;
 mod recovery;
 mod search;
+mod slots;
 
 pub use crate::error::EngineError;
 pub use admin::{EngineStats, OpenSummary, TrainDatePage, TrainDateSummary};
@@ -14,6 +15,7 @@ pub use booking::{HoldInput, OrderPage};
 pub use presale::{PresaleRun, RETIRE_AFTER_ARRIVAL_MS};
 pub use recovery::RecoverySummary;
 pub use search::{ClassOffer, TrainOffer};
+pub use slots::SlotAdoption;
 
 use crate::actor::view::TrainDateShared;
 use crate::actor::{ActorSettings, TrainDateActor};
@@ -26,6 +28,7 @@ use crate::durability::{Store, StoreError};
 use crate::error::NotFound;
 use crate::orders::OrderIndex;
 use crate::registry::{ActorHost, Registry, TrainDateHandle};
+use crate::slots::SlotTable;
 use actix::Actor;
 use std::sync::Arc;
 
@@ -64,6 +67,10 @@ pub struct Engine {
     /// Holds the sold-out gate refused without entering a mailbox.
     sold_out_gate_rejections: std::sync::atomic::AtomicU64,
     host: ActorHost,
+    /// In a cluster, the slots this node serves and their fencing tokens:
+    /// only their train-dates run here. `None` on a single node, which
+    /// serves every train-date.
+    slots: Option<Arc<SlotTable>>,
 }
 
 impl Engine {
@@ -79,7 +86,33 @@ impl Engine {
             clock,
             host: ActorHost::start(settings.arbiters),
             settings,
+            slots: None,
         }
+    }
+
+    /// Makes this engine one node of a cluster: it serves only the slots the
+    /// cluster layer adopts into the returned table, and every journal entry
+    /// carries its slot's fencing token. Call before `recover`.
+    pub fn sharded(mut self) -> (Self, Arc<SlotTable>) {
+        let slots = Arc::new(SlotTable::default());
+        self.slots = Some(Arc::clone(&slots));
+        (self, slots)
+    }
+
+    /// The slot table, in a cluster.
+    pub fn slots(&self) -> Option<&Arc<SlotTable>> {
+        self.slots.as_ref()
+    }
+
+    /// Whether this node serves `key`'s train-date: always on a single node;
+    /// in a cluster, while it holds the slot.
+    pub fn serves(&self, key: &TrainDateKey) -> bool {
+        self.slots.as_ref().is_none_or(|slots| slots.fence_of(key).is_some())
+    }
+
+    /// Whether a train-date is running here now.
+    pub fn is_running(&self, key: &TrainDateKey) -> bool {
+        self.registry.get(key).is_some()
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -128,8 +161,13 @@ impl Engine {
         let clock = Arc::clone(&self.clock);
         let settings = self.settings.actor;
         let persistence = self.persistence.clone();
+        let fence = self.slots.as_ref().and_then(|slots| Some((slots.fence_of(&state.key)?, Arc::clone(slots))));
         let addr = TrainDateActor::start_in_arbiter(self.host.next_arbiter(), move |_| {
-            TrainDateActor::new(state, actor_shared, orders, clock, settings, persistence)
+            let actor = TrainDateActor::new(state, actor_shared, orders, clock, settings, persistence);
+            match fence {
+                Some((fence, slots)) => actor.with_fence(fence, slots),
+                None => actor,
+            }
         });
         TrainDateHandle { addr, shared }
     }

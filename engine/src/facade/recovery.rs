@@ -48,10 +48,34 @@ impl Engine {
                 .upsert_train(train.clone())
                 .map_err(|error| corrupt(format!("stored train {}: {error}", train.code)))?;
         }
-        let total = catalog.train_dates.len();
-        info!(stations = catalog.stations.len(), trains = catalog.trains.len(), train_dates = total, "recovering");
-        let plans = self.shared_plans(&catalog.train_dates);
-        let mut pending = catalog.train_dates.into_iter();
+        // In a cluster, train-dates start as their slots are adopted.
+        let train_dates = if self.slots.is_some() { Vec::new() } else { catalog.train_dates };
+        let (recovered, orders) = self.start_stored(train_dates).await?;
+        let summary = RecoverySummary {
+            stations: catalog.stations.len(),
+            trains: catalog.trains.len(),
+            train_dates: recovered,
+            orders,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        };
+        info!(?summary, "recovered; every train-date's counts equal a recount");
+        Ok(summary)
+    }
+
+    /// Loads each stored train-date (snapshot plus tail), checks it against
+    /// a recount, and starts its actor, `RECOVERY_PARALLELISM` at a time.
+    /// Returns how many started and the orders they hold.
+    pub(super) async fn start_stored(
+        &self,
+        train_dates: Vec<(TrainDateKey, TrainTemplate)>,
+    ) -> Result<(usize, usize), EngineError> {
+        let Some(store) = self.store().cloned() else { return Ok((0, 0)) };
+        let started = Instant::now();
+        let corrupt = |detail: String| EngineError::store("train-date recovery", StoreError::Corrupt { detail });
+        let total = train_dates.len();
+        info!(train_dates = total, "recovering");
+        let plans = self.shared_plans(&train_dates);
+        let mut pending = train_dates.into_iter();
         let mut loading = JoinSet::new();
         let (mut recovered, mut orders, mut last_progress) = (0usize, 0usize, Instant::now());
         loop {
@@ -74,15 +98,7 @@ impl Engine {
                 last_progress = Instant::now();
             }
         }
-        let summary = RecoverySummary {
-            stations: catalog.stations.len(),
-            trains: catalog.trains.len(),
-            train_dates: recovered,
-            orders,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-        };
-        info!(?summary, "recovered; every train-date's counts equal a recount");
-        Ok(summary)
+        Ok((recovered, orders))
     }
 
     /// One plan per distinct template, shared with the catalog's where equal.
@@ -102,6 +118,10 @@ impl Engine {
     }
 
     fn start_recovered(&self, state: TrainDateState) {
+        if !self.serves(&state.key) {
+            // The slot was released while this train-date loaded.
+            return;
+        }
         for order in state.orders.values() {
             self.orders.record(order.id, &state.key, &order.user_id);
         }

@@ -2,7 +2,7 @@
 //! order, with the replies waiting on it.
 
 use crate::codec::encode;
-use crate::journal::{OrderRow, StoredSnapshot, StreamAppend, stream_id};
+use crate::journal::{FencedStream, OrderRow, StoredSnapshot, StreamAppend, stream_id};
 use engine::domain::event::Event;
 use engine::domain::snapshot::{SNAPSHOT_SCHEMA_VERSION, TrainDateSnapshot};
 use engine::domain::state::TrainDateKey;
@@ -20,6 +20,8 @@ pub(super) struct Batch {
 }
 
 struct Waiter {
+    /// Index of its stream in `streams`, so a fenced stream fails only its own waiters.
+    stream: usize,
     ack: tokio::sync::oneshot::Sender<Result<(), JournalFailure>>,
     durable_seq: Arc<AtomicU64>,
     /// Seq this entry makes durable; 0 for a barrier with nothing new.
@@ -36,13 +38,16 @@ impl Batch {
     }
 
     pub(super) fn add(&mut self, entry: JournalEntry) {
-        let JournalEntry { key, records, snapshot, durable_seq, ack } = entry;
+        let JournalEntry { key, records, snapshot, durable_seq, ack, fence } = entry;
         let seq = records.last().map_or(0, |record| record.seq);
         let index = *self.positions.entry(key.clone()).or_insert_with(|| {
             self.streams.push((key.clone(), StreamAppend { stream: stream_id(&key), ..StreamAppend::default() }));
             self.streams.len() - 1
         });
         let stream = &mut self.streams[index].1;
+        // One actor writes a stream, under one token for its whole life.
+        debug_assert!(stream.fence.is_none() || stream.fence == fence, "a stream's entries carry one fence");
+        stream.fence = fence;
         for record in &records {
             if let Event::SeatsHeld(held) = &record.event {
                 stream.new_orders.push(OrderRow {
@@ -59,7 +64,7 @@ impl Batch {
             stream.snapshot = Some(encode_snapshot(&snapshot));
         }
         self.events += records.len();
-        self.waiters.push(Waiter { ack, durable_seq, seq });
+        self.waiters.push(Waiter { stream: index, ack, durable_seq, seq });
     }
 
     /// The rows to write, taken out so the replies can wait while they commit.
@@ -67,11 +72,31 @@ impl Batch {
         self.streams.iter_mut().map(|(_, append)| std::mem::take(append)).collect()
     }
 
-    /// Committed: raise each train-date's durable mark, then answer.
-    pub(super) fn acknowledge(self) {
+    /// Committed: raise each train-date's durable mark, then answer. The
+    /// streams the journal refused for their fence fail instead (their
+    /// events were left out); the others committed.
+    pub(super) fn acknowledge(self, fenced: &[FencedStream]) {
+        let refusal = |stream: usize| {
+            let key = &self.streams[stream].0;
+            let id = stream_id(key);
+            fenced.iter().find(|refused| refused.stream == id).map(|refused| JournalFailure::Fenced {
+                slot: refused.fence.slot,
+                token: refused.fence.token,
+                current: refused.current,
+            })
+        };
+        let refusals: Vec<Option<JournalFailure>> =
+            if fenced.is_empty() { Vec::new() } else { (0..self.streams.len()).map(refusal).collect() };
         for waiter in self.waiters {
-            waiter.durable_seq.fetch_max(waiter.seq, Ordering::AcqRel);
-            let _ = waiter.ack.send(Ok(()));
+            match refusals.get(waiter.stream).cloned().flatten() {
+                Some(failure) => {
+                    let _ = waiter.ack.send(Err(failure));
+                }
+                None => {
+                    waiter.durable_seq.fetch_max(waiter.seq, Ordering::AcqRel);
+                    let _ = waiter.ack.send(Ok(()));
+                }
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::WriterConfig;
 use super::batch::Batch;
-use crate::journal::{Journal, JournalError, StreamAppend};
+use crate::journal::{AppendOutcome, Journal, JournalError, StreamAppend};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::warn;
@@ -10,7 +10,7 @@ use tracing::warn;
 /// A batch back from the database, with what became of it.
 pub(super) struct Committed {
     pub(super) batch: Batch,
-    pub(super) result: Result<(), JournalError>,
+    pub(super) result: Result<AppendOutcome, JournalError>,
     pub(super) elapsed: Duration,
 }
 
@@ -27,12 +27,12 @@ async fn append_with_retries<J: Journal>(
     journal: &J,
     appends: &[StreamAppend],
     config: &WriterConfig,
-) -> Result<(), JournalError> {
+) -> Result<AppendOutcome, JournalError> {
     let mut backoff = config.retry_backoff;
     let mut attempt = 1;
     loop {
         match journal.append(appends).await {
-            Ok(()) => return Ok(()),
+            Ok(outcome) => return Ok(outcome),
             // Sequence and constraint errors will not go away by retrying; the rebuild sorts them out.
             Err(error) if error.is_permanent() => return Err(error),
             Err(error) if attempt >= config.commit_attempts.max(1) => return Err(error),

@@ -78,6 +78,9 @@ pub struct WriterStats {
     /// Time spent in committed appends, retries included; over `batches`,
     /// the mean commit latency.
     pub commit_micros_total: AtomicU64,
+    /// Streams the journal refused because their slot's fence had moved on
+    /// (cluster only): each is an actor that lost its slot to another node.
+    pub fenced_streams: AtomicU64,
     /// `batch_sizes[k]` counts batches of 2^k to 2^(k+1)−1 events.
     pub batch_sizes: [AtomicU64; BATCH_SIZE_BUCKETS],
 }

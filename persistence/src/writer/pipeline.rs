@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
-use tracing::error;
+use tracing::{error, warn};
 
 pub(super) async fn run<J: Journal>(
     journal: Arc<J>,
@@ -122,9 +122,15 @@ impl Pipeline {
     fn landed(&mut self, id: Id, committed: Committed, stats: &WriterStats) {
         let keys = self.in_flight.remove(&id).unwrap_or_default();
         match committed.result {
-            Ok(()) => {
+            Ok(outcome) => {
+                if !outcome.fenced.is_empty() {
+                    // Not a failure of the batch: those slots moved to another
+                    // node, whose token the fence holds. Their actors stop.
+                    warn!(streams = outcome.fenced.len(), "journal refused streams whose slot moved to another node");
+                    stats.fenced_streams.fetch_add(outcome.fenced.len() as u64, Ordering::Relaxed);
+                }
                 stats.record(committed.batch.events, committed.elapsed);
-                committed.batch.acknowledge();
+                committed.batch.acknowledge(&outcome.fenced);
             }
             Err(failure) => {
                 error!(streams = keys.len(), events = committed.batch.events, %failure, "journal batch failed; its train-dates go read-only");

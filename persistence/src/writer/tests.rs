@@ -5,7 +5,8 @@
 
 use super::{WriterConfig, start_writer};
 use crate::codec::StoredEvent;
-use crate::journal::{Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend};
+use crate::journal::{AppendOutcome, Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend};
+use engine::slots::{SlotFence, SlotId};
 use engine::domain::event::{EVENT_SCHEMA_VERSION, Event, EventRecord};
 use engine::domain::state::TrainDateKey;
 use engine::domain::timetable::{Station, TrainTemplate};
@@ -78,11 +79,24 @@ impl RecordingJournal {
 }
 
 impl Journal for RecordingJournal {
-    async fn append(&self, batch: &[StreamAppend]) -> Result<(), JournalError> {
+    async fn append(&self, batch: &[StreamAppend]) -> Result<AppendOutcome, JournalError> {
         let checked = self.start(batch);
         tokio::time::sleep(self.delay).await;
         self.finish(batch, checked.is_ok());
-        checked
+        checked.map(|()| AppendOutcome::default())
+    }
+
+    async fn advance_fence(&self, fence: SlotFence, _: &str, _: u64) -> Result<u64, JournalError> {
+        Ok(fence.token)
+    }
+    async fn read_fences(&self, _: &[SlotId]) -> Result<Vec<(SlotId, u64)>, JournalError> {
+        Ok(Vec::new())
+    }
+    async fn order_home(&self, _: &str) -> Result<Option<(String, String)>, JournalError> {
+        Ok(None)
+    }
+    async fn user_orders(&self, _: &str, _: Option<&str>, _: usize) -> Result<(Vec<String>, usize), JournalError> {
+        Ok((Vec::new(), 0))
     }
 
     fn appends_in_flight_max(&self) -> usize {
@@ -138,7 +152,14 @@ async fn send(sink: &JournalSink, key: TrainDateKey, seq: u64) -> Ack {
         event: Event::OrderConfirmed { order_id: engine::domain::order::OrderId(uuid::Uuid::nil()), at_ms: seq },
     };
     let entry =
-        JournalEntry { key, records: vec![record], snapshot: None, durable_seq: Arc::new(AtomicU64::new(0)), ack };
+        JournalEntry {
+            key,
+            records: vec![record],
+            snapshot: None,
+            durable_seq: Arc::new(AtomicU64::new(0)),
+            ack,
+            fence: None,
+        };
     sink.sender.send(JournalMessage::Append(entry)).await.expect("writer running");
     acked
 }
