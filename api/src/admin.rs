@@ -2,6 +2,8 @@
 
 use crate::admission::{Admission, RpcClass};
 use crate::booking::Call;
+use crate::cluster::Cluster;
+use crate::cluster::route::{self, Route};
 use crate::pb::{self, admin_server};
 use crate::status::{engine_status, invalid_argument};
 use crate::{convert, observe};
@@ -22,17 +24,46 @@ pub struct AdminService {
     admission: Admission,
     /// The journal writer's counters, when the engine persists.
     writer_stats: Option<Arc<WriterStats>>,
+    /// In a cluster: this node's part, for routing and announcing changes.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl AdminService {
     pub fn new(engine: Arc<Engine>, admission: Admission, writer_stats: Option<Arc<WriterStats>>) -> Self {
-        AdminService { engine, admission, writer_stats }
+        AdminService { engine, admission, writer_stats, cluster: None }
     }
 
-    /// Admits an admin call as its caller, by class.
+    /// Serves as one node of `cluster`.
+    pub fn in_cluster(mut self, cluster: Option<Arc<Cluster>>) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// Admits an admin call as its caller, by class; a call another member
+    /// forwarded was admitted where it entered.
     fn admit<T>(&self, request: &Request<T>, class: RpcClass) -> Result<(), Status> {
         let call = Call::of(request)?;
+        if self.cluster.as_ref().is_some_and(|cluster| cluster.forwarded_by_member(request)) {
+            return Ok(());
+        }
         self.admission.admit(&call.caller, &call.caller.user, call.peer, class)
+    }
+
+    /// After a saved admin change: tells the other nodes to load it.
+    async fn announce(&self) -> Result<(), Status> {
+        match &self.cluster {
+            Some(cluster) => cluster.announce_change().await,
+            None => Ok(()),
+        }
+    }
+
+    /// The other members to ask for their share of a read across trains,
+    /// unless this call is itself such a share.
+    fn peers_to_ask<T>(&self, request: &Request<T>) -> Vec<(String, String)> {
+        match &self.cluster {
+            Some(cluster) if !route::local_scope(request) => cluster.peers(),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -50,6 +81,7 @@ impl admin_server::Admin for AdminService {
             }
             let stations: Vec<_> = request.stations.iter().map(convert::station_from_pb).collect();
             let upserted = self.engine.upsert_stations(&stations).await.map_err(engine_status)?;
+            self.announce().await?;
             Ok(Response::new(pb::UpsertStationsResponse { upserted: upserted as u32 }))
         })
         .await
@@ -67,6 +99,7 @@ impl admin_server::Admin for AdminService {
                 UpsertOutcome::Updated => pb::upsert_train_response::Outcome::Updated,
                 UpsertOutcome::Unchanged => pb::upsert_train_response::Outcome::Unchanged,
             };
+            self.announce().await?;
             Ok(Response::new(pb::UpsertTrainResponse { outcome: outcome.into(), seat_count }))
         })
         .await
@@ -78,6 +111,7 @@ impl admin_server::Admin for AdminService {
             self.admit(&request, RpcClass::Write)?;
             let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
             let opened = self.engine.open_train_date(&key.train, key.date).await.map_err(engine_status)?;
+            self.announce().await?;
             Ok(Response::new(pb::OpenTrainDateResponse { opened }))
         })
         .await
@@ -94,6 +128,7 @@ impl admin_server::Admin for AdminService {
                 convert::train_code(&format!("trains[{index}]"), train)?;
             }
             let summary = self.engine.open_train_dates(&request.trains, first, last).await.map_err(engine_status)?;
+            self.announce().await?;
             Ok(Response::new(pb::OpenTrainDatesResponse {
                 opened: summary.opened as u32,
                 already_open: summary.already_open as u32,
@@ -107,7 +142,16 @@ impl admin_server::Admin for AdminService {
         let span = observe::span("CloseSales", &request);
         observe::observed("CloseSales", span, async move {
             self.admit(&request, RpcClass::Write)?;
-            let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
+            let key = convert::train_date("train_date", request.get_ref().train_date.as_ref())?;
+            if let Some(cluster) = &self.cluster {
+                let forwarded = request.metadata().get(route::FORWARDED_HEADER).is_some();
+                if let Route::Remote(address) = cluster.route(&key, forwarded).map_err(engine_status)? {
+                    let deadline = crate::admission::deadline(&request)?;
+                    let metadata = request.metadata().clone();
+                    let onward = cluster.onward(&metadata, request.into_inner(), deadline, false);
+                    return route::relayed(cluster.admin_client(&address)?.close_sales(onward).await);
+                }
+            }
             self.engine.close_sales(&key).await.map_err(engine_status)?;
             Ok(Response::new(pb::CloseSalesResponse {}))
         })
@@ -118,16 +162,36 @@ impl admin_server::Admin for AdminService {
         let span = observe::span("ListTrainDates", &request);
         observe::observed("ListTrainDates", span, async move {
             self.admit(&request, RpcClass::Read)?;
+            let peers = self.peers_to_ask(&request);
+            let metadata = request.metadata().clone();
             let request = request.into_inner();
             let date = if request.date.is_empty() { None } else { Some(convert::date("date", &request.date)?) };
             let after = convert::train_dates_after("page_token", &request.page_token)?;
             let limit =
                 convert::page_size("page_size", request.page_size, TRAIN_DATES_PAGE_DEFAULT, TRAIN_DATES_PAGE_MAX)?;
             let page = self.engine.list_train_dates(date, after.as_ref(), limit);
-            Ok(Response::new(pb::ListTrainDatesResponse {
-                train_dates: page.train_dates.iter().map(convert::train_date_info_pb).collect(),
-                next_page_token: page.next_after.as_ref().map(convert::train_dates_page_token).unwrap_or_default(),
-            }))
+            let mut train_dates: Vec<pb::TrainDateInfo> =
+                page.train_dates.iter().map(convert::train_date_info_pb).collect();
+            let mut more = page.next_after.is_some();
+            if let Some(cluster) = self.cluster.as_ref().filter(|_| !peers.is_empty()) {
+                for (_, address) in &peers {
+                    let onward = cluster.onward(&metadata, request.clone(), None, true);
+                    let share = cluster.admin_client(address)?.list_train_dates(onward).await?.into_inner();
+                    more |= !share.next_page_token.is_empty();
+                    train_dates.extend(share.train_dates);
+                }
+                train_dates.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+                train_dates.dedup_by(|a, b| sort_key(a) == sort_key(b));
+                more |= train_dates.len() > limit;
+                train_dates.truncate(limit);
+            }
+            let next_page_token = match train_dates.last() {
+                Some(last) if more => {
+                    convert::train_dates_page_token(&convert::train_date("train_date", last.train_date.as_ref())?)
+                }
+                _ => String::new(),
+            };
+            Ok(Response::new(pb::ListTrainDatesResponse { train_dates, next_page_token }))
         })
         .await
     }
@@ -140,6 +204,14 @@ impl admin_server::Admin for AdminService {
             if let Some(writer) = &self.writer_stats {
                 convert::add_journal_stats(&mut stats, writer);
             }
+            let peers = self.peers_to_ask(&_request);
+            if let Some(cluster) = self.cluster.as_ref().filter(|_| !peers.is_empty()) {
+                for (_, address) in &peers {
+                    let onward = cluster.onward(_request.metadata(), pb::StatsRequest {}, None, true);
+                    let share = cluster.admin_client(address)?.stats(onward).await?.into_inner();
+                    convert::add_stats(&mut stats, &share);
+                }
+            }
             Ok(Response::new(stats))
         })
         .await
@@ -150,6 +222,7 @@ impl admin_server::Admin for AdminService {
         observe::observed("RunPresale", span, async move {
             self.admit(&request, RpcClass::Write)?;
             let run = self.engine.run_presale().await.map_err(engine_status)?;
+            self.announce().await?;
             Ok(Response::new(pb::RunPresaleResponse {
                 opened: run.opened as u32,
                 already_open: run.already_open as u32,
@@ -158,4 +231,25 @@ impl admin_server::Admin for AdminService {
         })
         .await
     }
+
+    async fn cluster_status(&self, request: Request<pb::ClusterStatusRequest>) -> Reply<pb::ClusterStatusResponse> {
+        let span = observe::span("ClusterStatus", &request);
+        observe::observed("ClusterStatus", span, async move {
+            self.admit(&request, RpcClass::Read)?;
+            let Some(cluster) = &self.cluster else {
+                return Err(crate::status::refusal(&crate::reasons::NOT_IN_CLUSTER, "this seatd runs alone"));
+            };
+            let key = match request.get_ref().train_date.as_ref() {
+                Some(train_date) => Some(convert::train_date("train_date", Some(train_date))?),
+                None => None,
+            };
+            Ok(Response::new(crate::convert::cluster_status_pb(cluster, key.as_ref())))
+        })
+        .await
+    }
+}
+
+/// How train-dates sort in ListTrainDates: by date, then train.
+fn sort_key(info: &pb::TrainDateInfo) -> (String, String) {
+    info.train_date.as_ref().map(|key| (key.date.clone(), key.train.clone())).unwrap_or_default()
 }

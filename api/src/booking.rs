@@ -1,9 +1,12 @@
 //! The Booking service: validate, convert, call the engine, map errors.
 
 use crate::admission::{Admission, RpcClass};
+use crate::cluster::Cluster;
+use crate::cluster::route::{self, Route};
 use crate::pb::{self, booking_server};
 use crate::status::{engine_status, invalid_argument};
 use crate::{auth, convert, observe};
+use engine::domain::state::TrainDateKey;
 use engine::facade::{Engine, HoldInput};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -15,11 +18,63 @@ const ORDERS_PAGE_MAX: usize = 100;
 pub struct BookingService {
     engine: Arc<Engine>,
     admission: Admission,
+    /// In a cluster: this node's part, to route train-dates served elsewhere.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl BookingService {
     pub fn new(engine: Arc<Engine>, admission: Admission) -> Self {
-        BookingService { engine, admission }
+        BookingService { engine, admission, cluster: None }
+    }
+
+    /// Serves as one node of `cluster`.
+    pub fn in_cluster(mut self, cluster: Option<Arc<Cluster>>) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// The call's caller, peer and deadline; in a cluster, whether another
+    /// member forwarded it (then it was admitted where it entered).
+    fn call<T>(&self, request: &Request<T>) -> Result<Call, Status> {
+        let mut call = Call::of(request)?;
+        call.forwarded = self.cluster.as_ref().is_some_and(|cluster| cluster.forwarded_by_member(request));
+        Ok(call)
+    }
+
+    fn admit(&self, call: &Call, user: &str, class: RpcClass) -> Result<(), Status> {
+        if call.forwarded {
+            return Ok(());
+        }
+        self.admission.admit(&call.caller, user, call.peer, class)
+    }
+
+    /// Where a call about `key` is served: `None` here, or the address of
+    /// the node that serves it.
+    fn elsewhere<T>(&self, key: &TrainDateKey, request: &Request<T>) -> Result<Option<(&Cluster, String)>, Status> {
+        let Some(cluster) = &self.cluster else { return Ok(None) };
+        let forwarded = request.metadata().get(route::FORWARDED_HEADER).is_some();
+        match cluster.route(key, forwarded).map_err(engine_status)? {
+            Route::Local => Ok(None),
+            Route::Remote(address) => Ok(Some((cluster, address))),
+        }
+    }
+
+    /// Where an order's calls are served: found in this node's index, else
+    /// in the journal's order index (in a cluster). `None`: serve here (and
+    /// answer NOT_FOUND there if it is nobody's).
+    async fn order_elsewhere<T>(
+        &self,
+        order_id: &str,
+        request: &Request<T>,
+    ) -> Result<Option<(&Cluster, String)>, Status> {
+        if self.cluster.is_none() {
+            return Ok(None);
+        }
+        let order_id = convert::order_id("order_id", order_id)?;
+        match self.engine.locate_order(order_id).await.map_err(engine_status)? {
+            Some(key) => self.elsewhere(&key, request),
+            None => Ok(None),
+        }
     }
 
     /// Parses the order a confirm or cancel targets and admits it as a write
@@ -33,7 +88,7 @@ impl BookingService {
         let order_id = convert::order_id("order_id", order_id)?;
         let user = auth::order_scope(&call.caller, user_id)?;
         let limited_as = user.as_deref().unwrap_or(&call.caller.user);
-        self.admission.admit(&call.caller, limited_as, call.peer, RpcClass::Write)?;
+        self.admit(call, limited_as, RpcClass::Write)?;
         Ok((order_id, user))
     }
 
@@ -42,12 +97,10 @@ impl BookingService {
     /// a user are trusted frontends serving many people; passengers are
     /// always limited, per user and per address.
     fn admit_read<T>(&self, request: &Request<T>, named_user: Option<&str>) -> Result<(), Status> {
-        let call = Call::of(request)?;
+        let call = self.call(request)?;
         match named_user {
-            Some(user) => self.admission.admit(&call.caller, user, call.peer, RpcClass::Read),
-            None if call.caller.role == auth::Role::Passenger => {
-                self.admission.admit(&call.caller, &call.caller.user, call.peer, RpcClass::Read)
-            }
+            Some(user) => self.admit(&call, user, RpcClass::Read),
+            None if call.caller.role == auth::Role::Passenger => self.admit(&call, &call.caller.user, RpcClass::Read),
             None => Ok(()),
         }
     }
@@ -61,10 +114,23 @@ impl booking_server::Booking for BookingService {
         let span = observe::span("SearchTrains", &request);
         observe::observed("SearchTrains", span, async move {
             self.admit_read(&request, None)?;
+            let peers = match &self.cluster {
+                Some(cluster) if !route::local_scope(&request) => cluster.peers(),
+                _ => Vec::new(),
+            };
+            let metadata = request.metadata().clone();
             let request = request.into_inner();
             let date = convert::date("date", &request.date)?;
             let offers = self.engine.search(date, &request.from_station, &request.to_station).map_err(engine_status)?;
-            let trains = offers.iter().map(|offer| convert::offer_pb(offer, self.engine.catalog())).collect();
+            let mut trains: Vec<pb::TrainOffer> =
+                offers.iter().map(|offer| convert::offer_pb(offer, self.engine.catalog())).collect();
+            if let Some(cluster) = self.cluster.as_ref().filter(|_| !peers.is_empty()) {
+                trains.extend(gather_searches(cluster, &peers, &metadata, &request).await);
+                // The order one node answers in: by departure, then train.
+                let train_of = |offer: &pb::TrainOffer| offer.train_date.as_ref().map(|key| key.train.clone());
+                trains.sort_by_key(|offer| (offer.depart_at_ms, train_of(offer)));
+                trains.dedup_by(|a, b| a.train_date == b.train_date);
+            }
             Ok(Response::new(pb::SearchTrainsResponse { trains }))
         })
         .await
@@ -74,8 +140,12 @@ impl booking_server::Booking for BookingService {
         let span = observe::span("GetAvailability", &request);
         observe::observed("GetAvailability", span, async move {
             self.admit_read(&request, None)?;
+            let key = convert::train_date("train_date", request.get_ref().train_date.as_ref())?;
+            if let Some((cluster, address)) = self.elsewhere(&key, &request)? {
+                let onward = forward(cluster, request)?;
+                return route::relayed(cluster.booking_client(&address)?.get_availability(onward).await);
+            }
             let request = request.into_inner();
-            let key = convert::train_date("train_date", request.train_date.as_ref())?;
             let offer =
                 self.engine.availability(&key, &request.from_station, &request.to_station).map_err(engine_status)?;
             Ok(Response::new(convert::offer_pb(&offer, self.engine.catalog())))
@@ -87,8 +157,12 @@ impl booking_server::Booking for BookingService {
         let span = observe::span("GetSeatMap", &request);
         observe::observed("GetSeatMap", span, async move {
             self.admit_read(&request, None)?;
+            let key = convert::train_date("train_date", request.get_ref().train_date.as_ref())?;
+            if let Some((cluster, address)) = self.elsewhere(&key, &request)? {
+                let onward = forward(cluster, request)?;
+                return route::relayed(cluster.booking_client(&address)?.get_seat_map(onward).await);
+            }
             let request = request.into_inner();
-            let key = convert::train_date("train_date", request.train_date.as_ref())?;
             let carriage = u8::try_from(request.carriage)
                 .ok()
                 .filter(|number| *number > 0)
@@ -106,16 +180,21 @@ impl booking_server::Booking for BookingService {
     async fn hold(&self, request: Request<pb::HoldRequest>) -> Reply<pb::Order> {
         let span = observe::span("Hold", &request);
         observe::observed("Hold", span, async move {
-            let call = Call::of(&request)?;
+            let call = self.call(&request)?;
+            let user_id = auth::acting_user(&call.caller, &request.get_ref().user_id)?;
+            self.admit(&call, &user_id, RpcClass::Write)?;
+            let key = convert::train_date("train_date", request.get_ref().train_date.as_ref())?;
+            if let Some((cluster, address)) = self.elsewhere(&key, &request)? {
+                let onward = forward(cluster, request)?;
+                return route::relayed(cluster.booking_client(&address)?.hold(onward).await);
+            }
             let request = request.into_inner();
-            let user_id = auth::acting_user(&call.caller, &request.user_id)?;
-            self.admission.admit(&call.caller, &user_id, call.peer, RpcClass::Write)?;
             let passengers = request.passengers.len();
             let input = HoldInput {
                 deadline: call.deadline,
                 request_id: convert::client_id("request_id", &request.request_id)?,
                 user_id,
-                key: convert::train_date("train_date", request.train_date.as_ref())?,
+                key,
                 from_station: request.from_station,
                 to_station: request.to_station,
                 passengers: convert::passengers(&request.passengers)?,
@@ -135,9 +214,13 @@ impl booking_server::Booking for BookingService {
     async fn confirm(&self, request: Request<pb::ConfirmRequest>) -> Reply<pb::Order> {
         let span = observe::span("Confirm", &request);
         observe::observed("Confirm", span, async move {
-            let call = Call::of(&request)?;
-            let request = request.into_inner();
-            let (order_id, user) = self.admit_order_write(&call, &request.order_id, &request.user_id)?;
+            let call = self.call(&request)?;
+            let (order_id, user) =
+                self.admit_order_write(&call, &request.get_ref().order_id, &request.get_ref().user_id)?;
+            if let Some((cluster, address)) = self.order_elsewhere(&request.get_ref().order_id, &request).await? {
+                let onward = forward(cluster, request)?;
+                return route::relayed(cluster.booking_client(&address)?.confirm(onward).await);
+            }
             let order = self.engine.confirm(order_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
             Ok(Response::new(convert::order_pb(&order)))
         })
@@ -147,9 +230,13 @@ impl booking_server::Booking for BookingService {
     async fn cancel(&self, request: Request<pb::CancelRequest>) -> Reply<pb::Order> {
         let span = observe::span("Cancel", &request);
         observe::observed("Cancel", span, async move {
-            let call = Call::of(&request)?;
-            let request = request.into_inner();
-            let (order_id, user) = self.admit_order_write(&call, &request.order_id, &request.user_id)?;
+            let call = self.call(&request)?;
+            let (order_id, user) =
+                self.admit_order_write(&call, &request.get_ref().order_id, &request.get_ref().user_id)?;
+            if let Some((cluster, address)) = self.order_elsewhere(&request.get_ref().order_id, &request).await? {
+                let onward = forward(cluster, request)?;
+                return route::relayed(cluster.booking_client(&address)?.cancel(onward).await);
+            }
             let order = self.engine.cancel(order_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
             Ok(Response::new(convert::order_pb(&order)))
         })
@@ -162,8 +249,11 @@ impl booking_server::Booking for BookingService {
             let caller = auth::caller(&request)?;
             let user = auth::order_scope(&caller, &request.get_ref().user_id)?;
             self.admit_read(&request, user.as_deref())?;
-            let request = request.into_inner();
-            let order_id = convert::order_id("order_id", &request.order_id)?;
+            let order_id = convert::order_id("order_id", &request.get_ref().order_id)?;
+            if let Some((cluster, address)) = self.order_elsewhere(&request.get_ref().order_id, &request).await? {
+                let onward = forward(cluster, request)?;
+                return route::relayed(cluster.booking_client(&address)?.get_order(onward).await);
+            }
             let order = self.engine.get_order(order_id, user.as_deref()).await.map_err(engine_status)?;
             Ok(Response::new(convert::order_pb(&order)))
         })
@@ -176,9 +266,13 @@ impl booking_server::Booking for BookingService {
             let caller = auth::caller(&request)?;
             let user = auth::acting_user(&caller, &request.get_ref().user_id)?;
             self.admit_read(&request, Some(&user))?;
+            let metadata = request.metadata().clone();
             let request = request.into_inner();
             let limit = convert::page_size("page_size", request.page_size, ORDERS_PAGE_DEFAULT, ORDERS_PAGE_MAX)?;
             let after = convert::orders_after("page_token", &request.page_token)?;
+            if let Some(cluster) = &self.cluster {
+                return self.list_orders_in_cluster(cluster, &metadata, &user, after, limit).await.map(Response::new);
+            }
             let page = self.engine.list_orders(&user, after, limit).await.map_err(engine_status)?;
             Ok(Response::new(pb::ListOrdersResponse {
                 orders: page.orders.iter().map(convert::order_pb).collect(),
@@ -217,11 +311,97 @@ impl booking_server::Booking for BookingService {
     }
 }
 
+impl BookingService {
+    /// A user's orders from the journal's order index, each read from the
+    /// node that serves its train-date.
+    async fn list_orders_in_cluster(
+        &self,
+        cluster: &Cluster,
+        metadata: &tonic::metadata::MetadataMap,
+        user: &str,
+        after: Option<engine::domain::order::OrderId>,
+        limit: usize,
+    ) -> Result<pb::ListOrdersResponse, Status> {
+        let (order_ids, more, total) =
+            self.engine.stored_user_orders(user, after, limit).await.map_err(engine_status)?;
+        let mut orders = Vec::with_capacity(order_ids.len());
+        for order_id in &order_ids {
+            let home = self.engine.locate_order(*order_id).await.map_err(engine_status)?;
+            let remote = match &home {
+                Some(key) => match cluster.route(key, false).map_err(engine_status)? {
+                    Route::Local => None,
+                    Route::Remote(address) => Some(address),
+                },
+                None => None,
+            };
+            let order = match remote {
+                Some(address) => {
+                    let ask = pb::GetOrderRequest { order_id: order_id.to_string(), user_id: user.to_owned() };
+                    let onward = cluster.onward(metadata, ask, None, false);
+                    route::relayed(cluster.booking_client(&address)?.get_order(onward).await)?.into_inner()
+                }
+                None => convert::order_pb(&self.engine.get_order(*order_id, Some(user)).await.map_err(engine_status)?),
+            };
+            orders.push(order);
+        }
+        let next_page_token = match order_ids.last() {
+            Some(last) if more => convert::orders_page_token(last),
+            _ => String::new(),
+        };
+        Ok(pb::ListOrdersResponse { orders, next_page_token, total: total as u32 })
+    }
+}
+
+/// `request` as a call to another node, with the caller's token and deadline.
+fn forward<T>(cluster: &Cluster, request: Request<T>) -> Result<Request<T>, Status> {
+    let deadline = crate::admission::deadline(&request)?;
+    let metadata = request.metadata().clone();
+    Ok(cluster.onward(&metadata, request.into_inner(), deadline, false))
+}
+
+/// Asks every other member for its share of a search; a member that does
+/// not answer leaves its trains out (its slots move to the others within a
+/// lease) rather than failing everyone's search.
+async fn gather_searches(
+    cluster: &Cluster,
+    peers: &[(String, String)],
+    metadata: &tonic::metadata::MetadataMap,
+    request: &pb::SearchTrainsRequest,
+) -> Vec<pb::TrainOffer> {
+    let mut asking = tokio::task::JoinSet::new();
+    for (node, address) in peers {
+        let onward = cluster.onward(metadata, request.clone(), None, true);
+        let client = cluster.booking_client(address);
+        let node = node.clone();
+        asking.spawn(async move {
+            let answered = match client {
+                Ok(mut client) => client.search_trains(onward).await,
+                Err(status) => Err(status),
+            };
+            (node, answered)
+        });
+    }
+    let mut trains = Vec::new();
+    while let Some(joined) = asking.join_next().await {
+        match joined {
+            Ok((_, Ok(reply))) => trains.extend(reply.into_inner().trains),
+            Ok((node, Err(status))) => {
+                metrics::counter!("seat_cluster_partial_searches_total").increment(1);
+                tracing::warn!(%node, %status, "a node did not answer its share of a search");
+            }
+            Err(_) => {}
+        }
+    }
+    trains
+}
+
 /// What admission needs to know about a call before its body is read.
 pub(crate) struct Call {
     pub caller: auth::Caller,
     pub peer: Option<std::net::IpAddr>,
     pub deadline: Option<std::time::Instant>,
+    /// Forwarded by another member of the cluster, which admitted it.
+    pub forwarded: bool,
 }
 
 impl Call {
@@ -232,6 +412,7 @@ impl Call {
             caller,
             peer: request.remote_addr().map(|address| address.ip()),
             deadline: crate::admission::deadline(request)?,
+            forwarded: false,
         })
     }
 }

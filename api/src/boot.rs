@@ -7,6 +7,7 @@ use engine::actor::ActorSettings;
 use engine::clock::Clock;
 use engine::durability::{AckMode, Persistence, Store};
 use engine::facade::{Engine, EngineError, EngineSettings, RecoverySummary};
+use engine::slots::SlotTable;
 use persistence::journal::{Journal, JournalError};
 use persistence::mysql::MySqlJournal;
 use persistence::sqlite::SqliteJournal;
@@ -49,6 +50,9 @@ pub struct BootConfig {
     pub writer: WriterConfig,
     /// A train-date snapshots itself after this many events.
     pub snapshot_every_events: u64,
+    /// One node of a cluster: the engine serves only the slots it adopts,
+    /// and the journal refuses any stream without a fence.
+    pub sharded: bool,
 }
 
 impl BootConfig {
@@ -82,7 +86,13 @@ impl BootConfig {
             },
             ..WriterConfig::default()
         };
-        BootConfig { database, engine, writer, snapshot_every_events: config.snapshot_every_events.max(1) }
+        BootConfig {
+            database,
+            engine,
+            writer,
+            snapshot_every_events: config.snapshot_every_events.max(1),
+            sharded: config.clustered(),
+        }
     }
 }
 
@@ -100,6 +110,8 @@ pub struct Booted {
     pub writer: JoinHandle<()>,
     pub writer_stats: Arc<WriterStats>,
     pub recovery: RecoverySummary,
+    /// The served slots, when sharded.
+    pub slots: Option<Arc<SlotTable>>,
 }
 
 /// Opens the database, runs its migrations, starts the writer and recovers.
@@ -107,6 +119,10 @@ pub async fn boot(config: BootConfig, clock: Arc<dyn Clock>) -> Result<Booted, B
     match &config.database {
         Database::Sqlite { data_dir } => {
             let journal = SqliteJournal::open(&data_dir.join(SQLITE_FILE_NAME)).await?;
+            boot_on(journal, config, clock).await
+        }
+        Database::MySql { url } if config.sharded => {
+            let journal = MySqlJournal::connect(url).await?.require_fences();
             boot_on(journal, config, clock).await
         }
         Database::MySql { url } => {
@@ -121,7 +137,14 @@ async fn boot_on<J: Journal>(journal: J, config: BootConfig, clock: Arc<dyn Cloc
     let (sink, writer, writer_stats) = start_writer(Arc::clone(&journal), config.writer);
     let store: Arc<dyn Store> = Arc::new(JournalStore::new(journal));
     let persistence = Persistence { sink, store, snapshot_every_events: config.snapshot_every_events };
-    let engine = Arc::new(Engine::start(config.engine, clock, Some(persistence)));
+    let engine = Engine::start(config.engine, clock, Some(persistence));
+    let (engine, slots) = if config.sharded {
+        let (engine, slots) = engine.sharded();
+        (engine, Some(slots))
+    } else {
+        (engine, None)
+    };
+    let engine = Arc::new(engine);
     let recovery = engine.recover().await?;
-    Ok(Booted { engine, writer, writer_stats, recovery })
+    Ok(Booted { engine, writer, writer_stats, recovery, slots })
 }

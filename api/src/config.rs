@@ -57,7 +57,22 @@ pub struct SeatdConfig {
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
     pub rate_limits: RateLimits,
+    /// etcd client URLs; non-empty makes this node one of a cluster.
+    pub cluster_etcd: Vec<String>,
+    /// This node's id in the cluster: unique among live nodes.
+    pub node_id: Option<String>,
+    /// host:port the other nodes reach this node's gRPC on.
+    pub advertise: Option<String>,
+    /// Time-to-live of the node's etcd lease, in ms: a node that stops
+    /// renewing loses its slots this long after its last renewal.
+    pub lease_ttl_ms: u64,
+    /// Key prefix of this cluster in etcd, so clusters can share one etcd.
+    pub cluster_prefix: String,
 }
+
+/// Default lease: 3 s keeps failover within a few seconds while riding out
+/// a garbage-collection pause or a slow disk on the etcd side.
+pub const LEASE_TTL_MS_DEFAULT: u64 = 3_000;
 
 impl Default for SeatdConfig {
     fn default() -> Self {
@@ -83,6 +98,11 @@ impl Default for SeatdConfig {
             tls_cert_file: None,
             tls_key_file: None,
             rate_limits: RateLimits::default(),
+            cluster_etcd: Vec::new(),
+            node_id: None,
+            advertise: None,
+            lease_ttl_ms: LEASE_TTL_MS_DEFAULT,
+            cluster_prefix: "/seat".into(),
         }
     }
 }
@@ -181,6 +201,22 @@ pub struct Flags {
     pub peer_requests_per_sec: Option<u32>,
     #[arg(long, env = "SEATD_PEER_BURST")]
     pub peer_burst: Option<u32>,
+    /// Run as one node of a cluster: etcd client URLs, comma-separated
+    /// (needs --node-id, --advertise and a MySQL --database-url).
+    #[arg(long, env = "SEATD_CLUSTER_ETCD", value_delimiter = ',')]
+    pub cluster_etcd: Option<Vec<String>>,
+    /// This node's id, unique among the cluster's live nodes.
+    #[arg(long, env = "SEATD_NODE_ID")]
+    pub node_id: Option<String>,
+    /// host:port the other nodes reach this node's gRPC on.
+    #[arg(long, env = "SEATD_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// The node's etcd lease time-to-live, in ms [default: 3000].
+    #[arg(long, env = "SEATD_LEASE_TTL_MS")]
+    pub lease_ttl_ms: Option<u64>,
+    /// Key prefix of the cluster in etcd [default: /seat].
+    #[arg(long, env = "SEATD_CLUSTER_PREFIX")]
+    pub cluster_prefix: Option<String>,
 }
 
 impl SeatdConfig {
@@ -205,10 +241,12 @@ impl SeatdConfig {
             hold_ttl_secs
         );
         take!(allocation_policy, presale_days, presale_run_at, mailbox_pending_max, metrics_listen, log_format);
+        take!(cluster_etcd, lease_ttl_ms, cluster_prefix);
         macro_rules! take_optional {
             ($($field:ident),*) => { $(if flags.$field.is_some() { config.$field = flags.$field.clone(); })* };
         }
         take_optional!(database_url, arbiters, jwt_secret_file, jwt_rs256_public_key, tls_cert_file, tls_key_file);
+        take_optional!(node_id, advertise);
         let limits = &mut config.rate_limits;
         macro_rules! take_limit {
             ($($field:ident),*) => { $(if let Some(value) = flags.$field { limits.$field = value; })* };
@@ -219,7 +257,57 @@ impl SeatdConfig {
         if config.tls_cert_file.is_some() != config.tls_key_file.is_some() {
             return Err("tls_cert_file and tls_key_file go together".into());
         }
+        config.check_cluster()?;
         Ok(config)
+    }
+
+    /// Whether this node runs as one of a cluster.
+    pub fn clustered(&self) -> bool {
+        !self.cluster_etcd.is_empty()
+    }
+
+    /// A cluster needs a shared MySQL journal (SQLite is one machine's file),
+    /// a node id and an address the others can reach; refused at start-up,
+    /// with the reason, rather than run half-configured.
+    fn check_cluster(&self) -> Result<(), String> {
+        if !self.clustered() {
+            let stray = [("node_id", self.node_id.is_some()), ("advertise", self.advertise.is_some())];
+            return match stray.iter().find(|(_, set)| *set) {
+                Some((key, _)) => Err(format!("{key} is only for cluster mode: set cluster_etcd too")),
+                None => Ok(()),
+            };
+        }
+        if !self.database_url.as_deref().is_some_and(|url| url.starts_with("mysql://")) {
+            return Err("cluster mode needs a shared MySQL journal: set database_url to mysql://... \
+                        (the embedded SQLite journal is one machine's file)"
+                .into());
+        }
+        let node_id = self.node_id.as_deref().ok_or("cluster mode needs node_id (--node-id)")?;
+        if node_id.is_empty()
+            || node_id.len() > 64
+            || !node_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            return Err(format!("node_id {node_id:?}: 1 to 64 characters of letters, digits, '-', '_' or '.'"));
+        }
+        let advertise = self.advertise.as_deref().ok_or("cluster mode needs advertise (--advertise HOST:PORT)")?;
+        if advertise.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
+            return Err(format!("advertise {advertise:?}: expected HOST:PORT"));
+        }
+        if let Some(url) =
+            self.cluster_etcd.iter().find(|url| !url.starts_with("http://") && !url.starts_with("https://"))
+        {
+            return Err(format!("cluster_etcd {url:?}: expected http://HOST:PORT"));
+        }
+        if self.tls_cert_file.is_some() {
+            return Err("cluster mode serves plaintext gRPC between nodes; TLS is not supported with it yet".into());
+        }
+        if !(500..=60_000).contains(&self.lease_ttl_ms) {
+            return Err(format!("lease_ttl_ms {}: from 500 to 60000", self.lease_ttl_ms));
+        }
+        if !self.cluster_prefix.starts_with('/') || self.cluster_prefix.ends_with('/') {
+            return Err(format!("cluster_prefix {:?}: starts with '/' and does not end with one", self.cluster_prefix));
+        }
+        Ok(())
     }
 
     /// The TLS identity to serve with, if configured.

@@ -4,6 +4,7 @@
 //! Modules:
 //! - `admission`: rate limits per user and peer by RPC class, and client deadlines.
 //! - `auth`: JWT bearer tokens (HS256/RS256), roles, and the interceptor that checks them.
+//! - `cluster`: cluster mode: slots over nodes, ownership in etcd, routing and forwarding.
 //! - `boot`: opens the journal (SQLite or MySQL), starts the writer and recovers the engine.
 //! - `observe`: per-RPC tracing spans and Prometheus metrics, and the metrics endpoint.
 //! - `pb`: code generated from `proto/seat/v1` (lints off).
@@ -24,6 +25,7 @@ pub mod admission;
 pub mod auth;
 pub mod booking;
 pub mod boot;
+pub mod cluster;
 pub mod codec;
 pub mod config;
 pub mod convert;

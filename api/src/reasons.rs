@@ -67,6 +67,9 @@ reasons! {
     NOT_DURABLE => Unavailable,
         "The write was decided but its commit failed, so it did not happen; retry with the same request_id.";
     TRAIN_DATE_STOPPED => Unavailable, "The train-date is shutting down or was archived.";
+    NOT_IN_CLUSTER => FailedPrecondition, "A cluster call reached a seatd that runs alone.";
+    SLOT_MOVED => Unavailable,
+        "In a cluster: the train-date's slot is moving to another node, or this node lost it; retry with the same request_id.";
     STORE_UNAVAILABLE => Unavailable, "An admin change could not be saved: the database is unavailable.";
     DEADLINE_EXCEEDED => DeadlineExceeded, "The call's deadline passed before it was processed; nothing changed.";
     INVARIANT_BROKEN => Internal,

@@ -4,6 +4,7 @@ use crate::admin::AdminService;
 use crate::admission::Admission;
 use crate::auth::{Authenticator, Role};
 use crate::booking::BookingService;
+use crate::cluster::Cluster;
 use crate::pb::{FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer};
 use crate::reasons::MESSAGE_TOO_LARGE;
 use crate::status::refusal;
@@ -34,6 +35,8 @@ pub struct ServeOptions {
     pub writer_stats: Option<Arc<WriterStats>>,
     /// Serve TLS with this identity instead of plaintext.
     pub tls: Option<tonic::transport::Identity>,
+    /// In a cluster: this node's part, to route and gather across nodes.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight calls.
@@ -43,7 +46,7 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let ServeOptions { authenticator, admission, writer_stats, tls } = options;
+    let ServeOptions { authenticator, admission, writer_stats, tls, cluster } = options;
     let pruner = tokio::spawn(forget_idle_buckets(admission.clone()));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<BookingServer<BookingService>>().await;
@@ -57,12 +60,12 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let booking = BookingServer::new(BookingService::new(Arc::clone(&engine), admission.clone()))
-        .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
+    let booking = BookingService::new(Arc::clone(&engine), admission.clone()).in_cluster(cluster.clone());
+    let booking = BookingServer::new(booking).max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let booking =
         InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
-    let admin = AdminServer::new(AdminService::new(engine, admission.clone(), writer_stats))
-        .max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
+    let admin = AdminService::new(engine, admission.clone(), writer_stats).in_cluster(cluster);
+    let admin = AdminServer::new(admin).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
     let admin = InterceptedService::new(admin, authenticator.interceptor(&[Role::Admin]));
     let mut builder = tonic::transport::Server::builder();
     if let Some(identity) = tls {

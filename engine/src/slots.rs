@@ -11,7 +11,7 @@
 
 use crate::domain::state::TrainDateKey;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Slots in a cluster. Fixed for the life of a deployment: changing it would
 /// move every train-date at once. 1,024 spreads 210,000 train-dates at about
@@ -72,6 +72,9 @@ pub fn rendezvous_owner<'a>(slot: SlotId, members: impl IntoIterator<Item = &'a 
 /// (which claims and releases). A token of 0 means "not served here".
 pub struct SlotTable {
     tokens: Box<[AtomicU64]>,
+    /// Set once a slot's train-dates have all been recovered and started:
+    /// until then a request for it is SLOT_MOVED (retry), not NOT_FOUND.
+    ready: Box<[AtomicBool]>,
     /// Slots whose appends came back fenced: another node owns them now. The
     /// cluster layer drains this and stops serving them.
     fenced: Mutex<Vec<SlotId>>,
@@ -83,6 +86,7 @@ impl Default for SlotTable {
     fn default() -> Self {
         SlotTable {
             tokens: (0..SLOT_COUNT).map(|_| AtomicU64::new(0)).collect(),
+            ready: (0..SLOT_COUNT).map(|_| AtomicBool::new(false)).collect(),
             fenced: Mutex::new(Vec::new()),
             fenced_notify: tokio::sync::Notify::new(),
         }
@@ -107,8 +111,20 @@ impl SlotTable {
         self.tokens[usize::from(fence.slot)].store(fence.token, Ordering::Release);
     }
 
+    /// Marks `slot` recovered: its train-dates are all running here.
+    pub fn mark_ready(&self, slot: SlotId) {
+        assert!(self.token(slot).is_some(), "only a served slot becomes ready");
+        self.ready[usize::from(slot)].store(true, Ordering::Release);
+    }
+
+    /// Whether `slot` is served here and recovered.
+    pub fn is_ready(&self, slot: SlotId) -> bool {
+        self.ready[usize::from(slot)].load(Ordering::Acquire) && self.token(slot).is_some()
+    }
+
     /// Stops serving `slot`; returns the token it had.
     pub fn clear(&self, slot: SlotId) -> Option<u64> {
+        self.ready[usize::from(slot)].store(false, Ordering::Release);
         let token = self.tokens[usize::from(slot)].swap(0, Ordering::AcqRel);
         (token != 0).then_some(token)
     }

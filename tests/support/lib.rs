@@ -159,8 +159,13 @@ impl TestServer {
         tls: Option<tonic::transport::Identity>,
     ) -> Self {
         let today = NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").expect("date");
-        let config =
-            BootConfig { database, engine: settings, writer: WriterConfig::default(), snapshot_every_events: 50 };
+        let config = BootConfig {
+            database,
+            engine: settings,
+            writer: WriterConfig::default(),
+            snapshot_every_events: 50,
+            sharded: false,
+        };
         let booted = api::boot::boot(config, clock.clone()).await.expect("boots on its journal");
         let engine = booted.engine;
         api::demo::load_demo(&engine, today).await.expect("demo loads");
@@ -171,7 +176,8 @@ impl TestServer {
         let writer_stats = Some(booted.writer_stats);
         let served = tokio::spawn(async move {
             let authenticator = Authenticator::new(Some(TEST_JWT_SECRET), None).expect("test secret is long enough");
-            let options = ServeOptions { authenticator, admission: Admission::new(limits), writer_stats, tls };
+            let options =
+                ServeOptions { authenticator, admission: Admission::new(limits), writer_stats, tls, cluster: None };
             api::server::serve(listener, served_engine, options, async {
                 let _ = shutdown_rx.await;
             })

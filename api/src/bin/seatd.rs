@@ -3,6 +3,8 @@
 use api::admission::Admission;
 use api::auth::Authenticator;
 use api::boot::{BootConfig, boot};
+use api::cluster::coordinator::Coordinator;
+use api::cluster::{Cluster, ClusterConfig};
 use api::config::{Flags, LogFormat, SeatdConfig};
 use api::demo::{DEMO_PRESALE_DAYS, DEMO_TOKENS_FILE, demo_secret, load_demo, write_demo_tokens};
 use api::server::ServeOptions;
@@ -54,9 +56,23 @@ async fn run(config: SeatdConfig, demo: bool) -> Result<(), AnyError> {
         let summary = load_demo(&engine, today).await?;
         info!(trains = summary.trains, newly_opened = summary.train_dates_opened, first_date = %today, days = DEMO_PRESALE_DAYS + 1, "demo timetable loaded");
     }
-    let scheduler = tokio::spawn(api::scheduler::run_daily(Arc::clone(&engine), config.presale_time()?));
     let gauges = tokio::spawn(api::observe::publish_engine_gauges(Arc::clone(&engine)));
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    // In a cluster the presale scheduler runs on the elected node only.
+    let scheduler = match &booted.slots {
+        None => Some(tokio::spawn(api::scheduler::run_daily(Arc::clone(&engine), config.presale_time()?))),
+        Some(_) => None,
+    };
+    let (cluster, coordinator) = match booted.slots.clone() {
+        Some(slots) => {
+            let (cluster, coordinator) = join_cluster(&config, Arc::clone(&engine), slots).await?;
+            if demo {
+                cluster.announce_change().await.map_err(|status| status.message().to_owned())?;
+            }
+            (Some(cluster), Some(coordinator))
+        }
+        None => (None, None),
+    };
     // Scripts and the crash test read the bound address from this line.
     let scheme = if config.tls_cert_file.is_some() { "TLS" } else { "plaintext" };
     info!("serving gRPC on {} ({scheme}; booking, admin, health, reflection)", listener.local_addr()?);
@@ -65,9 +81,19 @@ async fn run(config: SeatdConfig, demo: bool) -> Result<(), AnyError> {
         admission: Admission::new(config.rate_limits),
         writer_stats: Some(booted.writer_stats),
         tls: config.tls_identity()?,
+        cluster,
     };
-    api::server::serve(listener, Arc::clone(&engine), options, shutdown_signal()).await?;
-    scheduler.abort();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Hand every slot to the others before the server stops answering.
+        if let Some(coordinator) = coordinator {
+            coordinator.leave().await;
+        }
+    };
+    api::server::serve(listener, Arc::clone(&engine), options, shutdown).await?;
+    if let Some(scheduler) = scheduler {
+        scheduler.abort();
+    }
     gauges.abort();
     info!("stopped accepting; flushing the journal");
     drop(engine);
@@ -76,6 +102,36 @@ async fn run(config: SeatdConfig, demo: bool) -> Result<(), AnyError> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// Time to reach our own advertised address: a wrong address must fail at
+/// start-up, not later as calls that other nodes cannot forward.
+const ADVERTISE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Checks the advertised address reaches this server, then joins the
+/// cluster (refused if a live node has this node's id).
+async fn join_cluster(
+    config: &SeatdConfig,
+    engine: Arc<engine::facade::Engine>,
+    slots: Arc<engine::slots::SlotTable>,
+) -> Result<(Arc<Cluster>, Coordinator), AnyError> {
+    let advertise = config.advertise.clone().expect("checked with the configuration");
+    match tokio::time::timeout(ADVERTISE_CHECK_TIMEOUT, tokio::net::TcpStream::connect(&advertise)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => return Err(format!("advertise {advertise}: not reachable from this node: {error}").into()),
+        Err(_) => return Err(format!("advertise {advertise}: no answer within {ADVERTISE_CHECK_TIMEOUT:?}").into()),
+    }
+    let cluster_config = ClusterConfig {
+        etcd_endpoints: config.cluster_etcd.clone(),
+        node_id: config.node_id.clone().expect("checked with the configuration"),
+        advertise,
+        lease_ttl: Duration::from_millis(config.lease_ttl_ms),
+        prefix: config.cluster_prefix.clone(),
+        presale_run_at: config.presale_time()?,
+    };
+    let cluster = Cluster::new(cluster_config, engine, slots);
+    let coordinator = Coordinator::join(Arc::clone(&cluster)).await?;
+    Ok((cluster, coordinator))
 }
 
 fn init_logging(format: LogFormat) {

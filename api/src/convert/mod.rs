@@ -3,12 +3,14 @@
 //! Page tokens are opaque keyset cursors (`page_token`).
 
 mod catalogue;
+mod cluster;
 mod fields;
 mod page_token;
 mod replies;
 mod timetable;
 
 pub use catalogue::*;
+pub use cluster::*;
 pub use fields::*;
 pub use page_token::*;
 pub use replies::*;

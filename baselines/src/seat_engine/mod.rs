@@ -309,7 +309,7 @@ impl SeatEngine {
     }
 
     async fn boot(&self) -> Result<(), BaselineError> {
-        let Booted { engine, writer, writer_stats, recovery } =
+        let Booted { engine, writer, writer_stats, recovery, .. } =
             boot(self.inner.boot.clone(), Arc::clone(&self.inner.clock))
                 .await
                 .map_err(|error| BaselineError::Engine(format!("boot: {error}")))?;

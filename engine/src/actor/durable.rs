@@ -141,7 +141,11 @@ impl TrainDateActor {
 
     /// Stops the actor once everything applied so far has left the journal
     /// queue and committed (or failed), then answers `value`.
-    pub(super) fn stop_when_durable<T: 'static>(&mut self, value: T, ctx: &mut Context<Self>) -> ResponseActFuture<Self, T> {
+    pub(super) fn stop_when_durable<T: 'static>(
+        &mut self,
+        value: T,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, T> {
         match self.read_barrier() {
             Ok(Some(ack)) => Box::pin(ack.receiver.into_actor(self).map(move |_, _, ctx| {
                 ctx.stop();

@@ -16,8 +16,8 @@ use crate::durability::{
 };
 use crate::error::{CommandError, Unavailable};
 use crate::orders::OrderIndex;
-use crate::test_fixtures::template;
 use crate::slots::{SlotFence, SlotId};
+use crate::test_fixtures::template;
 use actix::Actor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

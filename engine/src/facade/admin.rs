@@ -125,7 +125,7 @@ impl Engine {
         for (train, plan) in &trains {
             for day in 0..=(last - first).num_days() as u64 {
                 let key = TrainDateKey::new(train.clone(), first + Days::new(day));
-                if super::presale::run_finished(key.date, plan, now_ms) {
+                if super::presale::run_finished(key.date, &plan.template, now_ms) {
                     summary.finished += 1;
                 } else if self.registry.get(&key).is_some() {
                     summary.already_open += 1;

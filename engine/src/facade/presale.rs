@@ -3,7 +3,6 @@
 
 use super::{Engine, EngineError};
 use crate::actor::Retire;
-use crate::domain::plan::TrainPlan;
 use crate::domain::state::{TrainDateKey, service_day_start_ms};
 
 /// A train-date is retired this long after it reaches its terminus, so late
@@ -38,8 +37,18 @@ impl Engine {
     /// than `RETIRE_AFTER_ARRIVAL_MS` ago.
     async fn retire_finished(&self) -> Result<usize, EngineError> {
         let now_ms = self.now_ms();
-        let finished: Vec<TrainDateKey> =
+        let mut finished: Vec<TrainDateKey> =
             self.registry.sorted_keys().into_iter().filter(|key| self.finished_by(key, now_ms)).collect();
+        if let (Some(_), Some(store)) = (self.slots(), self.store()) {
+            // In a cluster the scheduler runs on one node: it archives every
+            // finished train-date; their owners stop them as they sync.
+            let stored = store.load_train_dates().await.map_err(|cause| EngineError::store("train-dates", cause))?;
+            finished = stored
+                .into_iter()
+                .filter(|(key, template)| run_finished(key.date, &template, now_ms))
+                .map(|(key, _)| key)
+                .collect();
+        }
         if finished.is_empty() {
             return Ok(0);
         }
@@ -58,15 +67,19 @@ impl Engine {
 
     fn finished_by(&self, key: &TrainDateKey, now_ms: u64) -> bool {
         let Some(handle) = self.registry.get(key) else { return false };
-        run_finished(key.date, &handle.shared.view.load().plan, now_ms)
+        run_finished(key.date, &handle.shared.view.load().plan.template, now_ms)
     }
 }
 
 /// Whether a run of `plan` leaving on `date` reached its terminus more than
 /// `RETIRE_AFTER_ARRIVAL_MS` before `now_ms`. Such a train-date is retired,
 /// and is never opened (or reopened) again.
-pub(super) fn run_finished(date: chrono::NaiveDate, plan: &TrainPlan, now_ms: u64) -> bool {
-    let terminus = plan.template.stops.last().expect("a train has stops");
+pub(super) fn run_finished(
+    date: chrono::NaiveDate,
+    template: &crate::domain::timetable::TrainTemplate,
+    now_ms: u64,
+) -> bool {
+    let terminus = template.stops.last().expect("a train has stops");
     let arrival_ms = service_day_start_ms(date) + u64::from(terminus.time_minutes()) * 60_000;
     now_ms >= arrival_ms + RETIRE_AFTER_ARRIVAL_MS
 }

@@ -38,16 +38,8 @@ impl Engine {
     pub async fn recover(&self) -> Result<RecoverySummary, EngineError> {
         let started = Instant::now();
         let Some(store) = self.store().cloned() else { return Ok(RecoverySummary::default()) };
-        let corrupt = |detail: String| EngineError::store("catalog", StoreError::Corrupt { detail });
         let catalog = store.load_catalog().await.map_err(|cause| EngineError::store("catalog", cause))?;
-        self.catalog
-            .upsert_stations(&catalog.stations)
-            .map_err(|(index, error)| corrupt(format!("stored station {index} is invalid: {error}")))?;
-        for train in &catalog.trains {
-            self.catalog
-                .upsert_train(train.clone())
-                .map_err(|error| corrupt(format!("stored train {}: {error}", train.code)))?;
-        }
+        self.load_timetable(&catalog)?;
         // In a cluster, train-dates start as their slots are adopted.
         let train_dates = if self.slots.is_some() { Vec::new() } else { catalog.train_dates };
         let (recovered, orders) = self.start_stored(train_dates).await?;
@@ -60,6 +52,20 @@ impl Engine {
         };
         info!(?summary, "recovered; every train-date's counts equal a recount");
         Ok(summary)
+    }
+
+    /// Takes the stored stations and trains into the catalog.
+    pub(super) fn load_timetable(&self, catalog: &crate::durability::StoredCatalog) -> Result<(), EngineError> {
+        let corrupt = |detail: String| EngineError::store("catalog", StoreError::Corrupt { detail });
+        self.catalog
+            .upsert_stations(&catalog.stations)
+            .map_err(|(index, error)| corrupt(format!("stored station {index} is invalid: {error}")))?;
+        for train in &catalog.trains {
+            self.catalog
+                .upsert_train(train.clone())
+                .map_err(|error| corrupt(format!("stored train {}: {error}", train.code)))?;
+        }
+        Ok(())
     }
 
     /// Loads each stored train-date (snapshot plus tail), checks it against

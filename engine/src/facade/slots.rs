@@ -4,6 +4,7 @@
 
 use super::{Engine, EngineError};
 use crate::actor::Release;
+use crate::domain::order::OrderId;
 use crate::domain::state::TrainDateKey;
 use crate::domain::timetable::TrainTemplate;
 use crate::error::Unavailable;
@@ -53,6 +54,12 @@ impl Engine {
             slots.set(*fence);
         }
         let (started_count, orders) = self.start_stored(train_dates).await?;
+        for fence in fences {
+            // Released meanwhile (a newer claim, or shutdown): stays unready.
+            if slots.token(fence.slot) == Some(fence.token) {
+                slots.mark_ready(fence.slot);
+            }
+        }
         let adoption = SlotAdoption {
             adopted: fences.iter().map(|fence| fence.slot).collect(),
             train_dates: started_count,
@@ -60,7 +67,14 @@ impl Engine {
             fence_ms,
             recovery_ms: started.elapsed().as_millis() as u64 - fence_ms,
         };
-        info!(slots = adoption.adopted.len(), train_dates = started_count, orders, fence_ms, recovery_ms = adoption.recovery_ms, "slots adopted");
+        info!(
+            slots = adoption.adopted.len(),
+            train_dates = started_count,
+            orders,
+            fence_ms,
+            recovery_ms = adoption.recovery_ms,
+            "slots adopted"
+        );
         Ok(adoption)
     }
 
@@ -104,7 +118,71 @@ impl Engine {
             .read_fences(served.keys().copied().collect())
             .await
             .map_err(|cause| EngineError::store("slot fences", cause))?;
-        Ok(stored.into_iter().filter(|(slot, token)| served.get(slot).is_some_and(|mine| token > mine)).map(|(slot, _)| slot).collect())
+        Ok(stored
+            .into_iter()
+            .filter(|(slot, token)| served.get(slot).is_some_and(|mine| token > mine))
+            .map(|(slot, _)| slot)
+            .collect())
+    }
+
+    /// Catches up with admin changes another node made: reloads stations and
+    /// trains, starts the served slots' train-dates that were opened
+    /// elsewhere, and stops the ones archived elsewhere. Returns how many
+    /// started and stopped.
+    pub async fn sync_with_store(&self) -> Result<(usize, usize), EngineError> {
+        let Some(store) = self.store().cloned() else { return Ok((0, 0)) };
+        let catalog = store.load_catalog().await.map_err(|cause| EngineError::store("catalog", cause))?;
+        self.load_timetable(&catalog)?;
+        let stored: HashSet<&TrainDateKey> = catalog.train_dates.iter().map(|(key, _)| key).collect();
+        let archived: Vec<TrainDateKey> =
+            self.registry.sorted_keys().into_iter().filter(|key| !stored.contains(key)).collect();
+        for key in &archived {
+            let Some(handle) = self.registry.remove(key) else { continue };
+            if let Ok(orders) = handle.ask(key, crate::actor::Retire).await {
+                for (order_id, user) in orders {
+                    self.orders.forget(&order_id, &user);
+                }
+            }
+        }
+        let missing: Vec<(TrainDateKey, TrainTemplate)> =
+            catalog.train_dates.iter().filter(|(key, _)| self.serves(key) && !self.is_running(key)).cloned().collect();
+        let (started, _) = self.start_stored(missing).await?;
+        Ok((started, archived.len()))
+    }
+
+    /// The train-date of an order: from this node's index, else (in a
+    /// cluster) from the journal's order index.
+    pub async fn locate_order(&self, order_id: OrderId) -> Result<Option<TrainDateKey>, EngineError> {
+        if let Some(key) = self.orders.train_date_of(&order_id) {
+            return Ok(Some(key));
+        }
+        match (self.slots.as_ref(), self.store()) {
+            (Some(_), Some(store)) => {
+                let home =
+                    store.order_home(order_id).await.map_err(|cause| EngineError::store("order index", cause))?;
+                Ok(home.map(|(key, _)| key))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// A page of a user's order ids from the journal's order index (every
+    /// node's orders), whether more follow, and the user's total.
+    pub async fn stored_user_orders(
+        &self,
+        user_id: &str,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<(Vec<OrderId>, bool, usize), EngineError> {
+        let Some(store) = self.store() else { return Ok(self.orders.user_orders(user_id, after, limit)) };
+        let limit = limit.clamp(1, super::booking::ORDERS_PER_PAGE_MAX);
+        let (mut ids, total) = store
+            .user_orders(user_id.to_owned(), after, limit + 1)
+            .await
+            .map_err(|cause| EngineError::store("order index", cause))?;
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        Ok((ids, more, total))
     }
 
     /// SLOT_MOVED for a train-date this node does not serve now.
