@@ -1,5 +1,5 @@
 //! Operator commands: import a timetable, open train-dates, list them, close
-//! sales, engine counters, the presale run. One function per subcommand.
+//! sales, engine counters, the presale run, the cluster. One function per subcommand.
 
 use crate::Failure;
 use crate::parse::{date_arg, train_date};
@@ -70,5 +70,13 @@ pub async fn stats(session: &mut Session) -> Result<(), Failure> {
 pub async fn presale(session: &mut Session) -> Result<(), Failure> {
     let reply = session.admin.run_presale(pb::RunPresaleRequest {}).await?.into_inner();
     session.output.presale(&reply);
+    Ok(())
+}
+
+/// `seatctl cluster [--train T --date D]`
+pub async fn cluster(session: &mut Session, train: Option<String>, date: &str) -> Result<(), Failure> {
+    let train_date = train.map(|train| train_date(train, date)).transpose()?;
+    let reply = session.admin.cluster_status(pb::ClusterStatusRequest { train_date: train_date.clone() }).await?;
+    session.output.cluster(&reply.into_inner(), train_date.as_ref());
     Ok(())
 }

@@ -170,6 +170,14 @@ enum Command {
     /// Run the presale scheduler now: open the presale window for every
     /// train, retire finished train-dates.
     Presale,
+    /// The cluster: its nodes and the slots each owns; with --train (and
+    /// --date), which node serves that train-date.
+    Cluster {
+        #[arg(long)]
+        train: Option<String>,
+        #[arg(long, default_value = "today")]
+        date: String,
+    },
     /// Mint a development token (HS256) from a secret file; needs no server.
     Token {
         /// File holding the HS256 secret, e.g. data/demo-jwt-secret.
@@ -257,6 +265,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         Command::CloseSales { train, date } => admin::close_sales(session, train, &date).await,
         Command::Stats => admin::stats(session).await,
         Command::Presale => admin::presale(session).await,
+        Command::Cluster { train, date } => admin::cluster(session, train, &date).await,
         Command::Token { .. } => unreachable!("handled before connecting"),
     }
 }

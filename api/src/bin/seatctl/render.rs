@@ -71,6 +71,31 @@ impl Output {
         }
     }
 
+    pub fn cluster(&self, status: &pb::ClusterStatusResponse, asked: Option<&pb::TrainDate>) {
+        if self.json {
+            return self.print_json(status);
+        }
+        println!(
+            "{} nodes, {} slots, {} unowned (answered by {})",
+            status.nodes.len(),
+            status.slot_count,
+            status.slots_unowned,
+            status.node_id
+        );
+        println!("node             advertise              slots");
+        for node in &status.nodes {
+            println!("{:<16} {:<22} {:>5}", node.node_id, node.advertise, node.slots_owned);
+        }
+        if let Some(asked) = asked {
+            let owner =
+                if status.train_date_owner.is_empty() { "(nobody yet)" } else { status.train_date_owner.as_str() };
+            println!(
+                "{} {}: slot {}, served by {} (fencing token {})",
+                asked.train, asked.date, status.train_date_slot, owner, status.train_date_token
+            );
+        }
+    }
+
     pub fn presale(&self, reply: &pb::RunPresaleResponse) {
         if self.json {
             return self.print_json(reply);

@@ -73,6 +73,7 @@ fn resolve_token(args: &Args) -> Result<String, Failure> {
         | Command::CloseSales { .. }
         | Command::Stats
         | Command::Presale
+        | Command::Cluster { .. }
         | Command::Token { .. } => tokens.admin,
         Command::Hold { user: Some(_), .. } | Command::Orders { user: Some(_), .. } => tokens.agent,
         Command::Confirm { user: Some(_), .. } | Command::Cancel { user: Some(_), .. } => tokens.agent,
