@@ -5,7 +5,9 @@
 //!   `cargo run --release --bin seatd -- ARGS` starts the seatd binary (the
 //!   test's debug build) with ARGS, on a free port, without metrics, in a
 //!   temp directory; `cargo test --workspace --locked` is the command that
-//!   runs this very test. Any other line fails the test: teach it the new one.
+//!   runs this very test; the cluster walkthrough's lines (`cargo build`,
+//!   `tools/cluster-demo.sh`) are run by `cluster_walkthrough.rs`. Any other
+//!   line fails the test: teach it the new one.
 //! - ```console blocks: each `$ seatctl …` command (with `\` continuations)
 //!   runs the seatctl binary in that temp directory, beside the demo's
 //!   tokens, with SEATCTL_SERVER pointing at the test's seatd. It must exit 0
@@ -88,6 +90,9 @@ fn stand_in_for(line: &str, directory: &Path) -> Option<Seatd> {
     match words.as_slice() {
         ["cargo", "run", "--release", "--bin", "seatd", "--", args @ ..] => Some(Seatd::start(args, directory)),
         ["cargo", "test", "--workspace", "--locked"] => None,
+        // The cluster walkthrough: api/tests/cluster_walkthrough.rs runs it as written.
+        ["cargo", "build", "--release", "--bin", "seatd", "--bin", "seatctl"] => None,
+        ["tools/cluster-demo.sh", ..] => None,
         _ => panic!("README ```sh line {line:?} is not one this test can run; add it to stand_in_for"),
     }
 }
