@@ -375,6 +375,29 @@ mod tests {
     }
 
     #[test]
+    fn cluster_mode_is_refused_when_half_configured() {
+        let cluster = |database_url: Option<&str>, node_id: Option<&str>, advertise: Option<&str>| Flags {
+            cluster_etcd: Some(vec!["http://127.0.0.1:2379".into()]),
+            database_url: database_url.map(str::to_owned),
+            node_id: node_id.map(str::to_owned),
+            advertise: advertise.map(str::to_owned),
+            ..Flags::default()
+        };
+        let refused = |flags: Flags| SeatdConfig::layered(None, &flags).unwrap_err();
+        let mysql = Some("mysql://root@127.0.0.1:3306/seat");
+        assert!(refused(cluster(None, Some("n1"), Some("h:1"))).contains("MySQL"), "SQLite cannot be shared");
+        assert!(refused(cluster(mysql, None, Some("h:1"))).contains("node_id"));
+        assert!(refused(cluster(mysql, Some("n 1"), Some("h:1"))).contains("node_id"));
+        assert!(refused(cluster(mysql, Some("n1"), None)).contains("advertise"));
+        assert!(refused(cluster(mysql, Some("n1"), Some("host"))).contains("HOST:PORT"));
+        let stray = Flags { node_id: Some("n1".into()), ..Flags::default() };
+        assert!(refused(stray).contains("cluster"), "a node id without a cluster is a mistake");
+        let config = SeatdConfig::layered(None, &cluster(mysql, Some("n1"), Some("127.0.0.1:50051"))).unwrap();
+        assert!(config.clustered());
+        assert_eq!(config.lease_ttl_ms, LEASE_TTL_MS_DEFAULT);
+    }
+
+    #[test]
     fn the_example_file_documents_every_key_with_its_default() {
         let example = include_str!("../../seatd.example.toml");
         let parsed: SeatdConfig = toml::from_str(example).expect("example parses");

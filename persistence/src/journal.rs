@@ -171,7 +171,8 @@ pub trait Journal: Send + Sync + 'static {
     fn read_fences(&self, slots: &[SlotId]) -> impl Future<Output = Result<Vec<(SlotId, u64)>, JournalError>> + Send;
 
     /// The stream and user of an indexed order.
-    fn order_home(&self, order_id: &str) -> impl Future<Output = Result<Option<(String, String)>, JournalError>> + Send;
+    fn order_home(&self, order_id: &str)
+    -> impl Future<Output = Result<Option<(String, String)>, JournalError>> + Send;
 
     /// Up to `limit` of a user's order ids after `after` (from the first when
     /// None), in id order, and how many orders the user has in all.

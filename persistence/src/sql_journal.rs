@@ -9,11 +9,11 @@ use crate::journal::{
     AppendOutcome, FencedStream, Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend,
     parse_stream_id,
 };
-use engine::slots::{SlotFence, SlotId, slot_of};
 use crate::rows::{self, CarriageRow, StopRow, decode_error, sql_int};
 use crate::sql::{self, insert_rows};
 use crate::train_dates::{TemplateRow, TrainDateRow, TrainDateRows, parse_templates, train_date};
 use engine::domain::timetable::{Station, TrainTemplate};
+use engine::slots::{SlotFence, SlotId, slot_of};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Transaction, Type};
 use std::collections::HashMap;
 
@@ -198,7 +198,8 @@ where
             batch
         } else {
             // Rare: a slot moved. Its streams are left out; the rest commit.
-            admitted = batch.iter().filter(|append| !fenced.iter().any(|f| f.stream == append.stream)).cloned().collect();
+            admitted =
+                batch.iter().filter(|append| !fenced.iter().any(|f| f.stream == append.stream)).cloned().collect();
             &admitted
         };
         let rows = AppendRows::of(batch);

@@ -4,14 +4,14 @@
 
 use crate::codec::decode;
 use crate::journal::{Journal, StoredTrainDate, parse_stream_id, stream_id};
-use engine::domain::order::OrderId;
-use engine::slots::{SlotFence, SlotId};
 use engine::apply;
+use engine::domain::order::OrderId;
 use engine::domain::plan::TrainPlan;
 use engine::domain::snapshot::{SNAPSHOT_SCHEMA_VERSION, TrainDateSnapshot};
 use engine::domain::state::{TrainDateKey, TrainDateState};
 use engine::domain::timetable::{Station, TrainTemplate};
 use engine::durability::{BoxFuture, Store, StoreError, StoredCatalog};
+use engine::slots::{SlotFence, SlotId};
 use std::sync::Arc;
 
 /// Events read per query while replaying a stream; bounds memory per load.
@@ -111,7 +111,8 @@ impl<J: Journal> Store for JournalStore<J> {
     fn order_home(&self, order_id: OrderId) -> BoxFuture<Result<Option<(TrainDateKey, String)>, StoreError>> {
         let journal = self.journal();
         Box::pin(async move {
-            let Some((stream, user)) = journal.order_home(&order_id.to_string()).await.map_err(StoreError::from)? else {
+            let Some((stream, user)) = journal.order_home(&order_id.to_string()).await.map_err(StoreError::from)?
+            else {
                 return Ok(None);
             };
             let key = parse_stream_id(&stream)
@@ -129,7 +130,8 @@ impl<J: Journal> Store for JournalStore<J> {
         let journal = self.journal();
         Box::pin(async move {
             let after = after.map(|order_id| order_id.to_string());
-            let (ids, total) = journal.user_orders(&user_id, after.as_deref(), limit).await.map_err(StoreError::from)?;
+            let (ids, total) =
+                journal.user_orders(&user_id, after.as_deref(), limit).await.map_err(StoreError::from)?;
             let ids = ids
                 .iter()
                 .map(|id| id.parse().map_err(|_| StoreError::Corrupt { detail: format!("order id {id:?}") }))

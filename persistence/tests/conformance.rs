@@ -6,8 +6,8 @@ mod support;
 
 use engine::domain::snapshot::SNAPSHOT_SCHEMA_VERSION;
 use engine::domain::timetable::TrainTemplate;
-use seat_persistence::codec::{StoredEvent, decode};
 use engine::slots::{SlotFence, slot_of};
+use seat_persistence::codec::{StoredEvent, decode};
 use seat_persistence::journal::{Journal, JournalError, StoredSnapshot, StoredTrainDate, StreamAppend, stream_id};
 use support::Raw;
 use support::world::{self, append, events, key, order, snapshot, station, template};
@@ -325,7 +325,8 @@ async fn a_stale_fence_refuses_only_its_own_streams(journal: &impl Journal, raw:
     assert_eq!(raw.count("SELECT COUNT(*) FROM events WHERE fence_token = 20").await, 1);
     assert_eq!(raw.count("SELECT COUNT(*) FROM events WHERE fence_token = 10").await, 2);
     // A slot with no fence row refuses fenced streams too.
-    let unclaimed = (200..400).map(|n| key(&format!("G{n}"), 1)).find(|k| ![slot_a, slot_b].contains(&slot_of(k))).unwrap();
+    let unclaimed =
+        (200..400).map(|n| key(&format!("G{n}"), 1)).find(|k| ![slot_a, slot_b].contains(&slot_of(k))).unwrap();
     let outcome = journal.append(&[fenced(&stream_id(&unclaimed), 1..=1, slot_of(&unclaimed), 5)]).await.unwrap();
     assert_eq!(outcome.fenced[0].current, 0);
 }
@@ -333,7 +334,11 @@ async fn a_stale_fence_refuses_only_its_own_streams(journal: &impl Journal, raw:
 async fn fences_only_rise(journal: &impl Journal, _: &Raw) {
     let slot = 7;
     assert_eq!(journal.advance_fence(SlotFence { slot, token: 30 }, "n1", 1).await.unwrap(), 30);
-    assert_eq!(journal.advance_fence(SlotFence { slot, token: 25 }, "n2", 2).await.unwrap(), 30, "an older claim loses");
+    assert_eq!(
+        journal.advance_fence(SlotFence { slot, token: 25 }, "n2", 2).await.unwrap(),
+        30,
+        "an older claim loses"
+    );
     assert_eq!(journal.advance_fence(SlotFence { slot, token: 30 }, "n1", 3).await.unwrap(), 30, "idempotent");
     assert_eq!(journal.advance_fence(SlotFence { slot, token: 31 }, "n2", 4).await.unwrap(), 31);
     assert_eq!(journal.read_fences(&[slot, 8]).await.unwrap(), vec![(slot, 31)]);

@@ -6,11 +6,11 @@
 use super::{WriterConfig, start_writer};
 use crate::codec::StoredEvent;
 use crate::journal::{AppendOutcome, Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend};
-use engine::slots::{SlotFence, SlotId};
 use engine::domain::event::{EVENT_SCHEMA_VERSION, Event, EventRecord};
 use engine::domain::state::TrainDateKey;
 use engine::domain::timetable::{Station, TrainTemplate};
 use engine::durability::{JournalEntry, JournalFailure, JournalMessage, JournalSink};
+use engine::slots::{SlotFence, SlotId};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -151,15 +151,14 @@ async fn send(sink: &JournalSink, key: TrainDateKey, seq: u64) -> Ack {
         version: EVENT_SCHEMA_VERSION,
         event: Event::OrderConfirmed { order_id: engine::domain::order::OrderId(uuid::Uuid::nil()), at_ms: seq },
     };
-    let entry =
-        JournalEntry {
-            key,
-            records: vec![record],
-            snapshot: None,
-            durable_seq: Arc::new(AtomicU64::new(0)),
-            ack,
-            fence: None,
-        };
+    let entry = JournalEntry {
+        key,
+        records: vec![record],
+        snapshot: None,
+        durable_seq: Arc::new(AtomicU64::new(0)),
+        ack,
+        fence: None,
+    };
     sink.sender.send(JournalMessage::Append(entry)).await.expect("writer running");
     acked
 }
