@@ -10,7 +10,7 @@ use engine::domain::event::{EVENT_SCHEMA_VERSION, Event, EventRecord};
 use engine::domain::state::TrainDateKey;
 use engine::domain::timetable::{Station, TrainTemplate};
 use engine::durability::{JournalEntry, JournalFailure, JournalMessage, JournalSink};
-use engine::slots::{SlotFence, SlotId};
+use engine::slots::{SlotFence, SlotId, slot_of};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -145,6 +145,10 @@ fn key(train: usize) -> TrainDateKey {
 type Ack = oneshot::Receiver<Result<(), JournalFailure>>;
 
 async fn send(sink: &JournalSink, key: TrainDateKey, seq: u64) -> Ack {
+    send_fenced(sink, key, seq, None).await
+}
+
+async fn send_fenced(sink: &JournalSink, key: TrainDateKey, seq: u64, fence: Option<SlotFence>) -> Ack {
     let (ack, acked) = oneshot::channel();
     let record = EventRecord {
         seq,
@@ -157,7 +161,7 @@ async fn send(sink: &JournalSink, key: TrainDateKey, seq: u64) -> Ack {
         snapshot: None,
         durable_seq: Arc::new(AtomicU64::new(0)),
         ack,
-        fence: None,
+        fence,
     };
     sink.sender.send(JournalMessage::Append(entry)).await.expect("writer running");
     acked
@@ -251,4 +255,44 @@ async fn a_failed_batch_refuses_its_train_date_until_it_resumes_and_spares_the_o
     drop(sink);
     writer.await.unwrap();
     assert_eq!(journal.state.lock().unwrap().last_seq.get(&crate::journal::stream_id(&failing)), Some(&1));
+}
+
+/// Two train-dates in different slots.
+fn keys_in_two_slots() -> (TrainDateKey, TrainDateKey) {
+    let first = key(1);
+    let other = (2..500).map(key).find(|other| slot_of(other) != slot_of(&first)).expect("another slot");
+    (first, other)
+}
+
+#[tokio::test]
+async fn a_fenced_stream_fails_only_its_own_replies_and_the_rest_of_the_batch_commits() {
+    let directory = tempfile::tempdir().unwrap();
+    let journal = Arc::new(crate::sqlite::SqliteJournal::open(&directory.path().join("seat.db")).await.unwrap());
+    let (stale, current) = keys_in_two_slots();
+    let (stale_slot, current_slot) = (slot_of(&stale), slot_of(&current));
+    journal.advance_fence(SlotFence { slot: stale_slot, token: 5 }, "old", 1).await.unwrap();
+    journal.advance_fence(SlotFence { slot: current_slot, token: 7 }, "me", 1).await.unwrap();
+    // A newer owner claims the first slot.
+    journal.advance_fence(SlotFence { slot: stale_slot, token: 9 }, "new", 2).await.unwrap();
+    let (sink, _writer, stats) = start_writer(Arc::clone(&journal), config(1));
+    let refused = send_fenced(&sink, stale.clone(), 1, Some(SlotFence { slot: stale_slot, token: 5 })).await;
+    let accepted = send_fenced(&sink, current.clone(), 1, Some(SlotFence { slot: current_slot, token: 7 })).await;
+    match refused.await.unwrap() {
+        Err(JournalFailure::Fenced { slot, token: 5, current: 9 }) => assert_eq!(slot, stale_slot),
+        other => panic!("expected Fenced, got {other:?}"),
+    }
+    accepted.await.unwrap().expect("the stream with the current token commits");
+    assert_eq!(journal.last_seq(&crate::journal::stream_id(&stale)).await.unwrap(), 0);
+    assert_eq!(journal.last_seq(&crate::journal::stream_id(&current)).await.unwrap(), 1);
+    assert_eq!(stats.fenced_streams.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(stats.failed_batches.load(std::sync::atomic::Ordering::Relaxed), 0, "a fence is not a failed batch");
+}
+
+#[tokio::test]
+async fn a_journal_that_requires_fences_refuses_an_unfenced_stream() {
+    let directory = tempfile::tempdir().unwrap();
+    let journal = crate::sqlite::SqliteJournal::open(&directory.path().join("seat.db")).await.unwrap().require_fences();
+    let (sink, _writer, _) = start_writer(Arc::new(journal), config(1));
+    let acked = send(&sink, key(1), 1).await;
+    assert!(matches!(acked.await.unwrap(), Err(JournalFailure::Fenced { token: 0, .. })));
 }
