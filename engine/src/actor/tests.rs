@@ -139,3 +139,59 @@ fn a_rebuild_that_finds_corrupt_data_stops_and_says_so() {
         assert_eq!(store.loads.load(Ordering::SeqCst), 1);
     });
 }
+
+#[test]
+fn a_fenced_append_stops_the_actor_writing_and_reports_its_slot() {
+    actix_rt::System::new().block_on(async {
+        let plan = Arc::new(TrainPlan::new(template(4, &[(SeatClass::Second, 2, "ABCDF")])));
+        let date = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("valid date");
+        let key = TrainDateKey::new("G1", date);
+        let fence = crate::slots::SlotFence { slot: crate::slots::slot_of(&key), token: 41 };
+        let state = TrainDateState::open(key, plan);
+        let clock = Arc::new(ManualClock::new(state.service_day_start_ms));
+        let (sender, mut writer) = mpsc::channel(16);
+        let appends = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&appends);
+        // The database's fence holds a newer token: every append is refused.
+        tokio::spawn(async move {
+            while let Some(message) = writer.recv().await {
+                if let JournalMessage::Append(entry) = message {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    assert_eq!(entry.fence, Some(fence), "every entry carries the actor's fence");
+                    let refusal = StoreError::Fenced { slot: fence.slot, token: fence.token, current: 52 };
+                    let _ = entry.ack.send(Err(refusal));
+                }
+            }
+        });
+        let persistence = Persistence {
+            sink: JournalSink { sender, ack_mode: AckMode::Durable },
+            store: Arc::new(CorruptStore::default()) as Arc<dyn Store>,
+            snapshot_every_events: 1_000,
+        };
+        let settings = ActorSettings::default();
+        let shared = Arc::new(TrainDateShared::new(&state, settings.mailbox_pending_max));
+        let slots = Arc::new(crate::slots::SlotTable::default());
+        slots.set(fence);
+        let actor = TrainDateActor::new(
+            state,
+            Arc::clone(&shared),
+            Arc::new(OrderIndex::default()),
+            clock,
+            settings,
+            Some(persistence),
+        )
+        .with_fence(fence, Arc::clone(&slots));
+        let addr = actor.start();
+        let send = |command: Command| {
+            shared.pending_messages.fetch_add(1, Ordering::AcqRel);
+            addr.send(Execute { deadline: None, command })
+        };
+        let first = send(hold("r1", "A")).await.expect("actor answers");
+        assert!(matches!(first, Err(CommandError::Unavailable(Unavailable::SlotMoved { .. }))), "{first:?}");
+        assert_eq!(slots.take_fenced(), vec![fence.slot], "the node learns its slot moved");
+        // No write is attempted any more: the slot belongs to another node.
+        let second = send(hold("r2", "B")).await.expect("actor answers");
+        assert!(matches!(second, Err(CommandError::Unavailable(Unavailable::SlotMoved { .. }))), "{second:?}");
+        assert_eq!(appends.load(Ordering::SeqCst), 1);
+    });
+}
