@@ -180,7 +180,7 @@ impl admin_server::Admin for AdminService {
                     more |= !share.next_page_token.is_empty();
                     train_dates.extend(share.train_dates);
                 }
-                train_dates.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+                train_dates.sort_by_key(sort_key);
                 train_dates.dedup_by(|a, b| sort_key(a) == sort_key(b));
                 more |= train_dates.len() > limit;
                 train_dates.truncate(limit);

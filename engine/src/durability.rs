@@ -105,6 +105,9 @@ pub struct JournalEntry {
     pub fence: Option<SlotFence>,
 }
 
+// Append is nearly every message; boxing it would cost an allocation per write
+// to shrink the rare Resume.
+#[allow(clippy::large_enum_variant)]
 pub enum JournalMessage {
     Append(JournalEntry),
     /// The train-date rebuilt itself from the journal after a failure; its

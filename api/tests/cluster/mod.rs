@@ -4,4 +4,8 @@
 //! - [`services`]: real etcd members and clusters, MariaDB servers and network
 //!   namespaces, started per test and torn down on drop.
 
+pub mod booking_load;
+pub mod checker;
+pub mod partition_node;
+pub mod seatd;
 pub mod services;

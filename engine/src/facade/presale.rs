@@ -45,7 +45,7 @@ impl Engine {
             let stored = store.load_train_dates().await.map_err(|cause| EngineError::store("train-dates", cause))?;
             finished = stored
                 .into_iter()
-                .filter(|(key, template)| run_finished(key.date, &template, now_ms))
+                .filter(|(key, template)| run_finished(key.date, template, now_ms))
                 .map(|(key, _)| key)
                 .collect();
         }
