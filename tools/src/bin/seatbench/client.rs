@@ -37,9 +37,12 @@ pub fn tokens(token: Option<&str>, tokens_file: &std::path::Path) -> Result<(Str
 }
 
 /// Separate HTTP/2 connections, so load is not funnelled through one.
-pub async fn connect(server: &str, connections: usize, token: &str) -> Result<Vec<Booking>, String> {
+/// `connections` clients, spread in turn over the comma-separated `servers`.
+pub async fn connect(servers: &str, connections: usize, token: &str) -> Result<Vec<Booking>, String> {
+    let servers: Vec<&str> = servers.split(',').map(str::trim).filter(|server| !server.is_empty()).collect();
     let mut clients = Vec::new();
-    for _ in 0..connections.max(1) {
+    for index in 0..connections.max(servers.len()).max(1) {
+        let server = servers.get(index % servers.len().max(1)).copied().unwrap_or_default();
         let channel = Channel::from_shared(server.to_owned()).map_err(|error| error.to_string())?;
         let channel = channel.connect().await.map_err(|error| format!("{server}: {error}"))?;
         clients.push(BookingClient::with_interceptor(channel, Bearer::new(token)?));

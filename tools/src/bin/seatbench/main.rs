@@ -32,6 +32,9 @@ enum Mode {
 #[derive(Parser, Debug)]
 #[command(name = "seatbench", about = "Load, latency and audit for seatd")]
 struct Args {
+    /// seatd to load; a comma-separated list (the nodes of a cluster)
+    /// spreads the connections over them in turn. Admin calls and the audit
+    /// go to the first.
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     server: String,
     #[arg(long, value_enum, default_value = "closed")]
@@ -131,7 +134,8 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<bool, String> {
     let (booking_token, admin_token) = client::tokens(args.token.as_deref(), &args.tokens_file)?;
     let channels = client::connect(&args.server, args.connections, &booking_token).await?;
-    let mut admin = client::admin(&args.server, &admin_token).await?;
+    let first_server = args.server.split(',').next().unwrap_or_default();
+    let mut admin = client::admin(first_server, &admin_token).await?;
     let before = admin.stats(pb::StatsRequest {}).await.map_err(|status| status.to_string())?.into_inner();
     let plan = LoadPlan {
         seed: args.seed,
