@@ -130,7 +130,9 @@ async fn join_cluster(
         presale_run_at: config.presale_time()?,
     };
     let cluster = Cluster::new(cluster_config, engine, slots);
-    let coordinator = Coordinator::join(Arc::clone(&cluster)).await?;
+    // As text: `main` prints an error's Debug, and a JoinError's Debug
+    // (`DuplicateNodeId { .. }`) would hide the message saying what to do.
+    let coordinator = Coordinator::join(Arc::clone(&cluster)).await.map_err(|error| error.to_string())?;
     Ok((cluster, coordinator))
 }
 
