@@ -139,9 +139,20 @@ pub fn local_scope<T>(request: &Request<T>) -> bool {
     request.metadata().get(SCOPE_HEADER).is_some_and(|scope| scope == "local")
 }
 
-/// The reply of a forwarded call, as this node's reply.
+/// The reply of a forwarded call, as this node's reply. A refusal from the
+/// owner is passed on as it is; a failure of the call itself (the owner died
+/// or cannot be reached, or did not answer in time: a status without our
+/// ErrorInfo) becomes SLOT_MOVED, which tells the client to retry. The
+/// write may have committed: a retry with the same request_id returns it.
 pub fn relayed<T>(reply: Result<Response<T>, Status>) -> Result<Response<T>, Status> {
-    reply.map(|response| Response::new(response.into_inner()))
+    match reply {
+        Ok(response) => Ok(Response::new(response.into_inner())),
+        Err(status) if !status.details().is_empty() => Err(status),
+        Err(status) => Err(crate::status::refusal(
+            &crate::reasons::SLOT_MOVED,
+            format!("the node serving this train-date did not answer ({}); retry", status.code()),
+        )),
+    }
 }
 
 fn host_ip(address: &str) -> Option<IpAddr> {
