@@ -15,6 +15,9 @@ use tracing::warn;
 const RENEWALS_PER_TTL: u32 = 3;
 /// Pause before reopening a failed keep-alive stream.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
+/// The message of etcd-client's `LeaseKeepAliveError` when the first renewal
+/// of a new keep-alive stream finds the lease gone (etcd-client 0.21).
+const LEASE_NOT_FOUND: &str = "lease not found";
 
 pub struct Lease {
     /// The lease id; 0 while there is none (never granted, or lost).
@@ -73,9 +76,22 @@ pub async fn keep_alive(mut client: Client, lease: std::sync::Arc<Lease>) {
             continue;
         };
         let opened = tokio::time::timeout(ETCD_CALL_TIMEOUT, client.lease_keep_alive(id)).await;
-        let Ok(Ok((mut keeper, mut stream))) = opened else {
-            tokio::time::sleep(RECONNECT_PAUSE).await;
-            continue;
+        let (mut keeper, mut stream) = match opened {
+            Ok(Ok(opened)) => opened,
+            // etcd-client opens the stream with a first renewal and, when
+            // etcd answers it with TTL 0 (the lease expired, as after a
+            // partition longer than the TTL), returns this error rather than
+            // the stream: retrying it would never end, and the node would
+            // never register again.
+            Ok(Err(etcd_client::Error::LeaseKeepAliveError(message))) if message == LEASE_NOT_FOUND => {
+                warn!(lease = id, "etcd says the lease has expired; the node will register anew");
+                lease.lost();
+                continue;
+            }
+            _ => {
+                tokio::time::sleep(RECONNECT_PAUSE).await;
+                continue;
+            }
         };
         while lease.id() == Some(id) {
             let sent_at = Instant::now();
