@@ -162,6 +162,9 @@ async fn run(cluster: Arc<Cluster>, mut client: Client, lease: Arc<Lease>) {
         match tokio::time::timeout(ETCD_CALL_TIMEOUT, etcd::read_view(&mut client, &cluster.keys)).await {
             Ok(Ok(view)) => {
                 cluster.note_etcd_seen(unix_ms());
+                // Routed by at once: claims and recovery below can take a while.
+                let view = Arc::new(view);
+                cluster.view.store(Arc::clone(&view));
                 reconcile(&cluster, &mut client, &lease, &view).await;
                 if view.changes_revision > synced_changes {
                     match cluster.engine.sync_with_store().await {
@@ -172,7 +175,6 @@ async fn run(cluster: Arc<Cluster>, mut client: Client, lease: Arc<Lease>) {
                         Err(error) => warn!(%error, "could not load admin changes yet; will retry"),
                     }
                 }
-                cluster.view.store(Arc::new(view));
             }
             _ => {
                 if lease.must_have_expired()
