@@ -320,6 +320,7 @@ async fn paused_owner_commits_nothing_after_the_move() {
     // across the pause and answered only after SIGCONT.
     let direct = NodeClients::new(&paused, &paused_address, &spec.agent_token(), &spec.admin_token(), FAILOVER_TIMEOUT);
     let stop_direct = Arc::new(AtomicBool::new(false));
+    let direct_late = direct.clone();
     let direct_calls = tokio::spawn({
         let (ledger, stop, chosen, direct) = (Arc::clone(&ledger), Arc::clone(&stop_direct), chosen.clone(), direct);
         async move {
@@ -351,7 +352,7 @@ async fn paused_owner_commits_nothing_after_the_move() {
                     Err(status) => call.error = Some(format!("{:?}: {}", status.code(), status.message())),
                 }
                 calls.push(call);
-                tokio::time::sleep(Duration::from_millis(30)).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
             calls
         }
@@ -360,6 +361,12 @@ async fn paused_owner_commits_nothing_after_the_move() {
     let survivors: Vec<NodeClients> = nodes.clients(spec).into_iter().filter(|node| node.id != paused).collect();
     let stopped_at = Instant::now();
     nodes.node(&paused).signal("STOP");
+    // A hold sent to the stopped owner: it waits in the socket and is served
+    // (or refused) only after SIGCONT, when the slot has moved on.
+    let late = tokio::spawn({
+        let (request, direct) = (one_seat_hold(&ledger, "late", 0, &chosen), direct_late.clone());
+        async move { (direct.booking.clone().hold(request.clone()).await, request) }
+    });
     let (new_owner, new_token) = wait_owner_other_than(&survivors, &chosen, &paused).await;
     let moved_after = stopped_at.elapsed();
     let probe = tokio::spawn({
@@ -371,7 +378,7 @@ async fn paused_owner_commits_nothing_after_the_move() {
     // while the old owner is still stopped.
     let pause = PAUSE_LEASES * LEASE_TTL;
     let pause_end = stopped_at + 2 * pause;
-    while !probe.is_finished() && (Instant::now() < stopped_at + pause || Instant::now() < pause_end) {
+    while Instant::now() < stopped_at + pause || (!probe.is_finished() && Instant::now() < pause_end) {
         tokio::time::sleep(POLL).await;
     }
     let sold_while_paused = probe.is_finished();
@@ -386,6 +393,26 @@ async fn paused_owner_commits_nothing_after_the_move() {
     let continued_at = Instant::now();
     nodes.node(&paused).signal("CONT");
     let sold_at = probe.await.expect("probe");
+    let (late_reply, late_request) = late.await.expect("late call");
+    let late_outcome = match late_reply {
+        Ok(order) => {
+            let order = order.into_inner();
+            let outcome = format!("acknowledged order {} (checked in the journal below)", order.order_id);
+            ledger.record_ok(&chosen);
+            ledger.acknowledge(cluster::booking_load::Acknowledged {
+                request: late_request,
+                order_id: order.order_id,
+                tickets: order.tickets.len(),
+                status: pb::OrderStatus::try_from(order.status).expect("status"),
+                via: format!("{paused} after SIGCONT"),
+                confirm_unknown: false,
+                cancel_unknown: false,
+            });
+            outcome
+        }
+        Err(status) => format!("{:?}: {}", status.code(), status.message()),
+    };
+    eprintln!("pause: the hold sent to {paused} while it was stopped, answered after SIGCONT: {late_outcome}");
     let sold_after = sold_at - stopped_at;
     eprintln!(
         "pause: SIGSTOPped {paused} (owner of {}, token {old_token}) for {} ms; {new_owner} owned it in etcd \
@@ -495,6 +522,11 @@ async fn join_and_graceful_leave_under_load() {
             moved.len(),
             ms(longest)
         );
+    }
+    for node in nodes.running.values() {
+        for line in node.log.all().lines().filter(|line| line.contains("adopted") || line.contains("handed off")) {
+            eprintln!("join/leave: {}: {}", node.id, line.split_once(": ").map_or(line, |(_, rest)| rest));
+        }
     }
     let errors = ledger.errors.lock().unwrap().clone();
     let unexpected = ledger.unexpected.lock().unwrap().clone();
