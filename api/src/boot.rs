@@ -53,6 +53,9 @@ pub struct BootConfig {
     /// One node of a cluster: the engine serves only the slots it adopts,
     /// and the journal refuses any stream without a fence.
     pub sharded: bool,
+    /// The cluster's lease TTL (sharded only): journal transactions idle
+    /// this long are rolled back by the database.
+    pub cluster_lease_ttl: Duration,
 }
 
 impl BootConfig {
@@ -92,6 +95,7 @@ impl BootConfig {
             writer,
             snapshot_every_events: config.snapshot_every_events.max(1),
             sharded: config.clustered(),
+            cluster_lease_ttl: Duration::from_millis(config.lease_ttl_ms),
         }
     }
 }
@@ -122,7 +126,9 @@ pub async fn boot(config: BootConfig, clock: Arc<dyn Clock>) -> Result<Booted, B
             boot_on(journal, config, clock).await
         }
         Database::MySql { url } if config.sharded => {
-            let journal = MySqlJournal::connect(url).await?.require_fences();
+            // Rolled back by the server when idle for a lease: by then the
+            // node must be assumed gone, and its locks must not hold up the next owner.
+            let journal = MySqlJournal::connect_for_cluster(url, config.cluster_lease_ttl).await?;
             boot_on(journal, config, clock).await
         }
         Database::MySql { url } => {

@@ -6,7 +6,8 @@
 use crate::journal::JournalError;
 use crate::sql_journal::{Dialect, SqlJournal};
 use sqlx::mysql::MySqlPoolOptions;
-use sqlx::{MySql, QueryBuilder};
+use sqlx::{Executor, MySql, QueryBuilder};
+use std::time::Duration;
 
 /// Enough for the group-commit writer, recovery reads and admin writes at
 /// once, without crowding a server that other services share.
@@ -67,5 +68,29 @@ impl MySqlJournal {
         let pool = MySqlPoolOptions::new().max_connections(CONNECTIONS_MAX).connect(url).await?;
         sqlx::migrate!("./migrations/mysql").run(&pool).await?;
         Ok(SqlJournal::on_pool(pool))
+    }
+
+    /// As `connect`, for a cluster node: the server ends any transaction of
+    /// this journal that sits idle for `idle_transaction_timeout` (MariaDB's
+    /// `idle_transaction_timeout`), rolling it back. A node frozen (paused,
+    /// or its host gone) in the middle of an append would otherwise keep its
+    /// shared lock on the slot fence rows, and the next owner's claim would
+    /// wait for it: safe, but no one could sell those slots. Rolling back an
+    /// uncommitted append cannot let anything stale commit. Fails if the
+    /// server does not know the setting, rather than run without it.
+    pub async fn connect_for_cluster(url: &str, idle_transaction_timeout: Duration) -> Result<Self, JournalError> {
+        let seconds = idle_transaction_timeout.as_secs().max(1);
+        let pool = MySqlPoolOptions::new()
+            .max_connections(CONNECTIONS_MAX)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    let statement = format!("SET SESSION idle_transaction_timeout = {seconds}");
+                    connection.execute(sqlx::AssertSqlSafe(statement)).await.map(drop)
+                })
+            })
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/mysql").run(&pool).await?;
+        Ok(SqlJournal::on_pool(pool).require_fences())
     }
 }

@@ -165,6 +165,7 @@ impl TestServer {
             writer: WriterConfig::default(),
             snapshot_every_events: 50,
             sharded: false,
+            cluster_lease_ttl: Default::default(),
         };
         let booted = api::boot::boot(config, clock.clone()).await.expect("boots on its journal");
         let engine = booted.engine;
