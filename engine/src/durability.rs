@@ -152,10 +152,15 @@ pub trait Store: Send + Sync + 'static {
     /// Open train-dates with the template each opened with (what
     /// `load_catalog` returns as `train_dates`, without the timetable).
     fn load_train_dates(&self) -> BoxFuture<Result<Vec<(TrainDateKey, TrainTemplate)>, StoreError>>;
-    /// Raises `fence.slot`'s fence to `fence.token` (never lowers it) and
-    /// records `owner`. Once it returns, no append carrying an older token
-    /// for the slot can commit. `Fenced` if the fence already holds a newer token.
-    fn advance_fence(&self, fence: SlotFence, owner: String) -> BoxFuture<Result<(), StoreError>>;
+    /// Raises each slot's fence to its token (never lowers one) and records
+    /// `owner`, in one transaction. Once it returns, no append carrying an
+    /// older token for those slots can commit. Returns the token each slot
+    /// holds afterwards: larger than asked where a newer owner got there first.
+    fn advance_fences(
+        &self,
+        fences: Vec<SlotFence>,
+        owner: String,
+    ) -> BoxFuture<Result<Vec<(SlotId, u64)>, StoreError>>;
     /// The token each of `slots` holds in the database (0 for none).
     fn read_fences(&self, slots: Vec<SlotId>) -> BoxFuture<Result<Vec<(SlotId, u64)>, StoreError>>;
     /// The train-date and user of an indexed order, from the journal's order

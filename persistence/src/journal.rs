@@ -156,16 +156,16 @@ pub trait Journal: Send + Sync + 'static {
     /// for that slot commits.
     fn append(&self, batch: &[StreamAppend]) -> impl Future<Output = Result<AppendOutcome, JournalError>> + Send;
 
-    /// Raises `fence.slot`'s fence row to `fence.token` (never lowers it),
-    /// naming `owner`; waits for appends holding the row's lock. Returns the
-    /// token stored afterwards: larger than `fence.token` if a newer owner
-    /// got there first.
-    fn advance_fence(
+    /// Raises each fence row to its token (never lowers one), naming
+    /// `owner`, in one transaction; waits for appends holding the rows'
+    /// locks. Returns the tokens stored afterwards, by slot: larger than
+    /// asked where a newer owner got there first.
+    fn advance_fences(
         &self,
-        fence: SlotFence,
+        fences: &[SlotFence],
         owner: &str,
         now_ms: u64,
-    ) -> impl Future<Output = Result<u64, JournalError>> + Send;
+    ) -> impl Future<Output = Result<Vec<(SlotId, u64)>, JournalError>> + Send;
 
     /// The stored token of each of `slots` that has a fence row.
     fn read_fences(&self, slots: &[SlotId]) -> impl Future<Output = Result<Vec<(SlotId, u64)>, JournalError>> + Send;

@@ -46,7 +46,7 @@ impl Dialect for MySqlDialect {
     const FENCE_SHARE_LOCK: &'static str = " LOCK IN SHARE MODE";
     /// MySQL assigns left to right, so `token` comes last: the other columns
     /// still compare against the old token.
-    const ADVANCE_FENCE: &'static str = "INSERT INTO slot_fence (slot, token, owner, updated_at_ms) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE owner = IF(VALUES(token) > token, VALUES(owner), owner), updated_at_ms = IF(VALUES(token) > token, VALUES(updated_at_ms), updated_at_ms), token = GREATEST(token, VALUES(token))";
+    const RAISE_FENCES: &'static str = " ON DUPLICATE KEY UPDATE owner = IF(VALUES(token) > token, VALUES(owner), owner), updated_at_ms = IF(VALUES(token) > token, VALUES(updated_at_ms), updated_at_ms), token = GREATEST(token, VALUES(token))";
 
     /// MAX per group on the primary key prefix is a loose index scan: one
     /// seek per stream. Streams without events have no row.

@@ -4,6 +4,7 @@
 use crate::codec::StoredEvent;
 use crate::journal::{JournalError, OrderRow, StoredSnapshot};
 use engine::domain::timetable::{Carriage, Station, Stop, TrainTemplate};
+use engine::slots::SlotFence;
 use std::borrow::Cow;
 
 /// One bind parameter, so a row is built once and bound by either backend.
@@ -33,6 +34,10 @@ pub(crate) fn event_values<'a>(stream: &'a str, event: &'a StoredEvent, fence_to
         text(&event.body),
         Value::MaybeInt(fence_token.map(sql_int)),
     ]
+}
+
+pub(crate) fn fence_values(fence: SlotFence, owner: &str, now_ms: u64) -> [Value<'_>; 4] {
+    [Value::Int(i64::from(fence.slot)), Value::Int(sql_int(fence.token)), text(owner), Value::Int(sql_int(now_ms))]
 }
 
 pub(crate) fn order_values(order: &OrderRow) -> [Value<'_>; 5] {

@@ -49,7 +49,7 @@ pub(crate) const ORDER_HOME: &str = "SELECT train_date, user_id FROM orders WHER
 pub(crate) const USER_ORDERS_AFTER: &str =
     "SELECT order_id FROM orders WHERE user_id = ? AND order_id > ? ORDER BY order_id LIMIT ?";
 pub(crate) const USER_ORDER_COUNT: &str = "SELECT COUNT(*) FROM orders WHERE user_id = ?";
-pub(crate) const READ_FENCE: &str = "SELECT token FROM slot_fence WHERE slot = ?";
+pub(crate) const INSERT_FENCES: &str = "INSERT INTO slot_fence (slot, token, owner, updated_at_ms) ";
 pub(crate) const LOAD_ORDERS: &str =
     "SELECT order_id, train_date AS stream, user_id, request_id, seq FROM orders ORDER BY user_id, order_id";
 

@@ -9,7 +9,7 @@ use crate::journal::{
     AppendOutcome, FencedStream, Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend,
     parse_stream_id,
 };
-use crate::rows::{self, CarriageRow, StopRow, decode_error, sql_int};
+use crate::rows::{self, CarriageRow, StopRow, Value, decode_error, sql_int};
 use crate::sql::{self, insert_rows};
 use crate::train_dates::{TemplateRow, TrainDateRow, TrainDateRows, parse_templates, train_date};
 use engine::domain::timetable::{Station, TrainTemplate};
@@ -45,9 +45,10 @@ pub trait Dialect: Send + Sync + 'static {
     /// fence rows, so a claim (which updates them) waits for appends already
     /// past the check, and appends after the claim see its token.
     const FENCE_SHARE_LOCK: &'static str;
-    /// Raises a fence row, binding `(slot, token, owner, updated_at_ms)`:
-    /// inserts it, or keeps the larger token (and names its owner).
-    const ADVANCE_FENCE: &'static str;
+    /// Appended to the `slot_fence` insert of `(slot, token, owner,
+    /// updated_at_ms)` rows: a stored row keeps the larger token (and names
+    /// its owner).
+    const RAISE_FENCES: &'static str;
 
     /// A query whose rows are `(stream, newest stored seq)` for `streams`. A
     /// stream without events may be left out or have a NULL seq.
@@ -157,6 +158,34 @@ where
     Ok(fenced)
 }
 
+/// The stored token of each of `slots` that has a fence row, in slot order.
+async fn read_fences_on<D: Dialect>(
+    conn: &mut ConnectionOf<D>,
+    slots: &[SlotId],
+) -> Result<Vec<(SlotId, u64)>, JournalError>
+where
+    for<'c> &'c mut ConnectionOf<D>: Executor<'c, Database = D::Database>,
+    ArgumentsOf<D>: IntoArguments<D::Database>,
+    for<'t> i64: Encode<'t, D::Database> + Type<D::Database>,
+    (u64, u64): for<'r> FromRow<'r, RowOf<D>>,
+{
+    let mut fences = Vec::with_capacity(slots.len());
+    for chunk in padded_chunks(slots, ROW_SHAPES) {
+        let mut query = QueryBuilder::<D::Database>::new("SELECT slot, token FROM slot_fence WHERE slot IN (");
+        let mut list = query.separated(", ");
+        for slot in chunk {
+            list.push_bind(i64::from(*slot));
+        }
+        query.push(")");
+        let rows: Vec<(u64, u64)> =
+            query.build_query_as().fetch_all(&mut *conn).await.map_err(decode_error("slot_fence"))?;
+        fences.extend(rows.into_iter().map(|(slot, token)| (slot as SlotId, token)));
+    }
+    fences.sort_unstable();
+    fences.dedup();
+    Ok(fences)
+}
+
 /// The bounds say only that the database runs queries on a connection, binds
 /// text and integers, and decodes the journal's row types. They stand here,
 /// not on `Dialect`, because Rust does not carry a trait's where clauses to
@@ -214,40 +243,24 @@ where
         Ok(AppendOutcome { fenced })
     }
 
-    async fn advance_fence(&self, fence: SlotFence, owner: &str, now_ms: u64) -> Result<u64, JournalError> {
+    async fn advance_fences(
+        &self,
+        fences: &[SlotFence],
+        owner: &str,
+        now_ms: u64,
+    ) -> Result<Vec<(SlotId, u64)>, JournalError> {
+        let rows: Vec<[Value<'_>; 4]> = fences.iter().map(|fence| rows::fence_values(*fence, owner, now_ms)).collect();
+        let slots: Vec<SlotId> = fences.iter().map(|fence| fence.slot).collect();
         let mut tx = self.begin_write().await?;
-        sqlx::query(D::ADVANCE_FENCE)
-            .bind(i64::from(fence.slot))
-            .bind(sql_int(fence.token))
-            .bind(owner)
-            .bind(sql_int(now_ms))
-            .execute(&mut *tx)
-            .await?;
-        let (stored,): (u64,) = sqlx::query_as(sql::READ_FENCE)
-            .bind(i64::from(fence.slot))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(decode_error("slot_fence"))?;
+        insert_rows(&mut tx, sql::INSERT_FENCES, D::RAISE_FENCES, &rows, ROW_SHAPES).await?;
+        let stored = read_fences_on::<D>(&mut tx, &slots).await?;
         tx.commit().await?;
         Ok(stored)
     }
 
     async fn read_fences(&self, slots: &[SlotId]) -> Result<Vec<(SlotId, u64)>, JournalError> {
-        let mut fences = Vec::with_capacity(slots.len());
-        for chunk in padded_chunks(slots, ROW_SHAPES) {
-            let mut query = QueryBuilder::<D::Database>::new("SELECT slot, token FROM slot_fence WHERE slot IN (");
-            let mut list = query.separated(", ");
-            for slot in chunk {
-                list.push_bind(i64::from(*slot));
-            }
-            query.push(")");
-            let rows: Vec<(u64, u64)> =
-                query.build_query_as().fetch_all(&self.pool).await.map_err(decode_error("slot_fence"))?;
-            fences.extend(rows.into_iter().map(|(slot, token)| (slot as SlotId, token)));
-        }
-        fences.sort_unstable();
-        fences.dedup();
-        Ok(fences)
+        let mut conn = self.pool.acquire().await?;
+        read_fences_on::<D>(&mut conn, slots).await
     }
 
     async fn order_home(&self, order_id: &str) -> Result<Option<(String, String)>, JournalError> {

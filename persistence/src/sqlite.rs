@@ -41,7 +41,7 @@ impl Dialect for SqliteDialect {
     /// `BEGIN IMMEDIATE` already holds the database's one write lock.
     const FENCE_SHARE_LOCK: &'static str = "";
     /// SQLite reads the old row in every SET expression.
-    const ADVANCE_FENCE: &'static str = "INSERT INTO slot_fence (slot, token, owner, updated_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (slot) DO UPDATE SET owner = CASE WHEN excluded.token > token THEN excluded.owner ELSE owner END, updated_at_ms = CASE WHEN excluded.token > token THEN excluded.updated_at_ms ELSE updated_at_ms END, token = MAX(token, excluded.token)";
+    const RAISE_FENCES: &'static str = " ON CONFLICT (slot) DO UPDATE SET owner = CASE WHEN excluded.token > token THEN excluded.owner ELSE owner END, updated_at_ms = CASE WHEN excluded.token > token THEN excluded.updated_at_ms ELSE updated_at_ms END, token = MAX(token, excluded.token)";
 
     /// Per stream, the newest seq by index seek (a GROUP BY MAX would scan
     /// every event of the stream); NULL for a stream without events.

@@ -89,17 +89,17 @@ impl<J: Journal> Store for JournalStore<J> {
         })
     }
 
-    fn advance_fence(&self, fence: SlotFence, owner: String) -> BoxFuture<Result<(), StoreError>> {
+    fn advance_fences(
+        &self,
+        fences: Vec<SlotFence>,
+        owner: String,
+    ) -> BoxFuture<Result<Vec<(SlotId, u64)>, StoreError>> {
         let journal = self.journal();
         Box::pin(async move {
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |elapsed| elapsed.as_millis() as u64);
-            let stored = journal.advance_fence(fence, &owner, now_ms).await.map_err(StoreError::from)?;
-            if stored > fence.token {
-                return Err(StoreError::Fenced { slot: fence.slot, token: fence.token, current: stored });
-            }
-            Ok(())
+            journal.advance_fences(&fences, &owner, now_ms).await.map_err(StoreError::from)
         })
     }
 

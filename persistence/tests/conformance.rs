@@ -303,8 +303,8 @@ fn fenced_keys() -> (engine::domain::state::TrainDateKey, engine::domain::state:
 async fn a_stale_fence_refuses_only_its_own_streams(journal: &impl Journal, raw: &Raw) {
     let (a, b) = fenced_keys();
     let (slot_a, slot_b) = (slot_of(&a), slot_of(&b));
-    assert_eq!(journal.advance_fence(SlotFence { slot: slot_a, token: 10 }, "n1", 1).await.unwrap(), 10);
-    assert_eq!(journal.advance_fence(SlotFence { slot: slot_b, token: 11 }, "n1", 1).await.unwrap(), 11);
+    assert_eq!(journal.advance_fences(&[SlotFence { slot: slot_a, token: 10 }], "n1", 1).await.unwrap()[0].1, 10);
+    assert_eq!(journal.advance_fences(&[SlotFence { slot: slot_b, token: 11 }], "n1", 1).await.unwrap()[0].1, 11);
     let fenced = |stream: &str, seqs, slot, token| StreamAppend {
         fence: Some(SlotFence { slot, token }),
         ..append(stream, seqs)
@@ -314,7 +314,7 @@ async fn a_stale_fence_refuses_only_its_own_streams(journal: &impl Journal, raw:
     assert!(outcome.fenced.is_empty(), "current tokens commit: {outcome:?}");
 
     // Another node claims slot a with a newer token.
-    assert_eq!(journal.advance_fence(SlotFence { slot: slot_a, token: 20 }, "n2", 2).await.unwrap(), 20);
+    assert_eq!(journal.advance_fences(&[SlotFence { slot: slot_a, token: 20 }], "n2", 2).await.unwrap()[0].1, 20);
     let outcome = journal.append(&[fenced(&sa, 3..=4, slot_a, 10), fenced(&sb, 3..=4, slot_b, 11)]).await.unwrap();
     assert_eq!(outcome.fenced.len(), 1, "{outcome:?}");
     assert_eq!((outcome.fenced[0].stream.as_str(), outcome.fenced[0].current), (sa.as_str(), 20));
@@ -333,14 +333,19 @@ async fn a_stale_fence_refuses_only_its_own_streams(journal: &impl Journal, raw:
 
 async fn fences_only_rise(journal: &impl Journal, _: &Raw) {
     let slot = 7;
-    assert_eq!(journal.advance_fence(SlotFence { slot, token: 30 }, "n1", 1).await.unwrap(), 30);
-    assert_eq!(
-        journal.advance_fence(SlotFence { slot, token: 25 }, "n2", 2).await.unwrap(),
-        30,
-        "an older claim loses"
-    );
-    assert_eq!(journal.advance_fence(SlotFence { slot, token: 30 }, "n1", 3).await.unwrap(), 30, "idempotent");
-    assert_eq!(journal.advance_fence(SlotFence { slot, token: 31 }, "n2", 4).await.unwrap(), 31);
+    assert_eq!(journal.advance_fences(&[SlotFence { slot, token: 30 }], "n1", 1).await.unwrap()[0].1, 30);
+    let older = journal.advance_fences(&[SlotFence { slot, token: 25 }], "n2", 2).await.unwrap();
+    assert_eq!(older, vec![(slot, 30)], "an older claim loses");
+    let again = journal.advance_fences(&[SlotFence { slot, token: 30 }], "n1", 3).await.unwrap();
+    assert_eq!(again, vec![(slot, 30)], "idempotent");
+    // Many slots in one transaction, every row shape: each keeps the larger token.
+    let many: Vec<SlotFence> = (100..170).map(|slot| SlotFence { slot, token: 40 + u64::from(slot % 3) }).collect();
+    journal.advance_fences(&many, "n3", 5).await.unwrap();
+    let raised: Vec<SlotFence> = (100..170).map(|slot| SlotFence { slot, token: 41 }).collect();
+    let stored = journal.advance_fences(&raised, "n4", 6).await.unwrap();
+    assert_eq!(stored.len(), 70);
+    assert!(stored.iter().all(|(slot, token)| *token == 41u64.max(40 + u64::from(slot % 3))), "{stored:?}");
+    assert_eq!(journal.advance_fences(&[SlotFence { slot, token: 31 }], "n2", 4).await.unwrap()[0].1, 31);
     assert_eq!(journal.read_fences(&[slot, 8]).await.unwrap(), vec![(slot, 31)]);
 }
 

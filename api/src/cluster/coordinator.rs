@@ -314,7 +314,7 @@ async fn claim(cluster: &Cluster, client: &Client, lease: i64, slots: &[SlotId])
 }
 
 /// Raises the fences and recovers the slots. A slot whose fence is already
-/// past its token lost a race with a newer claim: its claim is deleted.
+/// past its claim's token lost a race with a newer claim: the claim is deleted.
 async fn adopt(cluster: &Cluster, client: &mut Client, fences: &[SlotFence]) {
     let started = Instant::now();
     match cluster.engine.adopt_slots(fences, cluster.node_id()).await {
@@ -327,13 +327,14 @@ async fn adopt(cluster: &Cluster, client: &mut Client, fences: &[SlotFence]) {
                 recovery_ms = adoption.recovery_ms,
                 "adopted"
             );
-        }
-        Err(engine::facade::EngineError::Unavailable(engine::error::Unavailable::Store {
-            cause: engine::durability::StoreError::Fenced { slot, token, .. },
-            ..
-        })) => {
-            warn!(slot, token, "a newer owner fenced this slot first; giving the claim up");
-            let _ = etcd::release(client, &cluster.keys, slot, token).await;
+            for stale in adoption.stale {
+                warn!(
+                    slot = stale.slot,
+                    token = stale.token,
+                    "a newer owner fenced this slot first; giving the claim up"
+                );
+                let _ = etcd::release(client, &cluster.keys, stale.slot, stale.token).await;
+            }
         }
         // The database is away: keep the claims (ownership does not churn)
         // and adopt again next pass.

@@ -53,8 +53,8 @@ impl Store for CorruptStore {
     fn load_train_dates(&self) -> BoxFuture<Result<Vec<(TrainDateKey, TrainTemplate)>, StoreError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
-    fn advance_fence(&self, _: SlotFence, _: String) -> BoxFuture<Result<(), StoreError>> {
-        Box::pin(async { Ok(()) })
+    fn advance_fences(&self, fences: Vec<SlotFence>, _: String) -> BoxFuture<Result<Vec<(SlotId, u64)>, StoreError>> {
+        Box::pin(async move { Ok(fences.iter().map(|fence| (fence.slot, fence.token)).collect()) })
     }
     fn read_fences(&self, _: Vec<SlotId>) -> BoxFuture<Result<Vec<(SlotId, u64)>, StoreError>> {
         Box::pin(async { Ok(Vec::new()) })

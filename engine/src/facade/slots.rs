@@ -18,6 +18,9 @@ use tracing::info;
 pub struct SlotAdoption {
     /// Slots now served here.
     pub adopted: Vec<SlotId>,
+    /// Claims whose fence already held a newer token: another node owns
+    /// those slots, and the claims should be given up.
+    pub stale: Vec<SlotFence>,
     /// Train-dates recovered from the journal for them.
     pub train_dates: usize,
     /// Orders those train-dates hold.
@@ -39,12 +42,15 @@ impl Engine {
             return Err(EngineError::invalid("cluster", "this engine is not sharded"));
         };
         let started = Instant::now();
-        for fence in fences {
-            store
-                .advance_fence(*fence, owner.to_owned())
-                .await
-                .map_err(|cause| EngineError::store("slot fence", cause))?;
-        }
+        let stored = store
+            .advance_fences(fences.to_vec(), owner.to_owned())
+            .await
+            .map_err(|cause| EngineError::store("slot fence", cause))?;
+        let stored: HashMap<SlotId, u64> = stored.into_iter().collect();
+        // A newer owner got there first: that claim is stale; adopt the rest.
+        let (fences, stale): (Vec<SlotFence>, Vec<SlotFence>) =
+            fences.iter().partition(|fence| stored.get(&fence.slot).is_none_or(|token| *token <= fence.token));
+        let fences = &fences[..];
         let fence_ms = started.elapsed().as_millis() as u64;
         let stored = store.load_train_dates().await.map_err(|cause| EngineError::store("train-dates", cause))?;
         let wanted: HashSet<SlotId> = fences.iter().map(|fence| fence.slot).collect();
@@ -62,6 +68,7 @@ impl Engine {
         }
         let adoption = SlotAdoption {
             adopted: fences.iter().map(|fence| fence.slot).collect(),
+            stale,
             train_dates: started_count,
             orders,
             fence_ms,

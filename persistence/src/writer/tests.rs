@@ -86,8 +86,8 @@ impl Journal for RecordingJournal {
         checked.map(|()| AppendOutcome::default())
     }
 
-    async fn advance_fence(&self, fence: SlotFence, _: &str, _: u64) -> Result<u64, JournalError> {
-        Ok(fence.token)
+    async fn advance_fences(&self, fences: &[SlotFence], _: &str, _: u64) -> Result<Vec<(SlotId, u64)>, JournalError> {
+        Ok(fences.iter().map(|fence| (fence.slot, fence.token)).collect())
     }
     async fn read_fences(&self, _: &[SlotId]) -> Result<Vec<(SlotId, u64)>, JournalError> {
         Ok(Vec::new())
@@ -270,10 +270,10 @@ async fn a_fenced_stream_fails_only_its_own_replies_and_the_rest_of_the_batch_co
     let journal = Arc::new(crate::sqlite::SqliteJournal::open(&directory.path().join("seat.db")).await.unwrap());
     let (stale, current) = keys_in_two_slots();
     let (stale_slot, current_slot) = (slot_of(&stale), slot_of(&current));
-    journal.advance_fence(SlotFence { slot: stale_slot, token: 5 }, "old", 1).await.unwrap();
-    journal.advance_fence(SlotFence { slot: current_slot, token: 7 }, "me", 1).await.unwrap();
+    journal.advance_fences(&[SlotFence { slot: stale_slot, token: 5 }], "old", 1).await.unwrap();
+    journal.advance_fences(&[SlotFence { slot: current_slot, token: 7 }], "me", 1).await.unwrap();
     // A newer owner claims the first slot.
-    journal.advance_fence(SlotFence { slot: stale_slot, token: 9 }, "new", 2).await.unwrap();
+    journal.advance_fences(&[SlotFence { slot: stale_slot, token: 9 }], "new", 2).await.unwrap();
     let (sink, _writer, stats) = start_writer(Arc::clone(&journal), config(1));
     let refused = send_fenced(&sink, stale.clone(), 1, Some(SlotFence { slot: stale_slot, token: 5 })).await;
     let accepted = send_fenced(&sink, current.clone(), 1, Some(SlotFence { slot: current_slot, token: 7 })).await;
