@@ -31,14 +31,20 @@ seatctl() {
   "$seatctl_bin" --tokens-file "$dir/data/demo-tokens.json" "$@"
 }
 
-# Waits (bounded) until `seatctl cluster` shows $1 nodes, no unowned slot
-# and every node owning some (hand-offs done).
+# Waits (bounded) until `seatctl cluster` shows $1 nodes, no unowned slot,
+# every node owning some (hand-offs done), and the nodes together serving
+# all 1024 slots (every slot recovered, not just claimed).
 wait_settled() {
-  local server=$2 shown
+  local server=$2 shown serving address here
   for _ in $(seq 1 $((WAIT_SECS * 5))); do
     shown=$(seatctl --server "$server" cluster 2>/dev/null || true)
     if grep -q "^$1 nodes, 1024 slots, 0 unowned" <<<"$shown" && ! grep -qE '^node[0-9]+ .* 0$' <<<"$shown"; then
-      return 0
+      serving=0
+      for address in $(awk '/^node[0-9]+ /{print $2}' <<<"$shown"); do
+        here=$(seatctl --server "http://$address" cluster 2>/dev/null | sed -n 's/.*, serving \([0-9]*\))$/\1/p')
+        serving=$((serving + ${here:-0}))
+      done
+      [ "$serving" -eq 1024 ] && return 0
     fi
     sleep 0.2
   done

@@ -76,11 +76,12 @@ impl Output {
             return self.print_json(status);
         }
         println!(
-            "{} nodes, {} slots, {} unowned (answered by {})",
+            "{} nodes, {} slots, {} unowned (answered by {}, serving {})",
             status.nodes.len(),
             status.slot_count,
             status.slots_unowned,
-            status.node_id
+            status.node_id,
+            status.slots_served_here
         );
         println!("node             advertise              slots");
         for node in &status.nodes {
