@@ -44,6 +44,8 @@ pub const SELF_FENCE_CHECK_INTERVAL: Duration = Duration::from_millis(500);
 pub enum JoinError {
     #[error("cannot reach etcd at {endpoints}: {cause}")]
     EtcdUnreachable { endpoints: String, cause: String },
+    #[error("cannot start the lease renewal thread: {cause}")]
+    Renewer { cause: String },
     #[error(
         "node id {node_id:?} is already registered by a live node advertising {holder}; \
          give every node its own --node-id"
@@ -57,6 +59,8 @@ pub struct Coordinator {
     pub client: Client,
     lease: Arc<Lease>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Renews the lease from its own thread until the coordinator is dropped.
+    _renewer: lease::Renewer,
 }
 
 impl Coordinator {
@@ -87,12 +91,13 @@ impl Coordinator {
             }
         }
         info!(node = cluster.node_id(), advertise = %cluster.config.advertise, lease = ?lease.id(), "joined the cluster");
+        let renewer = lease::Renewer::start(cluster.config.etcd_endpoints.clone(), Arc::clone(&lease))
+            .map_err(|error| JoinError::Renewer { cause: error.to_string() })?;
         let tasks = vec![
-            tokio::spawn(lease::keep_alive(client.clone(), Arc::clone(&lease))),
             tokio::spawn(run(Arc::clone(&cluster), client.clone(), Arc::clone(&lease))),
             tokio::spawn(super::presale::lead(Arc::clone(&cluster), campaigner, Arc::clone(&lease))),
         ];
-        Ok(Coordinator { cluster, client, lease, tasks })
+        Ok(Coordinator { cluster, client, lease, tasks, _renewer: renewer })
     }
 
     /// Leaves gracefully: stops reconciling, hands every slot back (writes
@@ -290,6 +295,7 @@ async fn hand_off(cluster: &Cluster, client: &mut Client, handoffs: &[SlotFence]
 
 /// Claims `slots` in etcd, `CLAIMS_IN_FLIGHT_MAX` at a time; the fences won.
 async fn claim(cluster: &Cluster, client: &Client, lease: i64, slots: &[SlotId]) -> Vec<SlotFence> {
+    let started = Instant::now();
     let mut won = Vec::new();
     let mut pending = slots.iter().copied();
     let mut claiming = JoinSet::new();
@@ -309,6 +315,10 @@ async fn claim(cluster: &Cluster, client: &Client, lease: i64, slots: &[SlotId])
         }
     }
     cluster.counters.slots_claimed.fetch_add(won.len() as u64, Ordering::Relaxed);
+    if !won.is_empty() {
+        // Failover timing splits detection (until this pass began) from claim and recovery.
+        info!(slots = won.len(), claim_ms = started.elapsed().as_millis() as u64, "claimed");
+    }
     won.sort_by_key(|fence| fence.slot);
     won
 }

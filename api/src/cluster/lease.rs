@@ -2,11 +2,17 @@
 //! judged by this node's own monotonic clock. A renewal sent at instant t
 //! keeps the lease alive until at least t + TTL on etcd's side, so once
 //! t + TTL has passed without another the lease must be treated as gone.
+//!
+//! Renewals run on a thread of their own ([`Renewer`]), with their own
+//! runtime and etcd connection: a node recovering tens of thousands of
+//! train-dates keeps both worker threads of the main runtime busy for
+//! seconds, and at whole-12306 scale that starved the renewals until the
+//! lease expired and the slots churned.
 
-use super::etcd::ETCD_CALL_TIMEOUT;
+use super::etcd::{self, ETCD_CALL_TIMEOUT};
 use etcd_client::Client;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::warn;
 
@@ -67,8 +73,49 @@ impl Lease {
     }
 }
 
+/// The renewal thread; dropping it stops the renewals.
+pub struct Renewer {
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Renewer {
+    /// Starts renewing `lease` from a new thread that connects to `endpoints` itself.
+    pub fn start(endpoints: Vec<String>, lease: Arc<Lease>) -> std::io::Result<Renewer> {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        std::thread::Builder::new().name("seat-lease".into()).spawn(move || {
+            runtime.block_on(async move {
+                tokio::select! {
+                    () = renew(&endpoints, lease) => {}
+                    _ = stopped.wait_for(|stop| *stop) => {}
+                }
+            });
+        })?;
+        Ok(Renewer { stop })
+    }
+}
+
+impl Drop for Renewer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Connects (again after `RECONNECT_PAUSE` while etcd is away) and renews.
+async fn renew(endpoints: &[String], lease: Arc<Lease>) {
+    loop {
+        match etcd::connect(endpoints).await {
+            Ok(client) => return keep_alive(client, lease).await,
+            Err(error) => {
+                warn!(%error, "the lease renewer cannot reach etcd yet");
+                tokio::time::sleep(RECONNECT_PAUSE).await;
+            }
+        }
+    }
+}
+
 /// Keeps the current lease alive for as long as the task runs.
-pub async fn keep_alive(mut client: Client, lease: std::sync::Arc<Lease>) {
+async fn keep_alive(mut client: Client, lease: Arc<Lease>) {
     let interval = lease.ttl / RENEWALS_PER_TTL;
     loop {
         let Some(id) = lease.id() else {
