@@ -19,6 +19,16 @@ pub struct StoredEvent {
     pub body: String,
 }
 
+/// A stored event with the stream it belongs to: what a read of several
+/// streams at once returns.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct StreamEvent {
+    #[sqlx(rename = "train_date")]
+    pub stream: String,
+    #[sqlx(flatten)]
+    pub event: StoredEvent,
+}
+
 /// Why a stored event does not decode: data this build cannot read, which
 /// a reader refuses rather than guess at its meaning.
 #[derive(Debug, Error, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! database. `SqlJournal` implements it on sqlx, for SQLite (`SqliteJournal`)
 //! and MySQL (`MySqlJournal`).
 
-use crate::codec::StoredEvent;
+use crate::codec::{StoredEvent, StreamEvent};
 use engine::domain::state::TrainDateKey;
 use engine::domain::timetable::{Station, TrainTemplate};
 use engine::slots::{SlotFence, SlotId};
@@ -30,6 +30,15 @@ pub struct StoredSnapshot {
     pub version: u16,
     /// The engine's `TrainDateSnapshot` as JSON.
     pub body: String,
+}
+
+/// A stored snapshot with the stream it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct StreamSnapshot {
+    #[sqlx(rename = "train_date")]
+    pub stream: String,
+    #[sqlx(flatten)]
+    pub snapshot: StoredSnapshot,
 }
 
 /// A new order to index: order id → stream, and its idempotency key.
@@ -205,6 +214,44 @@ pub trait Journal: Send + Sync + 'static {
         &self,
         stream: &str,
     ) -> impl Future<Output = Result<Option<StoredSnapshot>, JournalError>> + Send;
+
+    /// The latest snapshot of each of `streams` that has one, in one round
+    /// trip where the backend can (recovery loads train-dates in batches).
+    fn latest_snapshots(
+        &self,
+        streams: &[String],
+    ) -> impl Future<Output = Result<Vec<StreamSnapshot>, JournalError>> + Send {
+        async move {
+            let mut found = Vec::new();
+            for stream in streams {
+                if let Some(snapshot) = self.latest_snapshot(stream).await? {
+                    found.push(StreamSnapshot { stream: stream.clone(), snapshot });
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    /// Events of several streams, each with seq above its own `after_seq`,
+    /// in seq order within each stream, at most `limit` in all (fewer than
+    /// `limit` means every stream's tail was read to its end).
+    fn read_events_after(
+        &self,
+        after: &[(String, u64)],
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StreamEvent>, JournalError>> + Send {
+        async move {
+            let mut found = Vec::new();
+            for (stream, after_seq) in after {
+                let page = self.read_events(stream, *after_seq, limit - found.len()).await?;
+                found.extend(page.into_iter().map(|event| StreamEvent { stream: stream.clone(), event }));
+                if found.len() >= limit {
+                    break;
+                }
+            }
+            Ok(found)
+        }
+    }
 
     /// Adds or replaces stations (one transaction).
     fn upsert_stations(&self, stations: &[Station]) -> impl Future<Output = Result<(), JournalError>> + Send;

@@ -31,6 +31,15 @@ pub(crate) const READ_EVENTS: &str =
 pub(crate) const LAST_SEQ: &str = "SELECT seq FROM events WHERE train_date = ? ORDER BY seq DESC LIMIT 1";
 pub(crate) const LATEST_SNAPSHOT: &str =
     "SELECT seq, version, body FROM snapshots WHERE train_date = ? ORDER BY seq DESC LIMIT 1";
+/// The latest snapshot of each listed stream: HEAD, the `IN` list, TAIL.
+pub(crate) const LATEST_SNAPSHOTS_HEAD: &str = "SELECT s.train_date, s.seq, s.version, s.body FROM snapshots s \
+     JOIN (SELECT train_date, MAX(seq) AS seq FROM snapshots WHERE train_date IN (";
+pub(crate) const LATEST_SNAPSHOTS_TAIL: &str =
+    ") GROUP BY train_date) latest ON s.train_date = latest.train_date AND s.seq = latest.seq";
+/// Tails of several streams: HEAD, then `(train_date = ? AND seq > ?)` terms
+/// joined by OR (one index range each), then TAIL with the limit.
+pub(crate) const READ_EVENTS_AFTER_HEAD: &str = "SELECT train_date, seq, kind, version, body FROM events WHERE ";
+pub(crate) const READ_EVENTS_AFTER_TAIL: &str = " ORDER BY train_date, seq LIMIT ";
 pub(crate) const LOAD_STATIONS: &str = "SELECT code, name, pinyin FROM stations ORDER BY code";
 pub(crate) const LOAD_TRAIN_CODES: &str = "SELECT code FROM trains ORDER BY code";
 pub(crate) const LOAD_STOPS: &str = "SELECT train, station, arrive_minutes, depart_minutes, distance_km \

@@ -4,10 +4,10 @@
 
 use crate::batch::{AppendRows, check_sequences, streams_to_check};
 use crate::chunks::{BULK_SHAPES, ROW_SHAPES, padded_chunks};
-use crate::codec::StoredEvent;
+use crate::codec::{StoredEvent, StreamEvent};
 use crate::journal::{
     AppendOutcome, FencedStream, Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend,
-    parse_stream_id,
+    StreamSnapshot, parse_stream_id,
 };
 use crate::rows::{self, CarriageRow, StopRow, Value, decode_error, sql_int};
 use crate::sql::{self, insert_rows};
@@ -199,6 +199,8 @@ where
     for<'t> Option<i64>: Encode<'t, D::Database> + Type<D::Database>,
     for<'r> StoredEvent: FromRow<'r, RowOf<D>>,
     for<'r> StoredSnapshot: FromRow<'r, RowOf<D>>,
+    for<'r> StreamEvent: FromRow<'r, RowOf<D>>,
+    for<'r> StreamSnapshot: FromRow<'r, RowOf<D>>,
     for<'r> OrderRow: FromRow<'r, RowOf<D>>,
     for<'r> StopRow: FromRow<'r, RowOf<D>>,
     for<'r> CarriageRow: FromRow<'r, RowOf<D>>,
@@ -313,6 +315,45 @@ where
             .fetch_optional(&self.pool)
             .await
             .map_err(decode_error(format!("snapshots of {stream}")))
+    }
+
+    async fn latest_snapshots(&self, streams: &[String]) -> Result<Vec<StreamSnapshot>, JournalError> {
+        let mut found = Vec::new();
+        for chunk in padded_chunks(streams, ROW_SHAPES) {
+            let mut query = QueryBuilder::<D::Database>::new(sql::LATEST_SNAPSHOTS_HEAD);
+            let mut list = query.separated(", ");
+            for stream in chunk {
+                list.push_bind(stream.as_str());
+            }
+            query.push(sql::LATEST_SNAPSHOTS_TAIL);
+            let rows: Vec<StreamSnapshot> =
+                query.build_query_as().fetch_all(&self.pool).await.map_err(decode_error("snapshots of a batch"))?;
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    async fn read_events_after(&self, after: &[(String, u64)], limit: usize) -> Result<Vec<StreamEvent>, JournalError> {
+        let mut found = Vec::new();
+        for chunk in padded_chunks(after, ROW_SHAPES) {
+            if found.len() >= limit {
+                break;
+            }
+            let mut query = QueryBuilder::<D::Database>::new(sql::READ_EVENTS_AFTER_HEAD);
+            for (index, (stream, after_seq)) in chunk.into_iter().enumerate() {
+                query.push(if index == 0 { "(train_date = " } else { " OR (train_date = " });
+                query.push_bind(stream.as_str());
+                query.push(" AND seq > ");
+                query.push_bind(sql_int(*after_seq));
+                query.push(")");
+            }
+            query.push(sql::READ_EVENTS_AFTER_TAIL);
+            query.push_bind(i64::try_from(limit - found.len()).unwrap_or(i64::MAX));
+            let rows: Vec<StreamEvent> =
+                query.build_query_as().fetch_all(&self.pool).await.map_err(decode_error("events of a batch"))?;
+            found.extend(rows);
+        }
+        Ok(found)
     }
 
     async fn upsert_stations(&self, stations: &[Station]) -> Result<(), JournalError> {

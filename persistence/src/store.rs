@@ -3,7 +3,7 @@
 //! plus replayed tail.
 
 use crate::codec::decode;
-use crate::journal::{Journal, StoredTrainDate, parse_stream_id, stream_id};
+use crate::journal::{Journal, StoredSnapshot, StoredTrainDate, parse_stream_id, stream_id};
 use engine::apply;
 use engine::domain::order::OrderId;
 use engine::domain::plan::TrainPlan;
@@ -12,6 +12,7 @@ use engine::domain::state::{TrainDateKey, TrainDateState};
 use engine::domain::timetable::{Station, TrainTemplate};
 use engine::durability::{BoxFuture, Store, StoreError, StoredCatalog};
 use engine::slots::{SlotFence, SlotId};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Events read per query while replaying a stream; bounds memory per load.
@@ -79,6 +80,14 @@ impl<J: Journal> Store for JournalStore<J> {
     ) -> BoxFuture<Result<TrainDateState, StoreError>> {
         let journal = Arc::clone(&self.journal);
         Box::pin(async move { load(&*journal, key, plan).await })
+    }
+
+    fn load_train_date_batch(
+        &self,
+        batch: Vec<(TrainDateKey, Arc<TrainPlan>)>,
+    ) -> BoxFuture<Result<Vec<TrainDateState>, StoreError>> {
+        let journal = Arc::clone(&self.journal);
+        Box::pin(async move { load_batch(&*journal, batch).await })
     }
 
     fn load_train_dates(&self) -> BoxFuture<Result<Vec<(TrainDateKey, TrainTemplate)>, StoreError>> {
@@ -154,33 +163,100 @@ pub async fn load<J: Journal>(
     plan: Arc<TrainPlan>,
 ) -> Result<TrainDateState, StoreError> {
     let stream = stream_id(&key);
-    let corrupt = |detail: String| StoreError::Corrupt { detail };
-    let mut state = match journal.latest_snapshot(&stream).await.map_err(StoreError::from)? {
-        Some(stored) => {
-            if stored.version > SNAPSHOT_SCHEMA_VERSION {
-                return Err(corrupt(format!("{stream}: snapshot version {} is newer than this build", stored.version)));
-            }
-            let snapshot: TrainDateSnapshot = serde_json::from_str(&stored.body)
-                .map_err(|e| corrupt(format!("{stream}: snapshot at seq {}: {e}", stored.seq)))?;
-            if snapshot.template != plan.template || snapshot.key != key {
-                return Err(corrupt(format!(
-                    "{stream}: snapshot at seq {} is of another train-date or template",
-                    stored.seq
-                )));
-            }
-            snapshot.restore(plan)
+    let snapshot = journal.latest_snapshot(&stream).await.map_err(StoreError::from)?;
+    let mut state = restore(&stream, key, plan, snapshot)?;
+    replay_tail(journal, &stream, &mut state, REPLAY_PAGE_EVENTS).await?;
+    Ok(state)
+}
+
+/// Loads several train-dates in a few round trips: their latest snapshots in
+/// one query and their tails in one more (at most `REPLAY_PAGE_EVENTS`
+/// events; a batch whose tails are longer finishes stream by stream).
+/// Recovery of tens of thousands of train-dates in a takeover is bound by
+/// these round trips, not by replay.
+pub async fn load_batch<J: Journal>(
+    journal: &J,
+    batch: Vec<(TrainDateKey, Arc<TrainPlan>)>,
+) -> Result<Vec<TrainDateState>, StoreError> {
+    load_batch_paged(journal, batch, REPLAY_PAGE_EVENTS).await
+}
+
+/// `load_batch` reading at most `page_events` events per query (tests use
+/// small pages to take the stream-by-stream path).
+pub async fn load_batch_paged<J: Journal>(
+    journal: &J,
+    batch: Vec<(TrainDateKey, Arc<TrainPlan>)>,
+    page_events: usize,
+) -> Result<Vec<TrainDateState>, StoreError> {
+    let streams: Vec<String> = batch.iter().map(|(key, _)| stream_id(key)).collect();
+    let mut snapshots: HashMap<String, StoredSnapshot> = journal
+        .latest_snapshots(&streams)
+        .await
+        .map_err(StoreError::from)?
+        .into_iter()
+        .map(|found| (found.stream, found.snapshot))
+        .collect();
+    let mut states = Vec::with_capacity(batch.len());
+    for ((key, plan), stream) in batch.into_iter().zip(&streams) {
+        states.push(restore(stream, key, plan, snapshots.remove(stream))?);
+    }
+    let after: Vec<(String, u64)> =
+        streams.iter().zip(&states).map(|(stream, state)| (stream.clone(), state.last_seq)).collect();
+    let tails = journal.read_events_after(&after, page_events).await.map_err(StoreError::from)?;
+    let truncated = tails.len() >= page_events;
+    let index: HashMap<&str, usize> = streams.iter().enumerate().map(|(at, stream)| (stream.as_str(), at)).collect();
+    for stored in &tails {
+        let at = *index
+            .get(stored.stream.as_str())
+            .ok_or_else(|| StoreError::Corrupt { detail: format!("{}: not asked for", stored.stream) })?;
+        let record =
+            decode(&stored.event).map_err(|e| StoreError::Corrupt { detail: format!("{}: {e}", stored.stream) })?;
+        apply(&mut states[at], &record);
+    }
+    if truncated {
+        for (stream, state) in streams.iter().zip(states.iter_mut()) {
+            replay_tail(journal, stream, state, page_events).await?;
         }
-        None => TrainDateState::open(key, plan),
-    };
+    }
+    Ok(states)
+}
+
+/// The state a stream's snapshot holds, or the open train-date without one.
+fn restore(
+    stream: &str,
+    key: TrainDateKey,
+    plan: Arc<TrainPlan>,
+    snapshot: Option<StoredSnapshot>,
+) -> Result<TrainDateState, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt { detail };
+    let Some(stored) = snapshot else { return Ok(TrainDateState::open(key, plan)) };
+    if stored.version > SNAPSHOT_SCHEMA_VERSION {
+        return Err(corrupt(format!("{stream}: snapshot version {} is newer than this build", stored.version)));
+    }
+    let snapshot: TrainDateSnapshot = serde_json::from_str(&stored.body)
+        .map_err(|e| corrupt(format!("{stream}: snapshot at seq {}: {e}", stored.seq)))?;
+    if snapshot.template != plan.template || snapshot.key != key {
+        return Err(corrupt(format!("{stream}: snapshot at seq {} is of another train-date or template", stored.seq)));
+    }
+    Ok(snapshot.restore(plan))
+}
+
+/// Replays the events of `stream` after `state.last_seq`, page by page.
+async fn replay_tail<J: Journal>(
+    journal: &J,
+    stream: &str,
+    state: &mut TrainDateState,
+    page_events: usize,
+) -> Result<(), StoreError> {
     loop {
-        let page = journal.read_events(&stream, state.last_seq, REPLAY_PAGE_EVENTS).await.map_err(StoreError::from)?;
-        let done = page.len() < REPLAY_PAGE_EVENTS;
+        let page = journal.read_events(stream, state.last_seq, page_events).await.map_err(StoreError::from)?;
+        let done = page.len() < page_events;
         for stored in &page {
-            let record = decode(stored).map_err(|e| corrupt(format!("{stream}: {e}")))?;
-            apply(&mut state, &record);
+            let record = decode(stored).map_err(|e| StoreError::Corrupt { detail: format!("{stream}: {e}") })?;
+            apply(state, &record);
         }
         if done {
-            return Ok(state);
+            return Ok(());
         }
     }
 }

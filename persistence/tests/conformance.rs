@@ -9,6 +9,8 @@ use engine::domain::timetable::TrainTemplate;
 use engine::slots::{SlotFence, slot_of};
 use seat_persistence::codec::{StoredEvent, decode};
 use seat_persistence::journal::{Journal, JournalError, StoredSnapshot, StoredTrainDate, StreamAppend, stream_id};
+use seat_persistence::store;
+use std::sync::Arc;
 use support::Raw;
 use support::world::{self, append, events, key, order, snapshot, station, template};
 
@@ -30,6 +32,7 @@ conformance!(
     a_stale_fence_refuses_only_its_own_streams,
     fences_only_rise,
     the_order_index_answers_by_id_and_by_user,
+    batch_loads_equal_one_by_one_loads,
 );
 
 fn out_of_sequence<T: std::fmt::Debug>(result: Result<T, JournalError>) -> (String, u64, u64) {
@@ -368,4 +371,50 @@ async fn the_order_index_answers_by_id_and_by_user(journal: &impl Journal, _: &R
     let (rest, _) = journal.user_orders("alice", Some(&first[2]), 3).await.unwrap();
     assert_eq!(rest, alice[3..].to_vec());
     assert_eq!(journal.user_orders("nobody", None, 3).await.unwrap(), (Vec::new(), 0));
+}
+
+/// Recovery's batch load gives each train-date the state its own load gives:
+/// from a snapshot and tail, from events alone, and with nothing stored;
+/// with one page for the whole batch and with pages so small that every
+/// stream is finished on its own.
+async fn batch_loads_equal_one_by_one_loads(journal: &impl Journal, _: &Raw) {
+    let keys: Vec<_> = (10..14).map(|day| key("G9", day)).collect();
+    let mut expected = Vec::new();
+    for (index, key) in keys.iter().enumerate() {
+        let stream = stream_id(key);
+        let live = world::live_run(key);
+        let stored = live.stored();
+        match index {
+            0 => {
+                let cut = stored.len() / 2;
+                let at_cut = world::replay(world::fresh_state(key), &live.records[..cut]);
+                let mut head = append(&stream, []);
+                head.events = stored[..cut].to_vec();
+                head.snapshot = Some(StoredSnapshot {
+                    seq: cut as u64,
+                    version: SNAPSHOT_SCHEMA_VERSION,
+                    body: world::snapshot_body(&at_cut),
+                });
+                journal.append(&[head]).await.unwrap();
+                let tail = StreamAppend { stream, events: stored[cut..].to_vec(), ..Default::default() };
+                journal.append(&[tail]).await.unwrap();
+            }
+            2 => {
+                expected.push(world::fresh_state(key));
+                continue;
+            }
+            _ => {
+                journal.append(&[StreamAppend { stream, events: stored, ..Default::default() }]).await.unwrap();
+            }
+        }
+        expected.push(live.state);
+    }
+    let plans = || keys.iter().map(|key| (key.clone(), Arc::clone(&world::fresh_state(key).plan))).collect::<Vec<_>>();
+    for page_events in [store::REPLAY_PAGE_EVENTS, 5] {
+        let states = store::load_batch_paged(journal, plans(), page_events).await.unwrap();
+        assert_eq!(states, expected, "pages of {page_events} events");
+    }
+    for ((key, plan), expected) in plans().into_iter().zip(&expected) {
+        assert_eq!(&store::load(journal, key, plan).await.unwrap(), expected);
+    }
 }

@@ -12,9 +12,14 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tracing::info;
 
-/// Train-dates loaded at once during recovery: enough to keep the database
-/// and both cores busy without holding thousands of half-loaded states.
-pub const RECOVERY_PARALLELISM: usize = 16;
+/// Train-dates loaded by one store call: a takeover recovers tens of
+/// thousands, and one round trip per train-date (two queries each) cost more
+/// than the replay itself. 64 is the largest statement shape the SQL journal
+/// uses, so a batch is one snapshot query and one tail query.
+pub const RECOVERY_BATCH_TRAIN_DATES: usize = 64;
+/// Batches loading at once: enough to keep the database and both cores busy
+/// without holding thousands of half-loaded states (4 × 64 = 256).
+pub const RECOVERY_BATCHES_IN_FLIGHT: usize = 4;
 /// How often recovery logs its progress.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -69,7 +74,8 @@ impl Engine {
     }
 
     /// Loads each stored train-date (snapshot plus tail), checks it against
-    /// a recount, and starts its actor, `RECOVERY_PARALLELISM` at a time.
+    /// a recount, and starts its actor, in batches of
+    /// `RECOVERY_BATCH_TRAIN_DATES`, `RECOVERY_BATCHES_IN_FLIGHT` at a time.
     /// Returns how many started and the orders they hold.
     pub(super) async fn start_stored(
         &self,
@@ -81,24 +87,33 @@ impl Engine {
         let total = train_dates.len();
         info!(train_dates = total, "recovering");
         let plans = self.shared_plans(&train_dates);
-        let mut pending = train_dates.into_iter();
+        let mut pending = train_dates.into_iter().peekable();
         let mut loading = JoinSet::new();
         let (mut recovered, mut orders, mut last_progress) = (0usize, 0usize, Instant::now());
         loop {
-            while loading.len() < RECOVERY_PARALLELISM {
-                let Some((key, template)) = pending.next() else { break };
-                let plan = Arc::clone(&plans[&template]);
-                let load = store.load_train_date(key.clone(), plan);
+            while loading.len() < RECOVERY_BATCHES_IN_FLIGHT && pending.peek().is_some() {
+                let batch: Vec<(TrainDateKey, Arc<TrainPlan>)> = pending
+                    .by_ref()
+                    .take(RECOVERY_BATCH_TRAIN_DATES)
+                    .map(|(key, template)| (key, Arc::clone(&plans[&template])))
+                    .collect();
+                let keys: Vec<TrainDateKey> = batch.iter().map(|(key, _)| key.clone()).collect();
+                let load = store.load_train_date_batch(batch);
                 loading.spawn(async move {
-                    let state = load.await.map_err(|cause| EngineError::store("train-date recovery", cause))?;
-                    checked(key, state)
+                    let states = load.await.map_err(|cause| EngineError::store("train-date recovery", cause))?;
+                    if states.len() != keys.len() {
+                        return Err(corrupt(format!("asked for {} train-dates, got {}", keys.len(), states.len())));
+                    }
+                    keys.into_iter().zip(states).map(|(key, state)| checked(key, state)).collect::<Result<Vec<_>, _>>()
                 });
             }
             let Some(joined) = loading.join_next().await else { break };
-            let state = joined.map_err(|error| corrupt(format!("a recovery task failed: {error}")))??;
-            orders += state.orders.len();
-            self.start_recovered(state);
-            recovered += 1;
+            let states = joined.map_err(|error| corrupt(format!("a recovery task failed: {error}")))??;
+            for state in states {
+                orders += state.orders.len();
+                self.start_recovered(state);
+                recovered += 1;
+            }
             if last_progress.elapsed() >= PROGRESS_INTERVAL {
                 info!(recovered, total, orders, elapsed_ms = started.elapsed().as_millis() as u64, "recovering");
                 last_progress = Instant::now();
@@ -137,6 +152,10 @@ impl Engine {
 }
 
 fn checked(key: TrainDateKey, state: TrainDateState) -> Result<TrainDateState, EngineError> {
+    if state.key != key {
+        let detail = format!("the store returned {} for it", state.key);
+        return Err(EngineError::InvariantBroken { key, detail });
+    }
     state.verify_invariants().map_err(|detail| EngineError::InvariantBroken { key, detail })?;
     Ok(state)
 }
