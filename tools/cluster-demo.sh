@@ -5,12 +5,14 @@
 #   tools/cluster-demo.sh start           etcd + node1..node3, waits until every slot is owned
 #   tools/cluster-demo.sh seatctl ARGS    seatctl with the demo tokens (default server: node1)
 #   tools/cluster-demo.sh kill NODE       kill -9 one node, wait until the others own its slots
+#   tools/cluster-demo.sh restart NODE    start a killed node again, wait until the slots spread back
 #   tools/cluster-demo.sh stop            stop everything (the database is kept; `drop` removes it)
 #
 # Settings (environment): MYSQL_URL_BASE (mysql://root@127.0.0.1:3306),
 # CLUSTER_DB (seat_cluster_demo), CLUSTER_DEMO_DIR (./cluster-demo),
 # BASE_PORT (50061: nodes listen on 50061..50063), ETCD_PORT (2379),
-# SEATD_BIN / SEATCTL_BIN (target/release/seatd, target/release/seatctl).
+# SEATD_BIN / SEATCTL_BIN (target/release/seatd, target/release/seatctl),
+# WAIT_SECS (60).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,8 +23,8 @@ base_port=${BASE_PORT:-50061}
 etcd_port=${ETCD_PORT:-2379}
 seatd=${SEATD_BIN:-$root/target/release/seatd}
 seatctl_bin=${SEATCTL_BIN:-$root/target/release/seatctl}
-# Seconds to wait for a node to join, or for the slots to settle.
-readonly WAIT_SECS=60
+# Seconds to wait for a node to join, or for the slots to settle (WAIT_SECS).
+readonly WAIT_SECS=${WAIT_SECS:-60}
 readonly NODES=3
 
 port_of() { echo $((base_port + ${1#node} - 1)); }
@@ -96,6 +98,14 @@ kill_node() {
   echo "$node killed; its slots moved to the others"
 }
 
+restart_node() {
+  local node=$1
+  [ ! -f "$dir/$node.pid" ] || { echo "cluster-demo: $node is running" >&2; return 1; }
+  start_node "$node"
+  wait_settled $NODES "http://127.0.0.1:$(port_of "$node")"
+  echo "$node restarted; the slots spread over $NODES nodes again"
+}
+
 stop() {
   for pid in "$dir"/node*.pid "$dir/etcd.pid"; do
     [ -f "$pid" ] || continue
@@ -110,7 +120,8 @@ case "${1:-}" in
   start) start ;;
   seatctl) shift; if [[ " $* " == *" --server "* ]]; then seatctl "$@"; else seatctl --server "http://127.0.0.1:$base_port" "$@"; fi ;;
   kill) kill_node "${2:?which node}" ;;
+  restart) restart_node "${2:?which node}" ;;
   stop) stop ;;
   drop) stop; mariadb --protocol=tcp -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS \`$database\`"; rm -rf "$dir" ;;
-  *) sed -n '2,14p' "$0"; exit 2 ;;
+  *) sed -n '2,15p' "$0"; exit 2 ;;
 esac
