@@ -24,6 +24,9 @@ const REBUILD_RETRY_MAX_MS: u64 = 5_000;
 pub(super) struct PendingAck {
     receiver: oneshot::Receiver<Result<(), JournalFailure>>,
     epoch: u64,
+    /// The state's last seq when the entry was handed off: the reply reveals
+    /// it, so it may succeed only once the journal holds that much.
+    needs_seq: u64,
 }
 
 impl TrainDateActor {
@@ -109,7 +112,7 @@ impl TrainDateActor {
             fence: self.fence.as_ref().map(|(fence, _)| *fence),
         };
         permit.send(JournalMessage::Append(entry));
-        Some(PendingAck { receiver, epoch: self.journal_epoch })
+        Some(PendingAck { receiver, epoch: self.journal_epoch, needs_seq: self.state.last_seq })
     }
 
     fn ack_mode(&self) -> AckMode {
@@ -132,9 +135,13 @@ impl TrainDateActor {
             }
             (Some(ack), AckMode::Durable) => ack,
         };
-        let epoch = ack.epoch;
+        let (epoch, needs_seq) = (ack.epoch, ack.needs_seq);
         Box::pin(ack.receiver.into_actor(self).map(move |outcome, actor, ctx| match flatten(outcome) {
-            Ok(()) => value,
+            Ok(()) if actor.durable_seq.load(Ordering::Acquire) >= needs_seq => value,
+            // The entry itself landed, but an earlier one of this train-date
+            // did not (a barrier behind a fenced append commits nothing and
+            // is answered at once): what this reply reveals is not durable.
+            Ok(()) => Err(actor.not_made_durable(epoch, ctx)),
             Err(failure) => Err(actor.journal_failed(epoch, failure, ctx)),
         }))
     }
@@ -173,6 +180,15 @@ impl TrainDateActor {
     }
 
     /// Enters read-only mode (once per epoch) and schedules the rebuild.
+    /// The error for a reply whose own entry landed after an earlier entry
+    /// failed: SLOT_MOVED once fenced, else the earlier failure's rebuild.
+    fn not_made_durable(&mut self, epoch: u64, ctx: &mut Context<Self>) -> CommandError {
+        if let (true, Some((fence, _))) = (self.released, &self.fence) {
+            return Unavailable::SlotMoved { key: self.state.key.clone(), slot: fence.slot }.into();
+        }
+        self.journal_failed(epoch, JournalFailure::EarlierBatchFailed, ctx)
+    }
+
     fn journal_failed(&mut self, epoch: u64, failure: JournalFailure, ctx: &mut Context<Self>) -> CommandError {
         if let (JournalFailure::Fenced { .. }, Some((fence, slots))) = (&failure, &self.fence) {
             // Another node owns the slot now: nothing here may be written

@@ -195,3 +195,70 @@ fn a_fenced_append_stops_the_actor_writing_and_reports_its_slot() {
         assert_eq!(appends.load(Ordering::SeqCst), 1);
     });
 }
+
+/// A retried hold that reaches the actor while its first attempt's append is
+/// being fenced must not be acknowledged: the retry's barrier lands (the
+/// journal answers an append with no rows at once), but the order it would
+/// reveal was never committed.
+#[test]
+fn a_retry_behind_a_fenced_append_is_not_acknowledged() {
+    actix_rt::System::new().block_on(async {
+        let plan = Arc::new(TrainPlan::new(template(4, &[(SeatClass::Second, 2, "ABCDF")])));
+        let date = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("valid date");
+        let key = TrainDateKey::new("G1", date);
+        let fence = crate::slots::SlotFence { slot: crate::slots::slot_of(&key), token: 41 };
+        let state = TrainDateState::open(key, plan);
+        let clock = Arc::new(ManualClock::new(state.service_day_start_ms));
+        let (sender, mut writer) = mpsc::channel(16);
+        // Holds the hold's entry until the retry's barrier arrives, then
+        // refuses the first for its fence and lets the empty barrier pass,
+        // as the writer does.
+        tokio::spawn(async move {
+            let mut entries = Vec::new();
+            while let Some(message) = writer.recv().await {
+                if let JournalMessage::Append(entry) = message {
+                    entries.push(entry);
+                }
+                if entries.len() == 2 {
+                    let barrier = entries.pop().expect("two entries");
+                    let first = entries.pop().expect("two entries");
+                    assert!(
+                        !first.records.is_empty() && barrier.records.is_empty(),
+                        "a hold, then its retry's barrier"
+                    );
+                    let refusal = StoreError::Fenced { slot: fence.slot, token: fence.token, current: 52 };
+                    let _ = first.ack.send(Err(refusal));
+                    let _ = barrier.ack.send(Ok(()));
+                }
+            }
+        });
+        let persistence = Persistence {
+            sink: JournalSink { sender, ack_mode: AckMode::Durable },
+            store: Arc::new(CorruptStore::default()) as Arc<dyn Store>,
+            snapshot_every_events: 1_000,
+        };
+        let settings = ActorSettings::default();
+        let shared = Arc::new(TrainDateShared::new(&state, settings.mailbox_pending_max));
+        let slots = Arc::new(crate::slots::SlotTable::default());
+        slots.set(fence);
+        let actor = TrainDateActor::new(
+            state,
+            Arc::clone(&shared),
+            Arc::new(OrderIndex::default()),
+            clock,
+            settings,
+            Some(persistence),
+        )
+        .with_fence(fence, Arc::clone(&slots));
+        let addr = actor.start();
+        let send = |command: Command| {
+            shared.pending_messages.fetch_add(1, Ordering::AcqRel);
+            addr.send(Execute { deadline: None, command })
+        };
+        // Both are in the mailbox before either is answered.
+        let (first, retry) = (send(hold("r1", "A")), send(hold("r1", "A")));
+        let (first, retry) = (first.await.expect("actor answers"), retry.await.expect("actor answers"));
+        assert!(matches!(first, Err(CommandError::Unavailable(Unavailable::SlotMoved { .. }))), "{first:?}");
+        assert!(matches!(retry, Err(CommandError::Unavailable(Unavailable::SlotMoved { .. }))), "{retry:?}");
+    });
+}
