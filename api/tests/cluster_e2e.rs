@@ -134,6 +134,22 @@ impl Nodes {
     }
 }
 
+/// A failed scenario leaves every node's kept log in the temp dir, named in
+/// the output, since the tail in a message rarely holds the cause.
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for node in self.running.values() {
+            let path = std::env::temp_dir().join(format!("seat-cluster-{}-{}.log", std::process::id(), node.id));
+            if std::fs::write(&path, node.log.all()).is_ok() {
+                eprintln!("{}'s log: {}", node.id, path.display());
+            }
+        }
+    }
+}
+
 fn targets(clients: Vec<NodeClients>) -> Targets {
     Arc::new(RwLock::new(clients))
 }

@@ -33,7 +33,7 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// Bound on connecting to a node.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// Log lines kept per node for failure messages.
-const LOG_LINES_KEPT: usize = 3000;
+const LOG_LINES_KEPT: usize = 20_000;
 /// Pause between two polls of a node's log or status.
 const POLL: Duration = Duration::from_millis(50);
 
