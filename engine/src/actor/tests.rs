@@ -140,15 +140,48 @@ fn a_rebuild_that_finds_corrupt_data_stops_and_says_so() {
     });
 }
 
+/// The train-date the fenced tests use, and the fence its actor writes under.
+fn fenced_key() -> TrainDateKey {
+    TrainDateKey::new("G1", chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("valid date"))
+}
+
+fn fenced_key_fence() -> crate::slots::SlotFence {
+    crate::slots::SlotFence { slot: crate::slots::slot_of(&fenced_key()), token: 41 }
+}
+
+/// Starts the actor of `fenced_key()` under `fence`, journaling to `sender`.
+fn start_fenced(
+    sender: mpsc::Sender<JournalMessage>,
+    fence: crate::slots::SlotFence,
+) -> (actix::Addr<TrainDateActor>, Arc<TrainDateShared>, Arc<crate::slots::SlotTable>) {
+    let plan = Arc::new(TrainPlan::new(template(4, &[(SeatClass::Second, 2, "ABCDF")])));
+    let state = TrainDateState::open(fenced_key(), plan);
+    let clock = Arc::new(ManualClock::new(state.service_day_start_ms));
+    let persistence = Persistence {
+        sink: JournalSink { sender, ack_mode: AckMode::Durable },
+        store: Arc::new(CorruptStore::default()) as Arc<dyn Store>,
+        snapshot_every_events: 1_000,
+    };
+    let settings = ActorSettings::default();
+    let shared = Arc::new(TrainDateShared::new(&state, settings.mailbox_pending_max));
+    let slots = Arc::new(crate::slots::SlotTable::default());
+    slots.set(fence);
+    let actor = TrainDateActor::new(
+        state,
+        Arc::clone(&shared),
+        Arc::new(OrderIndex::default()),
+        clock,
+        settings,
+        Some(persistence),
+    )
+    .with_fence(fence, Arc::clone(&slots));
+    (actor.start(), shared, slots)
+}
+
 #[test]
 fn a_fenced_append_stops_the_actor_writing_and_reports_its_slot() {
     actix_rt::System::new().block_on(async {
-        let plan = Arc::new(TrainPlan::new(template(4, &[(SeatClass::Second, 2, "ABCDF")])));
-        let date = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("valid date");
-        let key = TrainDateKey::new("G1", date);
-        let fence = crate::slots::SlotFence { slot: crate::slots::slot_of(&key), token: 41 };
-        let state = TrainDateState::open(key, plan);
-        let clock = Arc::new(ManualClock::new(state.service_day_start_ms));
+        let fence = fenced_key_fence();
         let (sender, mut writer) = mpsc::channel(16);
         let appends = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&appends);
@@ -163,25 +196,7 @@ fn a_fenced_append_stops_the_actor_writing_and_reports_its_slot() {
                 }
             }
         });
-        let persistence = Persistence {
-            sink: JournalSink { sender, ack_mode: AckMode::Durable },
-            store: Arc::new(CorruptStore::default()) as Arc<dyn Store>,
-            snapshot_every_events: 1_000,
-        };
-        let settings = ActorSettings::default();
-        let shared = Arc::new(TrainDateShared::new(&state, settings.mailbox_pending_max));
-        let slots = Arc::new(crate::slots::SlotTable::default());
-        slots.set(fence);
-        let actor = TrainDateActor::new(
-            state,
-            Arc::clone(&shared),
-            Arc::new(OrderIndex::default()),
-            clock,
-            settings,
-            Some(persistence),
-        )
-        .with_fence(fence, Arc::clone(&slots));
-        let addr = actor.start();
+        let (addr, shared, slots) = start_fenced(sender, fence);
         let send = |command: Command| {
             shared.pending_messages.fetch_add(1, Ordering::AcqRel);
             addr.send(Execute { deadline: None, command })
@@ -203,12 +218,7 @@ fn a_fenced_append_stops_the_actor_writing_and_reports_its_slot() {
 #[test]
 fn a_retry_behind_a_fenced_append_is_not_acknowledged() {
     actix_rt::System::new().block_on(async {
-        let plan = Arc::new(TrainPlan::new(template(4, &[(SeatClass::Second, 2, "ABCDF")])));
-        let date = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("valid date");
-        let key = TrainDateKey::new("G1", date);
-        let fence = crate::slots::SlotFence { slot: crate::slots::slot_of(&key), token: 41 };
-        let state = TrainDateState::open(key, plan);
-        let clock = Arc::new(ManualClock::new(state.service_day_start_ms));
+        let fence = fenced_key_fence();
         let (sender, mut writer) = mpsc::channel(16);
         // Holds the hold's entry until the retry's barrier arrives, then
         // refuses the first for its fence and lets the empty barrier pass,
@@ -232,25 +242,7 @@ fn a_retry_behind_a_fenced_append_is_not_acknowledged() {
                 }
             }
         });
-        let persistence = Persistence {
-            sink: JournalSink { sender, ack_mode: AckMode::Durable },
-            store: Arc::new(CorruptStore::default()) as Arc<dyn Store>,
-            snapshot_every_events: 1_000,
-        };
-        let settings = ActorSettings::default();
-        let shared = Arc::new(TrainDateShared::new(&state, settings.mailbox_pending_max));
-        let slots = Arc::new(crate::slots::SlotTable::default());
-        slots.set(fence);
-        let actor = TrainDateActor::new(
-            state,
-            Arc::clone(&shared),
-            Arc::new(OrderIndex::default()),
-            clock,
-            settings,
-            Some(persistence),
-        )
-        .with_fence(fence, Arc::clone(&slots));
-        let addr = actor.start();
+        let (addr, shared, _slots) = start_fenced(sender, fence);
         let send = |command: Command| {
             shared.pending_messages.fetch_add(1, Ordering::AcqRel);
             addr.send(Execute { deadline: None, command })
