@@ -15,6 +15,12 @@ const CONNECTIONS_MAX: u32 = 8;
 
 /// The journal in a MySQL or MariaDB database: durable across hosts, and
 /// restartable on another machine than the one that wrote it.
+/// No ping before each use of a pooled connection: it was two round trips
+/// per commit (0.2 per acknowledged write). A connection that died idle fails
+/// its first statement instead, and the writer retries the append on a new
+/// one (`WriterConfig::commit_attempts`).
+const CHECK_CONNECTIONS_ON_ACQUIRE: bool = false;
+
 pub type MySqlJournal = SqlJournal<MySqlDialect>;
 
 /// MySQL's SQL: `ON DUPLICATE KEY UPDATE` upserts and a loose index scan
@@ -48,15 +54,21 @@ impl Dialect for MySqlDialect {
     /// still compare against the old token.
     const RAISE_FENCES: &'static str = " ON DUPLICATE KEY UPDATE owner = IF(VALUES(token) > token, VALUES(owner), owner), updated_at_ms = IF(VALUES(token) > token, VALUES(updated_at_ms), updated_at_ms), token = GREATEST(token, VALUES(token))";
 
-    /// MAX per group on the primary key prefix is a loose index scan: one
-    /// seek per stream. Streams without events have no row.
+    /// Per stream, the newest seq by one backward index dive each. A
+    /// `MAX(seq) … GROUP BY train_date` looks equivalent, but as a prepared
+    /// statement MariaDB ran it as a range scan into a temporary table: every
+    /// event of every stream in the batch was read on each commit (216 rows
+    /// per acknowledged write in a 10 s run, and growing with the streams).
     fn stored_seqs_query<'a>(streams: impl IntoIterator<Item = &'a str>) -> QueryBuilder<MySql> {
-        let mut query = QueryBuilder::new("SELECT train_date, MAX(seq) FROM events WHERE train_date IN (");
-        let mut list = query.separated(", ");
-        for stream in streams {
-            list.push_bind(stream);
+        let mut query = QueryBuilder::new("");
+        for (index, stream) in streams.into_iter().enumerate() {
+            if index > 0 {
+                query.push(" UNION ALL ");
+            }
+            query.push("SELECT * FROM (SELECT train_date, seq FROM events WHERE train_date = ");
+            query.push_bind(stream);
+            query.push(format!(" ORDER BY seq DESC LIMIT 1) AS newest_{index}"));
         }
-        query.push(") GROUP BY train_date");
         query
     }
 }
@@ -65,7 +77,11 @@ impl MySqlJournal {
     /// Connects to the database in `url` (`mysql://user:pass@host:3306/db`)
     /// and brings its schema up to date.
     pub async fn connect(url: &str) -> Result<Self, JournalError> {
-        let pool = MySqlPoolOptions::new().max_connections(CONNECTIONS_MAX).connect(url).await?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(CONNECTIONS_MAX)
+            .test_before_acquire(CHECK_CONNECTIONS_ON_ACQUIRE)
+            .connect(url)
+            .await?;
         sqlx::migrate!("./migrations/mysql").run(&pool).await?;
         Ok(SqlJournal::on_pool(pool))
     }
@@ -82,6 +98,7 @@ impl MySqlJournal {
         let seconds = idle_transaction_timeout.as_secs().max(1);
         let pool = MySqlPoolOptions::new()
             .max_connections(CONNECTIONS_MAX)
+            .test_before_acquire(CHECK_CONNECTIONS_ON_ACQUIRE)
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     let statement = format!("SET SESSION idle_transaction_timeout = {seconds}");
