@@ -103,6 +103,23 @@ impl Env {
     }
 }
 
+/// A failed scenario drops its database too (the nodes' logs are kept):
+/// the shared server's disk has filled up before.
+impl Drop for Env {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let (server_url, db) = (self.server_url.clone(), self.db.clone());
+        // Its own runtime on its own thread: this may run inside the test's.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(persistence::test_support::drop_database(&server_url, &db)).ok()
+        })
+        .join();
+    }
+}
+
 /// The nodes of one test cluster, by id, each on its own port for good.
 struct Nodes {
     running: BTreeMap<String, Node>,
