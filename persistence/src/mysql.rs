@@ -13,18 +13,18 @@ use std::time::Duration;
 /// once, without crowding a server that other services share.
 const CONNECTIONS_MAX: u32 = 8;
 
-/// The journal in a MySQL or MariaDB database: durable across hosts, and
-/// restartable on another machine than the one that wrote it.
 /// No ping before each use of a pooled connection: it was two round trips
 /// per commit (0.2 per acknowledged write). A connection that died idle fails
 /// its first statement instead, and the writer retries the append on a new
 /// one (`WriterConfig::commit_attempts`).
 const CHECK_CONNECTIONS_ON_ACQUIRE: bool = false;
 
+/// The journal in a MySQL or MariaDB database: durable across hosts, and
+/// restartable on another machine than the one that wrote it.
 pub type MySqlJournal = SqlJournal<MySqlDialect>;
 
-/// MySQL's SQL: `ON DUPLICATE KEY UPDATE` upserts and a loose index scan
-/// for the stored seqs.
+/// MySQL's SQL: `ON DUPLICATE KEY UPDATE` upserts and a `UNION ALL` of
+/// index dives for the stored seqs.
 pub struct MySqlDialect;
 
 impl Dialect for MySqlDialect {

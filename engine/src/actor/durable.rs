@@ -179,7 +179,6 @@ impl TrainDateActor {
         }));
     }
 
-    /// Enters read-only mode (once per epoch) and schedules the rebuild.
     /// The error for a reply whose own entry landed after an earlier entry
     /// failed: SLOT_MOVED once fenced, else the earlier failure's rebuild.
     fn not_made_durable(&mut self, epoch: u64, ctx: &mut Context<Self>) -> CommandError {
@@ -189,6 +188,7 @@ impl TrainDateActor {
         self.journal_failed(epoch, JournalFailure::EarlierBatchFailed, ctx)
     }
 
+    /// Enters read-only mode (once per epoch) and schedules the rebuild.
     fn journal_failed(&mut self, epoch: u64, failure: JournalFailure, ctx: &mut Context<Self>) -> CommandError {
         if let (JournalFailure::Fenced { .. }, Some((fence, slots))) = (&failure, &self.fence) {
             // Another node owns the slot now: nothing here may be written
