@@ -2,7 +2,7 @@
 //! changes, the catalog at start-up, and loading one train-date as snapshot
 //! plus replayed tail.
 
-use crate::codec::decode;
+use crate::codec::{StoredEvent, decode};
 use crate::journal::{Journal, StoredSnapshot, StoredTrainDate, parse_stream_id, stream_id};
 use engine::apply;
 use engine::domain::order::OrderId;
@@ -209,9 +209,7 @@ pub async fn load_batch_paged<J: Journal>(
         let at = *index
             .get(stored.stream.as_str())
             .ok_or_else(|| StoreError::Corrupt { detail: format!("{}: not asked for", stored.stream) })?;
-        let record =
-            decode(&stored.event).map_err(|e| StoreError::Corrupt { detail: format!("{}: {e}", stored.stream) })?;
-        apply(&mut states[at], &record);
+        apply_stored(&mut states[at], &stored.stream, &stored.event)?;
     }
     if truncated {
         for (stream, state) in streams.iter().zip(states.iter_mut()) {
@@ -252,11 +250,17 @@ async fn replay_tail<J: Journal>(
         let page = journal.read_events(stream, state.last_seq, page_events).await.map_err(StoreError::from)?;
         let done = page.len() < page_events;
         for stored in &page {
-            let record = decode(stored).map_err(|e| StoreError::Corrupt { detail: format!("{stream}: {e}") })?;
-            apply(state, &record);
+            apply_stored(state, stream, stored)?;
         }
         if done {
             return Ok(());
         }
     }
+}
+
+/// Decodes one stored event of `stream` and applies it, as replay does.
+fn apply_stored(state: &mut TrainDateState, stream: &str, stored: &StoredEvent) -> Result<(), StoreError> {
+    let record = decode(stored).map_err(|e| StoreError::Corrupt { detail: format!("{stream}: {e}") })?;
+    apply(state, &record);
+    Ok(())
 }
