@@ -6,6 +6,7 @@
 #   tools/cluster-demo.sh seatctl ARGS    seatctl with the demo tokens (default server: node1)
 #   tools/cluster-demo.sh kill NODE       kill -9 one node, wait until the others own its slots
 #   tools/cluster-demo.sh restart NODE    start a killed node again, wait until the slots spread back
+#   tools/cluster-demo.sh wait N NODE     wait until NODE sees N nodes serving every slot
 #   tools/cluster-demo.sh stop            stop everything (the database is kept; `drop` removes it)
 #
 # Settings (environment): MYSQL_URL_BASE (mysql://root@127.0.0.1:3306),
@@ -121,7 +122,8 @@ case "${1:-}" in
   seatctl) shift; if [[ " $* " == *" --server "* ]]; then seatctl "$@"; else seatctl --server "http://127.0.0.1:$base_port" "$@"; fi ;;
   kill) kill_node "${2:?which node}" ;;
   restart) restart_node "${2:?which node}" ;;
+  wait) wait_settled "${2:?how many nodes}" "http://127.0.0.1:$(port_of "${3:?which node}")" ;;
   stop) stop ;;
   drop) stop; mariadb --protocol=tcp -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS \`$database\`"; rm -rf "$dir" ;;
-  *) sed -n '2,15p' "$0"; exit 2 ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
 esac

@@ -13,7 +13,7 @@
 #   claim       - the etcd claims of that pass (the "claimed" log line);
 #   fence, recovery - raising the fences and recovering the slots' train-dates
 #                 from the journal (the "adopted" log line of the same node);
-#   settled     - until every slot is served again (tools/cluster-demo.sh kill).
+#   settled     - until every slot is served again (tools/cluster-demo.sh wait).
 # It then restarts the node, waits until the slots spread back and goes on.
 # Every round's line goes to stdout; the database and the directory are
 # removed at the end.
@@ -46,6 +46,13 @@ trap '"$demo" drop >/dev/null 2>&1 || true' EXIT
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print(round((float(sys.argv[2]) - float(sys.argv[1])) * 1000))" "$1" "$2"; }
 port_of() { echo $((BASE_PORT + ${1#node} - 1)); }
+# Each node's resident memory.
+print_rss() {
+  for node in node1 node2 node3; do
+    echo "$node rss_mib=$(($(ps -o rss= -p "$(cat "$dir/$node.pid")") / 1024))"
+  done
+}
+
 
 "$demo" start >/dev/null
 "$seatsynth" timetable >"$dir/synth.toml"
@@ -71,9 +78,7 @@ echo "open train-dates served: $last ($(since "$started" "$(now)") ms after the 
   --tokens-file "$dir/data/demo-tokens.json" --synthetic-trains 14000 --days 14 --clients 64 \
   --duration-secs "$LOAD_SECS" --seed 3 --no-audit | grep -E "writes/s|acknowledged|p50|p99" | head -n 6 || true
 "$demo" seatctl stats 2>/dev/null | head -n 5 || true
-for node in node1 node2 node3; do
-  echo "$node rss_mib=$(($(ps -o rss= -p "$(cat "$dir/$node.pid")") / 1024))"
-done
+print_rss
 
 # A valid resident ID number (GB 11643 check digit) for probe $1.
 id_number() {
@@ -127,18 +132,6 @@ if claimed and adopted:
 EOF
 }
 
-# Slots the nodes other than $1 serve (recovered, not just claimed).
-served_by_survivors() {
-  local node total=0 here
-  for node in node1 node2 node3; do
-    [ "$node" != "$1" ] || continue
-    here=$("$demo" seatctl --server "http://127.0.0.1:$(port_of "$node")" cluster 2>/dev/null |
-      sed -n 's/.*, serving \([0-9]*\))$/\1/p')
-    total=$((total + ${here:-0}))
-  done
-  echo "$total"
-}
-
 for round in $(seq 1 "$rounds"); do
   victim=node$(((round - 1) % 3 + 1))
   date=$(probe_date "$victim") || { echo "round $round: $victim owns none of G1's dates; skipped"; continue; }
@@ -160,10 +153,8 @@ for round in $(seq 1 "$rounds"); do
   # The survivor that recovered the probe train-date holds its timing.
   owner=$("$demo" seatctl --server "$server" cluster --train G1 --date "$date" | sed -n 's/.*served by \(node[0-9]*\) .*/\1/p')
   timing=$(log_timing "$owner" "$killed_at")
-  until [ "$(served_by_survivors "$victim")" -eq 1024 ]; do
-    [ "$(since "$killed_at" "$(now)")" -lt $((PROBE_SECS * 1000)) ] || break
-    sleep 0.1
-  done
+  # Every slot served by the two survivors, by the demo script's own check.
+  WAIT_SECS=$PROBE_SECS "$demo" wait 2 "$survivor" || echo "round $round: not settled in ${PROBE_SECS}s"
   settled_at=$(now)
   [ "$first_hold" != timeout ] || echo "round $round: the last hold attempt said: $(tail -n 3 "$dir/probe.err")"
   echo "round $round: killed $victim, probe G1 $date via $survivor (recovered by $owner): first_hold_ms=$first_hold settled_ms=$(since "$killed_at" "$settled_at") $timing"
@@ -171,6 +162,4 @@ for round in $(seq 1 "$rounds"); do
   "$demo" restart "$victim" >/dev/null
   echo "round $round: $victim restarted and the slots spread back in $(since "$restarted_at" "$(now)") ms"
 done
-for node in node1 node2 node3; do
-  echo "$node rss_mib=$(($(ps -o rss= -p "$(cat "$dir/$node.pid")") / 1024))"
-done
+print_rss
