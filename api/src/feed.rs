@@ -101,7 +101,7 @@ impl feed_server::Feed for FeedService {
                 source: Arc::clone(&self.options.source),
                 commits: self.options.commits.clone(),
                 filter,
-                after: request.after_position,
+                after: Cursor::of(&request),
                 follow: request.follow,
                 sender,
             };
@@ -160,13 +160,41 @@ impl Drop for OpenStream {
     }
 }
 
+/// Where a stream is: after `position`, or inside it after `seq`.
+#[derive(Clone, Copy, Debug)]
+struct Cursor {
+    /// Every position before this one is done.
+    position: u64,
+    /// Events of `position` up to this seq are done; `u64::MAX`: all of it.
+    seq: u64,
+}
+
+impl Cursor {
+    fn of(request: &pb::StreamEventsRequest) -> Cursor {
+        match request.after_seq {
+            0 => Cursor { position: request.after_position, seq: u64::MAX },
+            seq => Cursor { position: request.after_position, seq },
+        }
+    }
+
+    /// The position to read after: the cursor's own while part of it is left.
+    fn read_after(self) -> u64 {
+        if self.seq == u64::MAX { self.position } else { self.position.saturating_sub(1) }
+    }
+
+    /// Whether an event at `position`, `seq` is still to be sent.
+    fn before(self, position: u64, seq: u64) -> bool {
+        position > self.position || (position == self.position && seq > self.seq)
+    }
+}
+
 /// One stream's reader task.
 struct Reader {
     source: Arc<dyn FeedSource>,
     commits: watch::Receiver<u64>,
     filter: Filter,
-    /// The last position read (sent, or filtered out).
-    after: u64,
+    /// What has been read (sent, or filtered out).
+    after: Cursor,
     follow: bool,
     sender: mpsc::Sender<Result<pb::FeedEvent, Status>>,
 }
@@ -178,7 +206,7 @@ impl Reader {
         loop {
             // Seen before reading: a commit during the read wakes the wait below.
             self.commits.borrow_and_update();
-            let page = match self.source.read_feed(self.after, FEED_PAGE_POSITIONS).await {
+            let page = match self.source.read_feed(self.after.read_after(), FEED_PAGE_POSITIONS).await {
                 Ok(page) => page,
                 Err(error) => return self.fail(journal_status(error)).await,
             };
@@ -202,11 +230,14 @@ impl Reader {
 
     /// Sends the events of one position the filter admits.
     async fn send(&mut self, batch: &FeedBatch) -> Result<(), Status> {
-        self.after = batch.position;
+        let after = std::mem::replace(&mut self.after, Cursor { position: batch.position, seq: u64::MAX });
         if !self.filter.admits(&batch.stream) {
             return Ok(());
         }
         for event in convert::feed_events(batch).map_err(journal_status)? {
+            if !after.before(event.position, event.seq) {
+                continue;
+            }
             if self.sender.send(Ok(event)).await.is_err() {
                 break;
             }
@@ -233,7 +264,7 @@ impl Reader {
     }
 
     async fn fail(self, status: Status) {
-        tracing::warn!(after = self.after, error = %status.message(), "feed stream ended by an error");
+        tracing::warn!(after = self.after.position, error = %status.message(), "feed stream ended by an error");
         let _ = self.sender.send(Err(status)).await;
     }
 }
@@ -271,6 +302,18 @@ mod tests {
         assert!(dated.admits("2026-12-02/G1") && !dated.admits("2026-12-01/G1"));
         let both = Filter::of(&request(&[("G1", "2026-12-01")], "2026-12-02")).unwrap();
         assert!(!both.admits("2026-12-01/G1"));
+    }
+
+    #[test]
+    fn a_cursor_inside_a_position_rereads_it_and_skips_what_was_sent() {
+        let request =
+            |after_position, after_seq| pb::StreamEventsRequest { after_position, after_seq, ..Default::default() };
+        let whole = Cursor::of(&request(5, 0));
+        assert_eq!(whole.read_after(), 5);
+        assert!(!whole.before(5, 9) && whole.before(6, 1));
+        let inside = Cursor::of(&request(5, 7));
+        assert_eq!(inside.read_after(), 4);
+        assert!(!inside.before(5, 7) && inside.before(5, 8) && inside.before(6, 1) && !inside.before(4, 9));
     }
 
     #[test]

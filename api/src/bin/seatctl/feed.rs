@@ -26,7 +26,8 @@ pub async fn feed(session: &mut Session, args: FeedArgs) -> Result<(), Failure> 
         let train_dates = args.trains.into_iter().map(|train| train_date(train, date)).collect::<Result<_, _>>()?;
         (train_dates, String::new())
     };
-    let request = pb::StreamEventsRequest { after_position: args.after, train_dates, date, follow: args.follow };
+    let request =
+        pb::StreamEventsRequest { after_position: args.after, train_dates, date, follow: args.follow, after_seq: 0 };
     let mut events = session.feed.stream_events(request).await?.into_inner();
     while let Some(event) = events.message().await? {
         session.output.feed_event(&event);
