@@ -4,7 +4,7 @@ use crate::domain::rejection::Rejection;
 use crate::domain::state::TrainDateState;
 
 /// Releases a hold, or refunds a paid order until the train leaves the
-/// passenger's boarding station. An order already ended changes nothing.
+/// passenger's boarding station, less the refund tier fee. An order already ended changes nothing.
 pub fn decide_cancel(
     state: &TrainDateState,
     order_id: &OrderId,
@@ -19,7 +19,11 @@ pub fn decide_cancel(
         }
         OrderStatus::Held => Ok(vec![Event::HoldCancelled { order_id: *order_id, at_ms: now_ms }]),
         OrderStatus::Confirmed if now_ms >= state.departure_ms(usize::from(order.from)) => Err(Rejection::Departed),
-        OrderStatus::Confirmed => Ok(vec![Event::TicketsRefunded { order_id: *order_id, at_ms: now_ms }]),
+        OrderStatus::Confirmed => {
+            let departure_ms = state.departure_ms(usize::from(order.from));
+            let fee_fen = state.rules.refund_fees.fee_fen(order.total_fare_fen(), departure_ms, now_ms);
+            Ok(vec![Event::TicketsRefunded { order_id: *order_id, at_ms: now_ms, fee_fen }])
+        }
         OrderStatus::Cancelled | OrderStatus::Refunded | OrderStatus::Expired => Ok(Vec::new()),
     }
 }

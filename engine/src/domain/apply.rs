@@ -15,7 +15,10 @@ pub fn apply(state: &mut TrainDateState, record: &EventRecord) {
         Event::SeatsHeld(held) => apply_seats_held(state, held),
         Event::OrderConfirmed { order_id, at_ms } => confirm(state, order_id, *at_ms),
         Event::HoldCancelled { order_id, at_ms } => release(state, order_id, *at_ms, OrderStatus::Cancelled),
-        Event::TicketsRefunded { order_id, at_ms } => release(state, order_id, *at_ms, OrderStatus::Refunded),
+        Event::TicketsRefunded { order_id, at_ms, fee_fen } => {
+            release(state, order_id, *at_ms, OrderStatus::Refunded);
+            state.orders.get_mut(order_id).expect("refunded order exists").refund_fee_fen = *fee_fen;
+        }
         Event::HoldExpired { order_id, at_ms } => release(state, order_id, *at_ms, OrderStatus::Expired),
         Event::SalesClosed { at_ms } => state.sales = SalesStatus::Closed { at_ms: *at_ms },
     }
@@ -43,6 +46,7 @@ fn apply_seats_held(state: &mut TrainDateState, held: &SeatsHeld) {
         held_at_ms: held.held_at_ms,
         expires_at_ms: held.expires_at_ms,
         updated_at_ms: held.held_at_ms,
+        refund_fee_fen: 0,
     };
     let previous_request = state.requests.insert((held.user_id.clone(), held.request_id.clone()), held.order_id);
     assert!(previous_request.is_none(), "request {} applied twice", held.request_id);

@@ -4,8 +4,13 @@ use super::order::{OrderId, Ticket};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever an event's stored shape changes; readers accept every
-/// version up to this one.
-pub const EVENT_SCHEMA_VERSION: u16 = 1;
+/// version up to this one. New fields are `#[serde(default)]`, so older
+/// events decode unchanged; a build older than the events it meets refuses
+/// them by version instead of dropping fields it does not know.
+///
+/// - 1: holds, confirms, cancels, refunds, expiries, sales closed.
+/// - 2: refunds record their fee; waitlist and ticket-change events.
+pub const EVENT_SCHEMA_VERSION: u16 = 2;
 
 /// An event with its place in its train-date's stream.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +39,9 @@ pub enum Event {
     TicketsRefunded {
         order_id: OrderId,
         at_ms: u64,
+        /// Kept from the fare by the refund tier table; 0 in version-1 events.
+        #[serde(default)]
+        fee_fen: u64,
     },
     HoldExpired {
         order_id: OrderId,

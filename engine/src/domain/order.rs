@@ -90,6 +90,9 @@ pub struct Order {
     pub expires_at_ms: u64,
     /// When the order last changed status.
     pub updated_at_ms: u64,
+    /// Kept from the fare when the order was refunded (the refund tier table).
+    #[serde(default)]
+    pub refund_fee_fen: u64,
 }
 
 impl Order {

@@ -3,6 +3,7 @@
 use super::inventory::SeatInventory;
 use super::order::{Order, OrderId, OrderStatus};
 use super::plan::TrainPlan;
+use super::settings::TicketRules;
 use super::timetable::StationCode;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -138,6 +139,10 @@ pub struct TrainDateState {
     pub last_seq: u64,
     /// Running totals, kept so stats never scan orders.
     pub totals: TrainDateTotals,
+    /// Fee tables and waitlist / change limits decide reads; configuration,
+    /// not state, so never stored: every fee decided is in its event.
+    #[serde(skip)]
+    pub rules: Arc<TicketRules>,
 }
 
 /// Counters a monitoring call reads without scanning.
@@ -182,6 +187,7 @@ impl TrainDateState {
             sales: SalesStatus::Open,
             last_seq: 0,
             totals: TrainDateTotals::default(),
+            rules: Arc::default(),
         }
     }
 
