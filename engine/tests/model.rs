@@ -658,6 +658,7 @@ impl Reference {
                 self.change(*order_id, OrderStatus::Confirmed, OrderStatus::Refunded)
             }
             Event::SalesClosed { .. } => self.sales_open = false,
+            other => panic!("this workload has no waitlist, yet {} happened", other.kind()),
         }
     }
 

@@ -1,10 +1,12 @@
+use super::serve::{Released, serve_queue};
 use crate::domain::event::Event;
-use crate::domain::order::{OrderId, OrderStatus};
+use crate::domain::order::{Order, OrderId, OrderStatus};
 use crate::domain::rejection::Rejection;
 use crate::domain::state::TrainDateState;
 
 /// Releases a hold, or refunds a paid order until the train leaves the
-/// passenger's boarding station, less the refund tier fee. An order already ended changes nothing.
+/// passenger's boarding station, less the refund tier fee. The seats freed
+/// serve the waitlist in the same decision. An order already ended changes nothing.
 pub fn decide_cancel(
     state: &TrainDateState,
     order_id: &OrderId,
@@ -12,6 +14,21 @@ pub fn decide_cancel(
     now_ms: u64,
 ) -> Result<Vec<Event>, Rejection> {
     let order = super::owned_order(state, order_id, user_id)?;
+    let mut events = decide_release(state, order, now_ms)?;
+    if !events.is_empty() {
+        let released = Released {
+            order_id: order.id,
+            from: usize::from(order.from),
+            to: usize::from(order.to),
+            tickets: &order.tickets,
+        };
+        events.extend(serve_queue(state, &[released], now_ms));
+    }
+    Ok(events)
+}
+
+fn decide_release(state: &TrainDateState, order: &Order, now_ms: u64) -> Result<Vec<Event>, Rejection> {
+    let order_id = &order.id;
     match order.status {
         // The sweep may not have run yet; a lapsed hold is recorded as expired.
         OrderStatus::Held if now_ms >= order.expires_at_ms => {

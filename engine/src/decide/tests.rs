@@ -107,6 +107,8 @@ impl World {
             self.state.verify_invariants().unwrap();
             records.push(record);
         }
+        let fitting = crate::decide::first_fitting_choice(&self.state, self.now_ms);
+        assert_eq!(fitting, None, "a waitlist choice that fits was left waiting");
         if records.is_empty() {
             assert_eq!(self.state, before, "an empty answer changes nothing");
         }
@@ -648,3 +650,5 @@ fn the_gate_lets_the_actor_answer_once_the_train_has_left() {
     assert_eq!(gate(&world, &late), Ok(()));
     assert_eq!(world.rejected(Command::HoldSeats(late)), Rejection::Departed);
 }
+
+mod waitlist;

@@ -1,9 +1,10 @@
 //! `apply`: folds one event into the state. No decisions here; the live actor
 //! and journal replay both come through this one function.
 
+use super::apply_waitlist;
 use super::event::{Event, EventRecord, SeatsHeld};
 use super::order::{Order, OrderId, OrderStatus};
-use super::state::{PassengerJourney, SalesStatus, TrainDateState};
+use super::state::{PassengerJourney, SalesStatus, StateMap, TrainDateState};
 
 /// Applies `record` to `state`.
 ///
@@ -21,6 +22,10 @@ pub fn apply(state: &mut TrainDateState, record: &EventRecord) {
         }
         Event::HoldExpired { order_id, at_ms } => release(state, order_id, *at_ms, OrderStatus::Expired),
         Event::SalesClosed { at_ms } => state.sales = SalesStatus::Closed { at_ms: *at_ms },
+        Event::WaitlistJoined(choice) => apply_waitlist::joined(state, choice),
+        Event::WaitlistSeatsReserved { choice, tickets, .. } => apply_waitlist::reserved(state, choice, tickets),
+        Event::WaitlistFulfilled { choice, at_ms } => apply_waitlist::fulfilled(state, choice, *at_ms),
+        Event::WaitlistLeft { choice, end, .. } => apply_waitlist::left(state, choice, *end),
     }
     state.last_seq = record.seq;
 }
@@ -81,11 +86,7 @@ fn release(state: &mut TrainDateState, order_id: &OrderId, at_ms: u64, outcome: 
     let tickets = order.tickets.len() as u32;
     for ticket in &order.tickets {
         state.inventory.release(ticket.seat, from, to);
-        let journeys = state.passenger_journeys.get_mut(&ticket.id_number).expect("passenger journey indexed");
-        journeys.retain(|journey| journey.order_id != *order_id);
-        if journeys.is_empty() {
-            state.passenger_journeys.remove(&ticket.id_number);
-        }
+        forget_journey(&mut state.passenger_journeys, &ticket.id_number, order_id);
     }
     if was == OrderStatus::Held {
         assert!(state.hold_expiries.remove(&(order.expires_at_ms, order.id)));
@@ -93,5 +94,14 @@ fn release(state: &mut TrainDateState, order_id: &OrderId, at_ms: u64, outcome: 
         state.totals.held_tickets -= tickets;
     } else {
         state.totals.sold_tickets -= tickets;
+    }
+}
+
+/// Drops `order_id`'s journey from the passenger's overlap index.
+pub(super) fn forget_journey(index: &mut StateMap<String, Vec<PassengerJourney>>, id_number: &str, order_id: &OrderId) {
+    let journeys = index.get_mut(id_number).expect("passenger journey indexed");
+    journeys.retain(|journey| journey.order_id != *order_id);
+    if journeys.is_empty() {
+        index.remove(id_number);
     }
 }

@@ -1,6 +1,7 @@
 //! Events: the only way a train-date's state changes, and what the journal stores.
 
 use super::order::{OrderId, Ticket};
+use super::waitlist::{ChoiceEnd, ChoiceRef, WaitingChoice};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever an event's stored shape changes; readers accept every
@@ -50,6 +51,26 @@ pub enum Event {
     SalesClosed {
         at_ms: u64,
     },
+    /// A choice of an active waitlist request joined the queue, waiting.
+    WaitlistJoined(WaitingChoice),
+    /// Freed seats reserved for a waiting choice, in the decision that freed them.
+    WaitlistSeatsReserved {
+        choice: ChoiceRef,
+        /// One per passenger, in the choice's passenger order.
+        tickets: Vec<Ticket>,
+        at_ms: u64,
+    },
+    /// The request record granted the choice: its reservation is now a confirmed order.
+    WaitlistFulfilled {
+        choice: ChoiceRef,
+        at_ms: u64,
+    },
+    /// The choice left the queue; its reservation, if any, is released.
+    WaitlistLeft {
+        choice: ChoiceRef,
+        end: ChoiceEnd,
+        at_ms: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +99,10 @@ impl Event {
             Event::TicketsRefunded { .. } => "tickets_refunded",
             Event::HoldExpired { .. } => "hold_expired",
             Event::SalesClosed { .. } => "sales_closed",
+            Event::WaitlistJoined(_) => "waitlist_joined",
+            Event::WaitlistSeatsReserved { .. } => "waitlist_seats_reserved",
+            Event::WaitlistFulfilled { .. } => "waitlist_fulfilled",
+            Event::WaitlistLeft { .. } => "waitlist_left",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod allocation_policy;
 pub mod apply;
+mod apply_waitlist;
 pub mod command;
 pub mod echo;
 pub mod event;
@@ -19,3 +20,5 @@ pub mod snapshot;
 pub mod state;
 pub mod timetable;
 pub mod timetable_file;
+pub mod waitlist;
+pub mod workflow;

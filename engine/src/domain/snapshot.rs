@@ -1,16 +1,18 @@
 //! Snapshots: a train-date's state reduced to what cannot be derived (its
-//! template, sales status, last seq and orders), and the restore that
-//! rebuilds masks, counts and indexes from it.
+//! template, sales status, last seq, orders and waitlist choices), and the
+//! restore that rebuilds masks, counts and indexes from it.
 
 use super::order::Order;
 use super::plan::TrainPlan;
 use super::state::{PassengerJourney, SalesStatus, TrainDateKey, TrainDateState};
 use super::timetable::TrainTemplate;
+use super::waitlist::{ChoiceEnd, ChoiceRef, WaitingChoice};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// Bumped whenever the snapshot's stored shape changes.
-pub const SNAPSHOT_SCHEMA_VERSION: u16 = 1;
+/// Bumped whenever the snapshot's stored shape changes. 2: waitlist choices
+/// (absent, so empty, in version-1 snapshots).
+pub const SNAPSHOT_SCHEMA_VERSION: u16 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrainDateSnapshot {
@@ -22,6 +24,12 @@ pub struct TrainDateSnapshot {
     pub last_seq: u64,
     /// Every order, in any status, sorted by id so equal states give equal snapshots.
     pub orders: Vec<Order>,
+    /// Live waitlist choices, waiting or reserved, in queue order per class.
+    #[serde(default)]
+    pub waitlist: Vec<WaitingChoice>,
+    /// Choices that left, so repeated workflow steps stay no-ops after restore.
+    #[serde(default)]
+    pub waitlist_ended: Vec<(ChoiceRef, ChoiceEnd)>,
 }
 
 impl TrainDateSnapshot {
@@ -34,6 +42,8 @@ impl TrainDateSnapshot {
             sales: state.sales,
             last_seq: state.last_seq,
             orders,
+            waitlist: state.waitlist.live().cloned().collect(),
+            waitlist_ended: state.waitlist.ended_choices().map(|(choice, end)| (*choice, *end)).collect(),
         }
     }
 
@@ -52,6 +62,19 @@ impl TrainDateSnapshot {
                 take_seats(&mut state, &order);
             }
             state.orders.insert(order.id, order);
+        }
+        for choice in self.waitlist {
+            if let Some(tickets) = &choice.reserved {
+                for ticket in tickets {
+                    state.inventory.take(ticket.seat, usize::from(choice.from), usize::from(choice.to));
+                    let journey = PassengerJourney { order_id: choice.order_id, from: choice.from, to: choice.to };
+                    state.passenger_journeys.entry(ticket.id_number.clone()).or_default().push(journey);
+                }
+            }
+            state.waitlist.insert(choice);
+        }
+        for (choice, end) in self.waitlist_ended {
+            state.waitlist.restore_ended(choice, end);
         }
         state
     }

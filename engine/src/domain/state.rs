@@ -5,6 +5,7 @@ use super::order::{Order, OrderId, OrderStatus};
 use super::plan::TrainPlan;
 use super::settings::TicketRules;
 use super::timetable::StationCode;
+use super::waitlist::TrainDateWaitlist;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -143,6 +144,9 @@ pub struct TrainDateState {
     /// not state, so never stored: every fee decided is in its event.
     #[serde(skip)]
     pub rules: Arc<TicketRules>,
+    /// Waitlist choices naming this train-date; snapshots carry it as a list.
+    #[serde(skip)]
+    pub waitlist: TrainDateWaitlist,
 }
 
 /// Counters a monitoring call reads without scanning.
@@ -188,6 +192,7 @@ impl TrainDateState {
             last_seq: 0,
             totals: TrainDateTotals::default(),
             rules: Arc::default(),
+            waitlist: TrainDateWaitlist::default(),
         }
     }
 
@@ -211,7 +216,8 @@ impl TrainDateState {
 
     /// Checks every derived structure against the orders and masks: counts
     /// equal a recount, no segment is taken twice, masks match the orders,
-    /// totals match. O(seats × pairs); run after replay and in tests.
+    /// totals match, waitlist reservations included. O(seats × pairs); run
+    /// after replay and in tests.
     pub fn verify_invariants(&self) -> Result<(), String> {
         if self.inventory.remaining_table() != self.inventory.recount().as_slice() {
             return Err(format!("{}: remaining counts differ from a recount", self.key));
@@ -240,6 +246,20 @@ impl TrainDateState {
                     return Err(format!("{}: seat {} segments sold twice", self.key, ticket.seat));
                 }
                 *mask |= bits;
+            }
+        }
+        for choice in self.waitlist.live() {
+            let Some(tickets) = &choice.reserved else { continue };
+            let (from, to) = choice.journey();
+            for ticket in tickets {
+                let mask = &mut expected_masks[ticket.seat as usize];
+                if *mask & super::segments::journey_bits(from, to) != 0 {
+                    return Err(format!(
+                        "{}: seat {} reserved for {} is taken",
+                        self.key, ticket.seat, choice.position.choice
+                    ));
+                }
+                *mask |= super::segments::journey_bits(from, to);
             }
         }
         for (seat, expected) in expected_masks.iter().enumerate() {
