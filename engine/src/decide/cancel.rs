@@ -39,7 +39,12 @@ fn decide_release(state: &TrainDateState, order: &Order, now_ms: u64) -> Result<
         OrderStatus::Confirmed => {
             let departure_ms = state.departure_ms(usize::from(order.from));
             let fee_fen = state.rules.refund_fees.fee_fen(order.total_fare_fen(), departure_ms, now_ms);
-            Ok(vec![Event::TicketsRefunded { order_id: *order_id, at_ms: now_ms, fee_fen }])
+            let refunded = Event::TicketsRefunded { order_id: *order_id, at_ms: now_ms, fee_fen };
+            // A refund wins over a change not yet committed, which aborts.
+            Ok(match order.change.changing {
+                Some(change_id) => vec![Event::ChangeAborted { change_id, at_ms: now_ms }, refunded],
+                None => vec![refunded],
+            })
         }
         OrderStatus::Cancelled | OrderStatus::Refunded | OrderStatus::Expired => Ok(Vec::new()),
     }

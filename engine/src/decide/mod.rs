@@ -2,6 +2,7 @@
 //! is given; returns the events to apply or the reason for changing nothing.
 
 mod cancel;
+mod change;
 mod close;
 mod confirm;
 mod expire;
@@ -52,6 +53,17 @@ pub fn decide_workflow(
         WorkflowCommand::FulfilWaitlist { choice } => waitlist::decide_fulfil(state, choice, now_ms),
         WorkflowCommand::LeaveWaitlist { choice, end } => Ok(waitlist::decide_leave(state, choice, *end, now_ms)),
         WorkflowCommand::ExpireWaitlist => Ok(waitlist::decide_expire_waitlist(state, now_ms)),
+        WorkflowCommand::StartChange(start) => change::decide_start(state, start, now_ms),
+        WorkflowCommand::TakeChangeSeats(take) => change::decide_take(state, take, now_ms),
+        WorkflowCommand::CommitChange { change_id, new_fare_fen } => {
+            change::decide_commit(state, change_id, *new_fare_fen, now_ms)
+        }
+        WorkflowCommand::AbortChange { change_id } => change::decide_abort(state, change_id, now_ms),
+        WorkflowCommand::ReleaseChangeSeats { change_id, source } => {
+            change::decide_release(state, change_id, source, now_ms)
+        }
+        WorkflowCommand::CompleteChange { change_id } => change::decide_complete(state, change_id, now_ms),
+        WorkflowCommand::ChangeInPlace(change) => change::decide_in_place(state, change, now_ms),
     }
 }
 

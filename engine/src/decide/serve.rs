@@ -20,11 +20,13 @@
 //! second-class choice fit): at most `queue_per_class_max` per class.
 
 use crate::allocation::{SeatSearch, allocate_group};
+use crate::domain::allocation_policy::AllocationPolicy;
 use crate::domain::event::Event;
 use crate::domain::inventory::SeatInventory;
 use crate::domain::order::{OrderId, Ticket};
+use crate::domain::seat_class::SeatClass;
 use crate::domain::state::{SalesStatus, TrainDateState};
-use crate::domain::waitlist::WaitingChoice;
+use crate::domain::waitlist::{WaitingChoice, WaitlistPassenger};
 use std::borrow::Cow;
 
 /// Seats a decision releases: one order's (or reservation's) tickets.
@@ -45,7 +47,7 @@ pub(crate) struct Seating<'a> {
     /// Orders whose journeys no longer count for the overlap rule.
     gone: Vec<OrderId>,
     /// (id number, from, to) journeys taken in this decision.
-    added: Vec<(&'a str, usize, usize)>,
+    added: Vec<(String, usize, usize)>,
 }
 
 impl<'a> Seating<'a> {
@@ -66,25 +68,44 @@ impl<'a> Seating<'a> {
         let eligible = self.state.sales == SalesStatus::Open
             && now_ms < choice.deadline_ms
             && now_ms < self.state.departure_ms(from);
-        let slot = self.state.plan.class_slot(choice.class)?;
-        if !eligible || (self.inventory.remaining(slot, from, to) as usize) < choice.passengers.len() {
+        if !eligible {
             return None;
         }
-        if choice.passengers.iter().any(|passenger| self.overlaps(&passenger.id_number, from, to)) {
+        self.seat_group(choice.class, from, to, &choice.passengers, choice.policy)
+    }
+
+    /// Free seats of `class` for `from..to` remaining after this decision so far.
+    pub fn remaining(&self, class: SeatClass, from: usize, to: usize) -> u32 {
+        self.state.plan.class_slot(class).map_or(0, |slot| self.inventory.remaining(slot, from, to))
+    }
+
+    /// Seats for all `passengers` together in `class` over `from..to`, or
+    /// `None` if too few are free or a passenger's journeys overlap.
+    pub fn seat_group(
+        &self,
+        class: SeatClass,
+        from: usize,
+        to: usize,
+        passengers: &[WaitlistPassenger],
+        policy: AllocationPolicy,
+    ) -> Option<Vec<Ticket>> {
+        if (self.remaining(class, from, to) as usize) < passengers.len() {
             return None;
         }
-        let search = SeatSearch { plan: &self.state.plan, inventory: &self.inventory, from, to, policy: choice.policy };
-        let seats = allocate_group(&search, choice.class, choice.passengers.len(), &[])
+        if passengers.iter().any(|passenger| self.overlaps(&passenger.id_number, from, to)) {
+            return None;
+        }
+        let search = SeatSearch { plan: &self.state.plan, inventory: &self.inventory, from, to, policy };
+        let seats = allocate_group(&search, class, passengers.len(), &[])
             .expect("remaining counts are exact, so enough free seats exist");
-        let fare_fen = self.state.plan.fare_fen(choice.class, from, to);
-        let tickets = choice
-            .passengers
+        let fare_fen = self.state.plan.fare_fen(class, from, to);
+        let tickets = passengers
             .iter()
             .zip(seats)
             .map(|(passenger, seat)| Ticket {
                 passenger_name: passenger.name.clone(),
                 id_number: passenger.id_number.clone(),
-                class: choice.class,
+                class,
                 seat,
                 fare_fen,
                 preference_met: true,
@@ -93,11 +114,10 @@ impl<'a> Seating<'a> {
         Some(tickets)
     }
 
-    pub fn take(&mut self, choice: &'a WaitingChoice, tickets: &[Ticket]) {
-        let (from, to) = choice.journey();
-        for (ticket, passenger) in tickets.iter().zip(&choice.passengers) {
+    pub fn take(&mut self, from: usize, to: usize, tickets: &[Ticket]) {
+        for ticket in tickets {
             self.inventory.to_mut().take(ticket.seat, from, to);
-            self.added.push((&passenger.id_number, from, to));
+            self.added.push((ticket.id_number.clone(), from, to));
         }
     }
 
@@ -129,7 +149,7 @@ pub(crate) fn serve<'a>(state: &'a TrainDateState, mut seating: Seating<'a>, now
     for class in state.plan.classes() {
         for choice in state.waitlist.queue(*class).filter(|choice| choice.reserved.is_none()) {
             if let Some(tickets) = seating.seat(choice, now_ms) {
-                seating.take(choice, &tickets);
+                seating.take(usize::from(choice.from), usize::from(choice.to), &tickets);
                 events.push(Event::WaitlistSeatsReserved { choice: choice.position.choice, tickets, at_ms: now_ms });
             }
         }

@@ -1,10 +1,10 @@
 //! `apply`: folds one event into the state. No decisions here; the live actor
 //! and journal replay both come through this one function.
 
-use super::apply_waitlist;
 use super::event::{Event, EventRecord, SeatsHeld};
 use super::order::{Order, OrderId, OrderStatus};
 use super::state::{PassengerJourney, SalesStatus, StateMap, TrainDateState};
+use super::{apply_change, apply_waitlist};
 
 /// Applies `record` to `state`.
 ///
@@ -26,6 +26,15 @@ pub fn apply(state: &mut TrainDateState, record: &EventRecord) {
         Event::WaitlistSeatsReserved { choice, tickets, .. } => apply_waitlist::reserved(state, choice, tickets),
         Event::WaitlistFulfilled { choice, at_ms } => apply_waitlist::fulfilled(state, choice, *at_ms),
         Event::WaitlistLeft { choice, end, .. } => apply_waitlist::left(state, choice, *end),
+        Event::ChangeStarted(change) => apply_change::started(state, change),
+        Event::ChangeSeatsTaken(incoming) => apply_change::seats_taken(state, incoming),
+        Event::ChangeCommitted { change_id, settlement, at_ms } => {
+            apply_change::committed(state, change_id, *settlement, *at_ms)
+        }
+        Event::ChangeAborted { change_id, at_ms } => apply_change::aborted(state, change_id, *at_ms),
+        Event::ChangeSeatsReleased { change_id, .. } => apply_change::seats_released(state, change_id),
+        Event::ChangeCompleted { change_id, at_ms } => apply_change::completed(state, change_id, *at_ms),
+        Event::TicketsChangedInPlace(change) => apply_change::changed_in_place(state, change),
     }
     state.last_seq = record.seq;
 }
@@ -52,6 +61,7 @@ fn apply_seats_held(state: &mut TrainDateState, held: &SeatsHeld) {
         expires_at_ms: held.expires_at_ms,
         updated_at_ms: held.held_at_ms,
         refund_fee_fen: 0,
+        change: Default::default(),
     };
     let previous_request = state.requests.insert((held.user_id.clone(), held.request_id.clone()), held.order_id);
     assert!(previous_request.is_none(), "request {} applied twice", held.request_id);
@@ -75,7 +85,7 @@ fn confirm(state: &mut TrainDateState, order_id: &OrderId, at_ms: u64) {
 }
 
 /// Returns the order's seats and ends it in `outcome`.
-fn release(state: &mut TrainDateState, order_id: &OrderId, at_ms: u64, outcome: OrderStatus) {
+pub(super) fn release(state: &mut TrainDateState, order_id: &OrderId, at_ms: u64, outcome: OrderStatus) {
     let order = state.orders.get_mut(order_id).expect("released order exists");
     let was = order.status;
     let expected_before = if outcome == OrderStatus::Refunded { OrderStatus::Confirmed } else { OrderStatus::Held };
@@ -103,5 +113,20 @@ pub(super) fn forget_journey(index: &mut StateMap<String, Vec<PassengerJourney>>
     journeys.retain(|journey| journey.order_id != *order_id);
     if journeys.is_empty() {
         index.remove(id_number);
+    }
+}
+
+/// Takes `tickets`' seats for `from..to` and indexes them under `order_id`.
+pub(super) fn remember_journeys(
+    state: &mut TrainDateState,
+    order_id: OrderId,
+    from: u8,
+    to: u8,
+    tickets: &[super::order::Ticket],
+) {
+    for ticket in tickets {
+        state.inventory.take(ticket.seat, usize::from(from), usize::from(to));
+        let journey = PassengerJourney { order_id, from, to };
+        state.passenger_journeys.entry(ticket.id_number.clone()).or_default().push(journey);
     }
 }

@@ -3,7 +3,7 @@
 //! the choice will become, so holds and later choices see them.
 
 use super::order::{Order, OrderStatus, Ticket};
-use super::state::{PassengerJourney, TrainDateState};
+use super::state::TrainDateState;
 use super::waitlist::{ChoiceEnd, ChoiceRef, WaitingChoice};
 
 pub(super) fn joined(state: &mut TrainDateState, choice: &WaitingChoice) {
@@ -14,11 +14,7 @@ pub(super) fn joined(state: &mut TrainDateState, choice: &WaitingChoice) {
 pub(super) fn reserved(state: &mut TrainDateState, choice: &ChoiceRef, tickets: &[Ticket]) {
     let entry = state.waitlist.reserve(choice, tickets.to_vec());
     let (from, to, order_id) = (entry.from, entry.to, entry.order_id);
-    for ticket in tickets {
-        state.inventory.take(ticket.seat, usize::from(from), usize::from(to));
-        let journey = PassengerJourney { order_id, from, to };
-        state.passenger_journeys.entry(ticket.id_number.clone()).or_default().push(journey);
-    }
+    super::apply::remember_journeys(state, order_id, from, to, tickets);
 }
 
 pub(super) fn fulfilled(state: &mut TrainDateState, choice: &ChoiceRef, at_ms: u64) {
@@ -36,6 +32,7 @@ pub(super) fn fulfilled(state: &mut TrainDateState, choice: &ChoiceRef, at_ms: u
         expires_at_ms: at_ms,
         updated_at_ms: at_ms,
         refund_fee_fen: 0,
+        change: Default::default(),
         tickets,
     };
     state.totals.sold_tickets += order.tickets.len() as u32;

@@ -1,5 +1,6 @@
 //! Events: the only way a train-date's state changes, and what the journal stores.
 
+use super::change::{ChangeId, ChangeSettlement, InPlaceChange, IncomingChange, OutgoingChange};
 use super::order::{OrderId, Ticket};
 use super::waitlist::{ChoiceEnd, ChoiceRef, WaitingChoice};
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,36 @@ pub enum Event {
         end: ChoiceEnd,
         at_ms: u64,
     },
+    /// (a) On the old train-date: the order is changing; no second change meanwhile.
+    ChangeStarted(OutgoingChange),
+    /// (b) On the new train-date: seats taken for the change, pending its outcome.
+    ChangeSeatsTaken(IncomingChange),
+    /// (c) On the old train-date, the commit point: the old tickets are released.
+    ChangeCommitted {
+        change_id: ChangeId,
+        settlement: ChangeSettlement,
+        at_ms: u64,
+    },
+    /// On the old train-date: the change will not happen; the order stays as it was.
+    ChangeAborted {
+        change_id: ChangeId,
+        at_ms: u64,
+    },
+    /// On the new train-date: the pending seats go back (or, if none were
+    /// taken, a later take is refused).
+    ChangeSeatsReleased {
+        change_id: ChangeId,
+        /// The old train-date, told to abort next.
+        source: crate::domain::state::TrainDateKey,
+        at_ms: u64,
+    },
+    /// (d) On the new train-date: the pending seats become a confirmed order.
+    ChangeCompleted {
+        change_id: ChangeId,
+        at_ms: u64,
+    },
+    /// A change within one train-date (another class or journey), in one decision.
+    TicketsChangedInPlace(InPlaceChange),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +134,13 @@ impl Event {
             Event::WaitlistSeatsReserved { .. } => "waitlist_seats_reserved",
             Event::WaitlistFulfilled { .. } => "waitlist_fulfilled",
             Event::WaitlistLeft { .. } => "waitlist_left",
+            Event::ChangeStarted(_) => "change_started",
+            Event::ChangeSeatsTaken(_) => "change_seats_taken",
+            Event::ChangeCommitted { .. } => "change_committed",
+            Event::ChangeAborted { .. } => "change_aborted",
+            Event::ChangeSeatsReleased { .. } => "change_seats_released",
+            Event::ChangeCompleted { .. } => "change_completed",
+            Event::TicketsChangedInPlace(_) => "tickets_changed_in_place",
         }
     }
 }

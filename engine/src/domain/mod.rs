@@ -2,7 +2,9 @@
 
 pub mod allocation_policy;
 pub mod apply;
+mod apply_change;
 mod apply_waitlist;
+pub mod change;
 pub mod command;
 pub mod echo;
 pub mod event;

@@ -1,5 +1,6 @@
 //! Orders and their tickets as the train-date actor keeps them.
 
+use super::change::OrderChangeState;
 use super::plan::SeatIndex;
 use super::seat_class::SeatClass;
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,9 @@ pub struct Order {
     /// Kept from the fare when the order was refunded (the refund tier table).
     #[serde(default)]
     pub refund_fee_fen: u64,
+    /// Changes the tickets came through, and a change in flight or done.
+    #[serde(default)]
+    pub change: OrderChangeState,
 }
 
 impl Order {

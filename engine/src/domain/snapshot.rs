@@ -2,6 +2,7 @@
 //! template, sales status, last seq, orders and waitlist choices), and the
 //! restore that rebuilds masks, counts and indexes from it.
 
+use super::change::{ChangeId, IncomingChange, IncomingStatus, OutgoingChange};
 use super::order::Order;
 use super::plan::TrainPlan;
 use super::state::{PassengerJourney, SalesStatus, TrainDateKey, TrainDateState};
@@ -30,6 +31,15 @@ pub struct TrainDateSnapshot {
     /// Choices that left, so repeated workflow steps stay no-ops after restore.
     #[serde(default)]
     pub waitlist_ended: Vec<(ChoiceRef, ChoiceEnd)>,
+    /// Changes of this train-date's orders, in flight or ended.
+    #[serde(default)]
+    pub changes_out: Vec<OutgoingChange>,
+    /// Seats taken here for other train-dates' changes, in any status.
+    #[serde(default)]
+    pub changes_in: Vec<IncomingChange>,
+    /// Changes released here before they took seats.
+    #[serde(default)]
+    pub changes_abandoned: Vec<ChangeId>,
 }
 
 impl TrainDateSnapshot {
@@ -44,6 +54,9 @@ impl TrainDateSnapshot {
             orders,
             waitlist: state.waitlist.live().cloned().collect(),
             waitlist_ended: state.waitlist.ended_choices().map(|(choice, end)| (*choice, *end)).collect(),
+            changes_out: state.changes.outgoing.values().cloned().collect(),
+            changes_in: state.changes.incoming.values().cloned().collect(),
+            changes_abandoned: state.changes.abandoned.iter().copied().collect(),
         }
     }
 
@@ -76,6 +89,19 @@ impl TrainDateSnapshot {
         for (choice, end) in self.waitlist_ended {
             state.waitlist.restore_ended(choice, end);
         }
+        for incoming in self.changes_in {
+            if incoming.status == IncomingStatus::Pending {
+                for ticket in &incoming.tickets {
+                    state.inventory.take(ticket.seat, usize::from(incoming.from), usize::from(incoming.to));
+                    let journey =
+                        PassengerJourney { order_id: incoming.new_order_id, from: incoming.from, to: incoming.to };
+                    state.passenger_journeys.entry(ticket.id_number.clone()).or_default().push(journey);
+                }
+            }
+            state.changes.incoming.insert(incoming.change_id, incoming);
+        }
+        state.changes.outgoing = self.changes_out.into_iter().map(|change| (change.change_id, change)).collect();
+        state.changes.abandoned = self.changes_abandoned.into_iter().collect();
         state
     }
 }

@@ -1,5 +1,6 @@
 //! One train-date's whole state, owned by its actor and changed only by `apply`.
 
+use super::change::{IncomingStatus, TrainDateChanges};
 use super::inventory::SeatInventory;
 use super::order::{Order, OrderId, OrderStatus};
 use super::plan::TrainPlan;
@@ -147,6 +148,9 @@ pub struct TrainDateState {
     /// Waitlist choices naming this train-date; snapshots carry it as a list.
     #[serde(skip)]
     pub waitlist: TrainDateWaitlist,
+    /// Ticket changes out of and into this train-date; snapshots carry them as lists.
+    #[serde(skip)]
+    pub changes: TrainDateChanges,
 }
 
 /// Counters a monitoring call reads without scanning.
@@ -193,6 +197,7 @@ impl TrainDateState {
             totals: TrainDateTotals::default(),
             rules: Arc::default(),
             waitlist: TrainDateWaitlist::default(),
+            changes: TrainDateChanges::default(),
         }
     }
 
@@ -260,6 +265,19 @@ impl TrainDateState {
                     ));
                 }
                 *mask |= super::segments::journey_bits(from, to);
+            }
+        }
+        for incoming in self.changes.incoming.values().filter(|incoming| incoming.status == IncomingStatus::Pending) {
+            let bits = super::segments::journey_bits(usize::from(incoming.from), usize::from(incoming.to));
+            for ticket in &incoming.tickets {
+                let mask = &mut expected_masks[ticket.seat as usize];
+                if *mask & bits != 0 {
+                    return Err(format!(
+                        "{}: seat {} taken for change {} is taken",
+                        self.key, ticket.seat, incoming.change_id
+                    ));
+                }
+                *mask |= bits;
             }
         }
         for (seat, expected) in expected_masks.iter().enumerate() {

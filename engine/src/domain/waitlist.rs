@@ -98,12 +98,12 @@ pub enum ChoiceEnd {
     Lost,
     /// The request was cancelled (or expired) by its record.
     Withdrawn,
-    /// Its cut-off passed before seats came free.
+    /// Its cut-off passed before seats came free. A cut-off is never later
+    /// than the settings allow, which is before departure, so a departure
+    /// ends choices this way too.
     DeadlinePassed,
     /// An operator closed sales on the train-date.
     SalesClosed,
-    /// The train left the boarding station.
-    Departed,
 }
 
 /// Every choice of the train-date, waiting, reserved or ended.
