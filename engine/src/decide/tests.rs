@@ -651,4 +651,5 @@ fn the_gate_lets_the_actor_answer_once_the_train_has_left() {
     assert_eq!(world.rejected(Command::HoldSeats(late)), Rejection::Departed);
 }
 
+mod change;
 mod waitlist;

@@ -449,3 +449,117 @@ pub(crate) fn others(record: &WaitlistRequest, winner: u8) -> impl Iterator<Item
 pub(crate) fn all(record: &WaitlistRequest) -> impl Iterator<Item = u8> + '_ {
     record.indices()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::waitlist::ChoiceEnd;
+    use chrono::NaiveDate;
+    use uuid::Uuid;
+
+    const NOW_MS: u64 = 1_000_000;
+
+    fn choice(train: &str, day: u32, fare_fen: u64) -> RequestChoice {
+        RequestChoice {
+            train_date: TrainDateKey::new(train, NaiveDate::from_ymd_opt(2025, 3, day).expect("valid date")),
+            class: SeatClass::Business,
+            from: 0,
+            to: 3,
+            from_station: "VNP".into(),
+            to_station: "AOH".into(),
+            fare_fen,
+            order_id: OrderId(Uuid::from_u128(u128::from(day) * 100 + fare_fen as u128)),
+        }
+    }
+
+    fn submit(choices: Vec<RequestChoice>, people: usize) -> SubmitRequest {
+        SubmitRequest {
+            request_id: WaitlistRequestId(Uuid::from_u128(9)),
+            user_id: "u1".into(),
+            passengers: (0..people)
+                .map(|n| WaitlistPassenger { name: format!("P{n}"), id_number: format!("ID{n}") })
+                .collect(),
+            choices,
+            deadline_ms: NOW_MS + 1_000,
+            policy: AllocationPolicy::TightestFit,
+            user_open_requests: 0,
+        }
+    }
+
+    /// Decides and applies; returns the events.
+    fn run(
+        record: &mut Option<WaitlistRequest>,
+        command: RequestCommand,
+    ) -> Result<Vec<RequestEvent>, RequestRejection> {
+        let events = decide_request(record.as_ref(), &command, &WaitlistSettings::default(), NOW_MS)?;
+        for event in &events {
+            apply_request(record, event);
+        }
+        Ok(events)
+    }
+
+    fn refused(command: SubmitRequest) -> RequestRejection {
+        decide_request(None, &RequestCommand::Submit(command), &WaitlistSettings::default(), NOW_MS).unwrap_err()
+    }
+
+    #[test]
+    fn a_submission_is_held_to_the_waitlist_limits() {
+        let two_on_one_date = vec![choice("G1", 1, 100), choice("G3", 1, 100)];
+        assert_eq!(refused(submit(two_on_one_date.clone(), 4)), RequestRejection::PassengerCount { count: 4, max: 3 });
+        let three_on_one_date = vec![choice("G1", 1, 1), choice("G3", 1, 1), choice("G5", 1, 1)];
+        assert_eq!(refused(submit(three_on_one_date, 1)), RequestRejection::ChoicesPerDate { max: 2 });
+        let dates_apart = vec![choice("G1", 1, 1), choice("G1", 3, 1)];
+        assert_eq!(refused(submit(dates_apart, 1)), RequestRejection::Dates { max: 2 });
+        let mut elsewhere = choice("G3", 2, 1);
+        elsewhere.to_station = "SHH".into();
+        assert_eq!(
+            refused(submit(vec![choice("G1", 1, 1), elsewhere], 1)),
+            RequestRejection::StationsDiffer { choice: 1 }
+        );
+        let mut busy = submit(two_on_one_date.clone(), 1);
+        busy.user_open_requests = 1;
+        assert_eq!(refused(busy), RequestRejection::OpenRequests { open: 1, max: 1 });
+        let mut record = None;
+        assert!(
+            run(&mut record, RequestCommand::Submit(submit(vec![choice("G1", 1, 1), choice("G1", 2, 1)], 3))).is_ok()
+        );
+    }
+
+    #[test]
+    fn the_first_choice_to_ask_wins_and_the_difference_is_refunded() {
+        // given an active request for two passengers, prepaid at its dearest choice
+        let mut record = None;
+        run(&mut record, RequestCommand::Submit(submit(vec![choice("G1", 1, 500), choice("G3", 1, 400)], 2))).unwrap();
+        let activated = run(&mut record, RequestCommand::Activate).unwrap();
+        assert_eq!(activated, [RequestEvent::Activated { prepaid_fen: 1_000, at_ms: NOW_MS }]);
+        // when the G3 choice asks first, it is granted; G1 asking after is told it lost
+        run(&mut record, RequestCommand::AskGrant { choice: 1 }).unwrap();
+        assert_eq!(run(&mut record, RequestCommand::AskGrant { choice: 0 }), Ok(vec![]));
+        let granted = record.as_ref().unwrap();
+        assert_eq!(grant_answer(granted, 1), GrantAnswer::Fulfil);
+        assert_eq!(grant_answer(granted, 0), GrantAnswer::Leave(ChoiceEnd::Lost));
+        assert!(matches!(run(&mut record, RequestCommand::Cancel), Err(RequestRejection::WrongStatus { .. })));
+        // then fulfilment refunds the prepayment less the order's fare
+        let order_id = OrderId(Uuid::from_u128(5));
+        let confirm = RequestCommand::ConfirmFulfilled { choice: 1, order_id, fare_fen: 800 };
+        run(&mut record, confirm.clone()).unwrap();
+        assert_eq!(record.as_ref().unwrap().status, RequestStatus::Fulfilled { choice: 1, order_id, refund_fen: 200 });
+        assert_eq!(run(&mut record, confirm), Ok(vec![]));
+    }
+
+    #[test]
+    fn cancelling_or_losing_every_choice_refunds_everything() {
+        let mut record = None;
+        run(&mut record, RequestCommand::Submit(submit(vec![choice("G1", 1, 500), choice("G3", 1, 400)], 1))).unwrap();
+        run(&mut record, RequestCommand::Activate).unwrap();
+        let mut cancelled = record.clone();
+        assert_eq!(
+            run(&mut cancelled, RequestCommand::Cancel),
+            Ok(vec![RequestEvent::Cancelled { refund_fen: 500, at_ms: NOW_MS }])
+        );
+        assert_eq!(grant_answer(cancelled.as_ref().unwrap(), 0), GrantAnswer::Leave(ChoiceEnd::Withdrawn));
+        run(&mut record, RequestCommand::ChoiceEnded { choice: 0 }).unwrap();
+        let last = run(&mut record, RequestCommand::ChoiceEnded { choice: 1 }).unwrap();
+        assert_eq!(last[1], RequestEvent::Expired { refund_fen: 500, at_ms: NOW_MS });
+    }
+}
