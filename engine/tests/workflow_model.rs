@@ -44,7 +44,8 @@ use seat_engine::domain::timetable::{Carriage, Stop, TrainTemplate};
 use seat_engine::domain::waitlist::{ChoiceEnd, ChoiceRef, WaitlistPassenger, WaitlistRequestId};
 use seat_engine::domain::workflow::{ChangeInPlace, JoinWaitlist, StartChange, WorkflowCommand, WorkflowRejection};
 use seat_engine::workflow::request::{
-    RequestChoice, RequestCommand, RequestStatus, SubmitRequest, WaitlistRequest, apply_request, decide_request,
+    RequestChoice, RequestCommand, RequestEvent, RequestStatus, SubmitRequest, WaitlistRequest, apply_request,
+    decide_request,
 };
 use seat_engine::workflow::{
     Effect, effects_of_events, effects_of_rejection, effects_of_request_events, grant_reply, pending_change_effects,
@@ -590,6 +591,9 @@ impl Harness {
         let reference = self.references.get_mut(key).expect("reference exists");
         for event in &events {
             self.outcomes.entry(event.kind().to_owned()).and_modify(|n| *n += 1).or_insert(1);
+            // As the journal stores it: JSON, read back unchanged.
+            let stored = serde_json::to_string(event).expect("events serialise");
+            assert_eq!(&serde_json::from_str::<Event>(&stored).expect("events read back"), event);
             reference.apply(event, self.now_ms, &mut self.fulfilments);
             let record = EventRecord { seq: state.last_seq + 1, version: EVENT_SCHEMA_VERSION, event: event.clone() };
             apply(state, &record);
@@ -717,6 +721,11 @@ impl Harness {
             Ok(events) => {
                 let mut record = self.records.remove(&request_id);
                 for event in &events {
+                    let stored = serde_json::to_string(event).expect("request events serialise");
+                    assert_eq!(
+                        &serde_json::from_str::<RequestEvent>(&stored).expect("request events read back"),
+                        event
+                    );
                     apply_request(&mut record, event);
                 }
                 let record = record.expect("request submitted");
