@@ -16,13 +16,7 @@ pub fn decide_cancel(
     let order = super::owned_order(state, order_id, user_id)?;
     let mut events = decide_release(state, order, now_ms)?;
     if !events.is_empty() {
-        let released = Released {
-            order_id: order.id,
-            from: usize::from(order.from),
-            to: usize::from(order.to),
-            tickets: &order.tickets,
-        };
-        events.extend(serve_queue(state, &[released], now_ms));
+        events.extend(serve_queue(state, &[Released::of(order)], now_ms));
     }
     Ok(events)
 }

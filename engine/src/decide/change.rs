@@ -199,12 +199,8 @@ pub fn decide_commit(
     let order = &state.orders[&change.order_id];
     let settlement = ChangeSettlement { old_fare_fen: change.old_fare_fen, new_fare_fen, fee_fen: change.fee_fen };
     let mut events = vec![Event::ChangeCommitted { change_id: *change_id, settlement, at_ms: now_ms }];
-    events.extend(serve_queue(state, &[released(order)], now_ms));
+    events.extend(serve_queue(state, &[Released::of(order)], now_ms));
     Ok(events)
-}
-
-fn released(order: &Order) -> Released<'_> {
-    Released { order_id: order.id, from: usize::from(order.from), to: usize::from(order.to), tickets: &order.tickets }
 }
 
 /// Undoes (a) before the commit point.
@@ -291,7 +287,7 @@ pub fn decide_in_place(
         return Err(WorkflowRejection::NothingToChange);
     }
     let mut seating = Seating::new(state);
-    seating.release(&released(order));
+    seating.release(&Released::of(order));
     let passengers = passengers_of(order);
     let tickets =
         seat_new_tickets(&seating, state, change.from, change.to, change.class, &passengers, change.policy, now_ms)?;

@@ -23,7 +23,7 @@ use crate::allocation::{SeatSearch, allocate_group};
 use crate::domain::allocation_policy::AllocationPolicy;
 use crate::domain::event::Event;
 use crate::domain::inventory::SeatInventory;
-use crate::domain::order::{OrderId, Ticket};
+use crate::domain::order::{Order, OrderId, Ticket};
 use crate::domain::seat_class::SeatClass;
 use crate::domain::state::{SalesStatus, TrainDateState};
 use crate::domain::waitlist::{WaitingChoice, WaitlistPassenger};
@@ -36,6 +36,17 @@ pub(crate) struct Released<'a> {
     pub from: usize,
     pub to: usize,
     pub tickets: &'a [Ticket],
+}
+
+impl<'a> Released<'a> {
+    pub fn of(order: &'a Order) -> Self {
+        Released {
+            order_id: order.id,
+            from: usize::from(order.from),
+            to: usize::from(order.to),
+            tickets: &order.tickets,
+        }
+    }
 }
 
 /// The train-date as a decision will leave it: releases and reservations
