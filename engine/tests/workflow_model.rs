@@ -3,7 +3,8 @@
 //! refunds, expiries, waitlist submissions, activations, cancellations and
 //! changes, with the workflow steps between states delivered in random order
 //! and random crashes (every step in flight dropped, every train-date
-//! restored from its snapshot, then recovery sends what the states say is
+//! rebuilt from its journal and restored from its snapshot, both checked
+//! against the live state, then recovery sends what the states say is
 //! pending). After every decision the engine is checked against a
 //! brute-force reference that keeps plain per-seat journey lists and answers
 //! by scanning them; at the end recovery runs to quiescence and the
@@ -383,6 +384,8 @@ impl Reference {
 struct Harness {
     keys: Vec<TrainDateKey>,
     states: BTreeMap<TrainDateKey, TrainDateState>,
+    /// Every event each train-date recorded, as its journal holds them.
+    journals: BTreeMap<TrainDateKey, Vec<EventRecord>>,
     references: BTreeMap<TrainDateKey, Reference>,
     records: BTreeMap<WaitlistRequestId, WaitlistRequest>,
     request_ids: Vec<WaitlistRequestId>,
@@ -409,6 +412,7 @@ impl Harness {
         // Two days before the first departures, at 08:00: the waitlist is open until 19:00 tomorrow.
         let now_ms = service_day_start_ms(keys[0].date) - 2 * 24 * 60 * MINUTE_MS + 480 * MINUTE_MS;
         Harness {
+            journals: keys.iter().map(|key| (key.clone(), Vec::new())).collect(),
             keys,
             states,
             references,
@@ -597,6 +601,7 @@ impl Harness {
             reference.apply(event, self.now_ms, &mut self.fulfilments);
             let record = EventRecord { seq: state.last_seq + 1, version: EVENT_SCHEMA_VERSION, event: event.clone() };
             apply(state, &record);
+            self.journals.get_mut(key).expect("journal exists").push(record);
             match event {
                 Event::WaitlistFulfilled { choice, .. } => {
                     let order_id =
@@ -808,11 +813,20 @@ impl Harness {
         }
     }
 
-    /// Drops every step in flight, restores every train-date from its
-    /// snapshot (what a restart reads), and queues what recovery finds pending.
+    /// Drops every step in flight, rebuilds every train-date from its
+    /// journal alone and from its snapshot (what a restart reads), and
+    /// queues what recovery finds pending.
     fn crash(&mut self) {
         self.count("crash");
         self.inflight.clear();
+        for (key, state) in &self.states {
+            let mut replayed = TrainDateState::open(key.clone(), state.plan.clone());
+            for record in &self.journals[key] {
+                apply(&mut replayed, record);
+            }
+            replayed.verify_invariants().unwrap_or_else(|problem| panic!("after replay: {problem}"));
+            assert!(normalised(&replayed) == normalised(state), "{key}: replaying the journal rebuilds the state");
+        }
         for state in self.states.values_mut() {
             let json = serde_json::to_string(&TrainDateSnapshot::of(state)).expect("snapshot serialises");
             let snapshot: TrainDateSnapshot = serde_json::from_str(&json).expect("snapshot reads back");
