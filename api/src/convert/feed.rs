@@ -301,6 +301,54 @@ mod tests {
     }
 
     #[test]
+    fn waitlist_and_change_events_carry_their_fields() {
+        use engine::domain::change::ChangeId;
+        use engine::domain::waitlist::{QueuePosition, WaitlistRequestId};
+        let choice = ChoiceRef { request_id: WaitlistRequestId(uuid::Uuid::now_v7()), index: 2 };
+        let order_id = OrderId::generate();
+        let joined = Event::WaitlistJoined(WaitingChoice {
+            position: QueuePosition { activated_at_ms: 11, choice },
+            user_id: "alice".into(),
+            order_id,
+            class: SeatClass::Second,
+            from: 0,
+            to: 2,
+            passengers: vec![WaitlistPassenger { name: "张三".into(), id_number: "11010519491231002X".into() }],
+            deadline_ms: 99,
+            policy: AllocationPolicy::FirstFit,
+            reserved: None,
+        });
+        let left = Event::WaitlistLeft { choice, end: ChoiceEnd::Fulfilled { order_id }, at_ms: 12 };
+        let change_id = ChangeId(uuid::Uuid::now_v7());
+        let settlement = ChangeSettlement { old_fare_fen: 100, new_fare_fen: 150, fee_fen: 5 };
+        let committed = Event::ChangeCommitted { change_id, settlement, at_ms: 13 };
+        let key: TrainDateKey = "2026-12-01/G1".parse().unwrap();
+        let sent: Vec<pb::FeedEvent> = [joined, left, committed]
+            .iter()
+            .zip(1..)
+            .map(|(event, seq)| feed_event(7, &key, 1, None, &record(seq, event.clone())))
+            .collect();
+        assert_eq!(
+            sent.iter().map(|event| event.kind.as_str()).collect::<Vec<_>>(),
+            ["waitlist_joined", "waitlist_left", "change_committed"]
+        );
+        let Some(FeedKind::WaitlistJoined(joined)) = &sent[0].event else { panic!("joined") };
+        assert_eq!(joined.choice, Some(pb::WaitlistChoice { request_id: choice.request_id.to_string(), index: 2 }));
+        assert_eq!(
+            (joined.allocation_policy.as_str(), joined.deadline_ms, joined.passengers.len()),
+            ("first_fit", 99, 1)
+        );
+        let Some(FeedKind::WaitlistLeft(left)) = &sent[1].event else { panic!("left") };
+        assert_eq!(
+            (left.end, left.fulfilled_order_id.clone()),
+            (pb::WaitlistEnd::Fulfilled as i32, order_id.to_string())
+        );
+        let Some(FeedKind::ChangeCommitted(committed)) = &sent[2].event else { panic!("committed") };
+        assert_eq!(committed.change_id, change_id.to_string());
+        assert_eq!(committed.settlement.map(|s| (s.old_fare_fen, s.new_fare_fen, s.fee_fen)), Some((100, 150, 5)));
+    }
+
+    #[test]
     fn undecodable_rows_are_corrupt() {
         let mut batch = FeedBatch {
             position: 1,
