@@ -1,4 +1,5 @@
-//! The tonic server: booking and admin services, health, and reflection.
+//! The tonic server: booking (also over gRPC-Web) and admin services,
+//! health, reflection, and the live board page.
 
 use crate::admin::AdminService;
 use crate::admission::Admission;
@@ -8,6 +9,7 @@ use crate::cluster::Cluster;
 use crate::pb::{FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer};
 use crate::reasons::MESSAGE_TOO_LARGE;
 use crate::status::refusal;
+use crate::watch::WatchLimits;
 use engine::facade::Engine;
 use persistence::writer::WriterStats;
 use std::future::Future;
@@ -16,6 +18,8 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codegen::http;
 use tonic::service::interceptor::InterceptedService;
+use tonic_web::GrpcWebLayer;
+use tower::Layer;
 
 /// Largest booking request accepted: five passengers fit in well under 4 KiB,
 /// so 64 KiB only ever refuses garbage. Larger requests are refused by tonic
@@ -37,6 +41,11 @@ pub struct ServeOptions {
     pub tls: Option<tonic::transport::Identity>,
     /// In a cluster: this node's part, to route and gather across nodes.
     pub cluster: Option<Arc<Cluster>>,
+    /// Bounds on open WatchAvailability streams.
+    pub watch_limits: WatchLimits,
+    /// With `--demo` only: the demo passenger's token, written into the
+    /// board page so it works on opening. Never set outside demo mode.
+    pub board_demo_token: Option<String>,
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight calls.
@@ -46,7 +55,7 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let ServeOptions { authenticator, admission, writer_stats, tls, cluster } = options;
+    let ServeOptions { authenticator, admission, writer_stats, tls, cluster, watch_limits, board_demo_token } = options;
     let pruner = tokio::spawn(forget_idle_buckets(admission.clone()));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<BookingServer<BookingService>>().await;
@@ -60,10 +69,15 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let booking = BookingService::new(Arc::clone(&engine), admission.clone()).in_cluster(cluster.clone());
+    let booking = BookingService::new(Arc::clone(&engine), admission.clone())
+        .in_cluster(cluster.clone())
+        .with_watch_limits(watch_limits);
     let booking = BookingServer::new(booking).max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let booking =
         InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
+    // Browsers speak gRPC-Web (HTTP/1.1, trailers in the body); only the
+    // Booking service accepts it, and native gRPC passes through untouched.
+    let booking = GrpcWebLayer::new().layer(booking);
     let admin = AdminService::new(engine, admission.clone(), writer_stats).in_cluster(cluster);
     let admin = AdminServer::new(admin).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
     let admin = InterceptedService::new(admin, authenticator.interceptor(&[Role::Admin]));
@@ -71,13 +85,19 @@ pub async fn serve(
     if let Some(identity) = tls {
         builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
     }
-    builder
-        .layer(tower::util::MapResponseLayer::new(explain_refused_size))
+    let mut routes = tonic::service::Routes::builder();
+    routes
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(booking)
-        .add_service(admin)
+        .add_service(admin);
+    let routes = crate::board::routes(routes.routes().into_axum_router(), board_demo_token.as_deref());
+    builder
+        // HTTP/1.1 for gRPC-Web and the board page; native gRPC stays on HTTP/2.
+        .accept_http1(true)
+        .layer(tower::util::MapResponseLayer::new(explain_refused_size))
+        .add_routes(routes.into())
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
     pruner.abort();

@@ -177,8 +177,15 @@ impl TestServer {
         let writer_stats = Some(booted.writer_stats);
         let served = tokio::spawn(async move {
             let authenticator = Authenticator::new(Some(TEST_JWT_SECRET), None).expect("test secret is long enough");
-            let options =
-                ServeOptions { authenticator, admission: Admission::new(limits), writer_stats, tls, cluster: None };
+            let options = ServeOptions {
+                authenticator,
+                admission: Admission::new(limits),
+                writer_stats,
+                tls,
+                cluster: None,
+                watch_limits: api::watch::WatchLimits::default(),
+                board_demo_token: None,
+            };
             api::server::serve(listener, served_engine, options, async {
                 let _ = shutdown_rx.await;
             })
