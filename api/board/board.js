@@ -278,7 +278,7 @@ function countText(offer) {
   return offer.remaining === 0 ? "无" : String(offer.remaining);
 }
 
-function renderOffer(offer) {
+function renderOffer(offer, initial) {
   const id = `${offer.trainDate.train}/${offer.trainDate.date}`;
   let row = [...document.querySelectorAll("#trains tbody tr")].find((tr) => tr.dataset.trainDate === id);
   if (!row) {
@@ -288,20 +288,26 @@ function renderOffer(offer) {
     $("#trains tbody").appendChild(row);
   }
   row.classList.toggle("off-sale", !offer.onSale);
-  const cells = offer.classes
-    .map(
-      (cls) =>
-        `<td class="count" data-train="${escape(offer.trainDate.train)}" data-class="${cls.seatClass}"` +
-        ` data-remaining="${cls.remaining}">${cls.seatClass} <b>${countText(cls)}</b>` +
-        ` <small>¥${(cls.fareFen / 100).toFixed(2)}</small></td>`
-    )
+  // One column per class, so counts line up across trains.
+  const cells = SEAT_CLASSES.slice(1)
+    .map((seatClass) => {
+      const cls = offer.classes.find((entry) => entry.seatClass === seatClass);
+      if (!cls) return `<td class="none">—</td>`;
+      return (
+        `<td class="count" data-train="${escape(offer.trainDate.train)}" data-class="${seatClass}"` +
+        ` data-remaining="${cls.remaining}"><b>${countText(cls)}</b> <small>¥${(cls.fareFen / 100).toFixed(2)}</small></td>`
+      );
+    })
     .join("");
   row.innerHTML =
     `<td>${escape(offer.trainDate.train)}</td><td>${escape(offer.fromStationName)} ${offer.departTime}</td>` +
     `<td>${escape(offer.toStationName)} ${offer.arriveTime}</td>${cells}`;
-  row.classList.remove("flash");
-  void row.offsetWidth;
-  row.classList.add("flash");
+  if (!initial) {
+    // Restarts the highlight on the row that just changed.
+    row.classList.remove("flash");
+    void row.offsetWidth;
+    row.classList.add("flash");
+  }
 }
 
 let watching = null;
@@ -311,6 +317,8 @@ async function watch() {
   watching = new AbortController();
   const signal = watching.signal;
   $("#trains tbody").innerHTML = "";
+  $("#trains thead").innerHTML =
+    "<tr><th>train</th><th>from</th><th>to</th>" + SEAT_CLASSES.slice(1).map((c) => `<th>${c}</th>`).join("") + "</tr>";
   const request = encode.watchSearch({
     date: $("#date").value,
     from: $("#from").value,
@@ -325,7 +333,7 @@ async function watch() {
       token(),
       (bytes) => {
         const update = decode.availabilityUpdate(bytes);
-        update.trains.forEach(renderOffer);
+        update.trains.forEach((offer) => renderOffer(offer, update.initial));
         const time = new Date().toLocaleTimeString();
         setStatus(update.initial ? `${update.trains.length} trains, live` : `updated ${time}`);
         document.body.dataset.updates = String(Number(document.body.dataset.updates || "0") + 1);

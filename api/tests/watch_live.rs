@@ -2,6 +2,7 @@
 //! count drop right after an acknowledged hold; a subscriber that never
 //! reads holds up neither bookings nor the others; the per-user bound holds.
 
+#[allow(dead_code)] // Each test binary uses part of the shared support.
 mod live;
 
 use api::pb::{self, watch_availability_request::Target};

@@ -1,6 +1,10 @@
 //! What the live-availability tests share: a real `seatd --demo` child in a
 //! temp directory on a free port, booking clients with its demo tokens, and
 //! holds made up from serial numbers.
+//!
+//! - `webdriver`: a minimal WebDriver client for headless Chromium.
+
+pub mod webdriver;
 
 use api::auth::{Role, mint_hs256, unix_now_secs};
 use api::demo::{DEMO_SECRET_FILE, DEMO_TOKENS_FILE, DemoTokens};
@@ -36,9 +40,21 @@ impl Seatd {
     /// Starts `seatd --demo ARGS` on a free loopback port without metrics,
     /// with rate limits loose enough for a test that books fast.
     pub fn start(args: &[&str]) -> Seatd {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), &[&["--demo"], args].concat())
+    }
+
+    /// Starts seatd without `--demo`, verifying tokens with a secret of its own.
+    pub fn start_without_demo() -> Seatd {
         let directory = tempfile::tempdir().expect("temp dir");
+        let secret_file = directory.path().join("jwt-secret");
+        std::fs::write(&secret_file, "live-tests-secret-0123456789abcdef").expect("secret");
+        let secret_arg = secret_file.display().to_string();
+        Self::start_in(directory, &["--jwt-secret-file", &secret_arg])
+    }
+
+    fn start_in(directory: tempfile::TempDir, args: &[&str]) -> Seatd {
         let mut process = Command::new(env!("CARGO_BIN_EXE_seatd"))
-            .args(["--demo", "--listen", "127.0.0.1:0", "--metrics-listen", "off"])
+            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off"])
             .args(["--user-writes-per-sec", "100000", "--user-write-burst", "100000"])
             .args(["--user-reads-per-sec", "100000", "--user-read-burst", "100000"])
             .args(["--peer-requests-per-sec", "100000", "--peer-burst", "100000"])
@@ -66,10 +82,21 @@ impl Seatd {
             panic!("seatd did not serve within {START_TIMEOUT:?}");
         };
         let data = directory.path().join("data");
-        let tokens: DemoTokens =
-            serde_json::from_slice(&std::fs::read(data.join(DEMO_TOKENS_FILE)).expect("demo tokens")).expect("json");
-        let secret = std::fs::read(data.join(DEMO_SECRET_FILE)).expect("demo secret");
+        let secret = std::fs::read(data.join(DEMO_SECRET_FILE))
+            .or_else(|_| std::fs::read(directory.path().join("jwt-secret")))
+            .expect("the secret seatd verifies with");
         let secret = String::from_utf8_lossy(&secret).trim().as_bytes().to_vec();
+        let tokens = match std::fs::read(data.join(DEMO_TOKENS_FILE)) {
+            Ok(json) => serde_json::from_slice(&json).expect("demo tokens"),
+            Err(_) => {
+                let mint = |sub: &str, role: Role| mint_hs256(&secret, sub, role, unix_now_secs(), 3600);
+                DemoTokens {
+                    admin: mint("admin", Role::Admin),
+                    agent: mint("demo-agent", Role::Agent),
+                    passenger: mint("demo-passenger", Role::Passenger),
+                }
+            }
+        };
         Seatd { process, address, tokens, secret, _directory: directory }
     }
 
