@@ -161,3 +161,107 @@ impl AvailabilityWatch {
         self.journeys.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::domain::command::{PassengerRequest, SeatChoice};
+    use crate::domain::seat_class::SeatClass;
+    use crate::domain::state::service_day_start_ms;
+    use crate::domain::timetable::Station;
+    use crate::facade::{EngineSettings, HoldInput};
+    use crate::test_fixtures::template;
+    use std::time::Duration;
+
+    /// Longest a watch may take to wake after a hold: generous for CI.
+    const WAKE_MAX: Duration = Duration::from_secs(2);
+
+    async fn engine_with_one_train(date: NaiveDate) -> Engine {
+        let clock = Arc::new(ManualClock::new(service_day_start_ms(date) - 86_400_000));
+        let engine = Engine::start(EngineSettings { arbiters: 1, ..EngineSettings::default() }, clock, None);
+        let stations: Vec<Station> = (0..3)
+            .map(|index| Station {
+                code: format!("S{}", (b'A' + index as u8) as char),
+                name: format!("站{index}"),
+                pinyin: String::new(),
+            })
+            .collect();
+        engine.upsert_stations(&stations).await.expect("stations");
+        engine.upsert_train(template(3, &[(SeatClass::Second, 10, "ABCDF")])).await.expect("train");
+        engine.open_train_date("G1", date).await.expect("open");
+        engine
+    }
+
+    fn hold(date: NaiveDate, serial: u32) -> HoldInput {
+        HoldInput {
+            deadline: None,
+            request_id: format!("r{serial}"),
+            user_id: "u".into(),
+            key: TrainDateKey::new("G1", date),
+            from_station: "SA".into(),
+            to_station: "SC".into(),
+            passengers: vec![PassengerRequest {
+                name: "张三".into(),
+                id_number: format!("id-{serial}"),
+                class: SeatClass::Second,
+                choice: SeatChoice::Any,
+            }],
+        }
+    }
+
+    fn second_left(offers: &[TrainOffer]) -> Vec<u32> {
+        offers.iter().map(|offer| offer.classes[0].remaining).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_watch_wakes_on_a_hold_and_yields_only_what_changed() {
+        let date = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+        let engine = engine_with_one_train(date).await;
+        let key = TrainDateKey::new("G1", date);
+        let journey = |from: &str, to: &str| WatchedJourney {
+            key: key.clone(),
+            from_station: from.into(),
+            to_station: to.into(),
+        };
+        // Two journeys on one train-date: one registration, both followed.
+        let mut watch =
+            engine.watch_journeys(&[journey("SA", "SC"), journey("SB", "SC")], WatchDisplay::default()).expect("watch");
+        let signal = Arc::clone(&engine.handle(&key).expect("open").shared.changes);
+        assert_eq!(signal.watcher_count(), 1);
+        assert_eq!(second_left(&watch.changes()), vec![50, 50], "everything, the first time");
+        assert!(watch.changes().is_empty(), "nothing changed since");
+
+        engine.hold(hold(date, 1)).await.expect("hold");
+        tokio::time::timeout(WAKE_MAX, watch.changed()).await.expect("woken by the hold");
+        assert_eq!(second_left(&watch.changes()), vec![49, 49]);
+
+        // A coarse watch shows 50 free seats as 21 and is not moved by a sale.
+        let coarse = WatchDisplay { plenty_above: Some(20) };
+        let mut plenty = engine.watch_journeys(&[journey("SA", "SC")], coarse).expect("watch");
+        assert_eq!(second_left(&plenty.changes()), vec![21]);
+        engine.hold(hold(date, 2)).await.expect("hold");
+        tokio::time::timeout(WAKE_MAX, plenty.changed()).await.expect("woken");
+        assert!(plenty.changes().is_empty(), "still plenty: nothing to send");
+
+        drop(watch);
+        drop(plenty);
+        assert_eq!(signal.watcher_count(), 0, "dropping a watch unregisters it");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn watches_are_bounded_and_need_open_train_dates() {
+        let date = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+        let engine = engine_with_one_train(date).await;
+        let journey =
+            WatchedJourney { key: TrainDateKey::new("G1", date), from_station: "SA".into(), to_station: "SB".into() };
+        let too_many = vec![journey.clone(); WATCH_TRAIN_DATES_MAX + 1];
+        assert!(matches!(
+            engine.watch_journeys(&too_many, WatchDisplay::default()),
+            Err(EngineError::InvalidArgument { .. })
+        ));
+        assert!(engine.watch_journeys(&[], WatchDisplay::default()).is_err());
+        let closed = WatchedJourney { key: TrainDateKey::new("G1", date.succ_opt().expect("date")), ..journey };
+        assert!(matches!(engine.watch_journeys(&[closed], WatchDisplay::default()), Err(EngineError::NotFound(_))));
+    }
+}
