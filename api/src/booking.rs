@@ -28,12 +28,19 @@ pub struct BookingService {
 
 impl BookingService {
     pub fn new(engine: Arc<Engine>, admission: Admission) -> Self {
-        BookingService { engine, admission, cluster: None, watches: WatchGate::new(WatchLimits::default()) }
+        let never_closing = tokio::sync::watch::channel(false).1;
+        BookingService {
+            engine,
+            admission,
+            cluster: None,
+            watches: WatchGate::new(WatchLimits::default(), never_closing),
+        }
     }
 
-    /// Bounds open WatchAvailability streams by `limits`.
-    pub fn with_watch_limits(mut self, limits: WatchLimits) -> Self {
-        self.watches = WatchGate::new(limits);
+    /// Counts WatchAvailability streams with `watches`, which bounds them and
+    /// ends them at shutdown.
+    pub fn with_watches(mut self, watches: WatchGate) -> Self {
+        self.watches = watches;
         self
     }
 

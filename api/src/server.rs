@@ -9,7 +9,7 @@ use crate::cluster::Cluster;
 use crate::pb::{FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer};
 use crate::reasons::MESSAGE_TOO_LARGE;
 use crate::status::refusal;
-use crate::watch::WatchLimits;
+use crate::watch::{WatchGate, WatchLimits};
 use engine::facade::Engine;
 use persistence::writer::WriterStats;
 use std::future::Future;
@@ -69,9 +69,16 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
+    // Watches never end by themselves, and a graceful shutdown waits for
+    // every open call: they are ended as soon as shutdown begins.
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing_tx.send(true);
+    };
     let booking = BookingService::new(Arc::clone(&engine), admission.clone())
         .in_cluster(cluster.clone())
-        .with_watch_limits(watch_limits);
+        .with_watches(WatchGate::new(watch_limits, closing));
     let booking = BookingServer::new(booking).max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let booking =
         InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));

@@ -6,11 +6,13 @@
 //! channel, and only then reads the newest views, so whatever happened while
 //! the client was not reading is sent as one message of the latest counts.
 //! A client that leaves updates unread for `WATCH_STALL_TIMEOUT` is cut off
-//! (WATCH_STALLED): nothing is ever buffered for it beyond the channel.
+//! (WATCH_STALLED): nothing is ever buffered for it beyond the channel. At
+//! shutdown every stream ends with UNAVAILABLE (TRAIN_DATE_STOPPED), so the
+//! graceful shutdown, which waits for open calls, is not held up.
 
 use crate::auth::{Caller, Role};
 use crate::pb;
-use crate::reasons::{TOO_MANY_WATCHES, WATCH_STALLED};
+use crate::reasons::{TOO_MANY_WATCHES, TRAIN_DATE_STOPPED, WATCH_STALLED};
 use crate::status::refusal;
 use engine::facade::{AvailabilityWatch, Engine, TrainOffer};
 use serde::{Deserialize, Serialize};
@@ -59,11 +61,14 @@ impl Default for WatchLimits {
     }
 }
 
-/// Counts open watches against the limits.
+/// Counts open watches against the limits, and ends them all when the
+/// server shuts down (a graceful shutdown waits for every open call, and a
+/// watch never ends by itself).
 #[derive(Clone)]
 pub struct WatchGate {
     limits: WatchLimits,
     open: Arc<Mutex<OpenWatches>>,
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 #[derive(Default)]
@@ -78,11 +83,14 @@ pub struct WatchTicket {
     open: Arc<Mutex<OpenWatches>>,
     user: Option<String>,
     peer: Option<IpAddr>,
+    /// Turns true when the server shuts down.
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl WatchGate {
-    pub fn new(limits: WatchLimits) -> Self {
-        WatchGate { limits, open: Arc::default() }
+    /// A gate whose watches end when `closing` turns true.
+    pub fn new(limits: WatchLimits, closing: tokio::sync::watch::Receiver<bool>) -> Self {
+        WatchGate { limits, open: Arc::default(), closing }
     }
 
     /// Admits one more watch by `caller` from `peer`, or TOO_MANY_WATCHES.
@@ -115,7 +123,7 @@ impl WatchGate {
             *open.by_peer.entry(peer).or_default() += 1;
         }
         metrics::gauge!("seat_watch_streams_open").set(open.total as f64);
-        Ok(WatchTicket { open: Arc::clone(&self.open), user, peer })
+        Ok(WatchTicket { open: Arc::clone(&self.open), user, peer, closing: self.closing.clone() })
     }
 }
 
@@ -163,6 +171,7 @@ pub fn stream_updates(
     let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<Status>();
     let initial = update_pb(&engine, &watch.changes(), coarse, true);
     tokio::spawn(async move {
+        let mut closing = ticket.closing.clone();
         let _ticket = ticket;
         if outbound.send(Ok(initial)).await.is_err() {
             return;
@@ -171,14 +180,16 @@ pub fn stream_updates(
             tokio::select! {
                 () = watch.changed() => {}
                 () = outbound.closed() => return,
+                _ = closing.wait_for(|closing| *closing) => {
+                    let _ = ended_tx.send(shutting_down());
+                    return;
+                }
             }
             let permit = match tokio::time::timeout(WATCH_STALL_TIMEOUT, outbound.reserve()).await {
                 Ok(Ok(permit)) => permit,
                 Ok(Err(_)) => return,
                 Err(_) => {
-                    metrics::counter!("seat_watch_streams_stalled_total").increment(1);
-                    let stalled = format!("updates waited unread for {} s; watch again", WATCH_STALL_TIMEOUT.as_secs());
-                    let _ = ended_tx.send(refusal(&WATCH_STALLED, stalled));
+                    let _ = ended_tx.send(stalled());
                     return;
                 }
             };
@@ -192,12 +203,52 @@ pub fn stream_updates(
     Box::pin(Outbound { updates: inbound, ended: Some(ended_rx) })
 }
 
-/// Another node's stream for this client, holding this node's ticket while it runs.
-pub fn proxied(updates: tonic::Streaming<pb::AvailabilityUpdate>, ticket: WatchTicket) -> UpdateStream {
-    Box::pin(tokio_stream::StreamExt::map(updates, move |update| {
-        let _held = &ticket;
-        update
-    }))
+/// Another node's stream for this client, holding this node's ticket while
+/// it runs. Relayed through the same bounded channel: when the client
+/// stalls, the relay stops reading, and the owner conflates.
+pub fn proxied(mut updates: tonic::Streaming<pb::AvailabilityUpdate>, ticket: WatchTicket) -> UpdateStream {
+    let (outbound, inbound) = mpsc::channel(WATCH_OUTBOUND_MESSAGES_MAX);
+    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<Status>();
+    tokio::spawn(async move {
+        let mut closing = ticket.closing.clone();
+        let _ticket = ticket;
+        loop {
+            let next = tokio::select! {
+                next = updates.message() => next,
+                () = outbound.closed() => return,
+                _ = closing.wait_for(|closing| *closing) => {
+                    let _ = ended_tx.send(shutting_down());
+                    return;
+                }
+            };
+            let update = match next {
+                Ok(Some(update)) => update,
+                Ok(None) => return,
+                Err(status) => {
+                    let _ = ended_tx.send(status);
+                    return;
+                }
+            };
+            match tokio::time::timeout(WATCH_STALL_TIMEOUT, outbound.send(Ok(update))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    let _ = ended_tx.send(stalled());
+                    return;
+                }
+            }
+        }
+    });
+    Box::pin(Outbound { updates: inbound, ended: Some(ended_rx) })
+}
+
+fn stalled() -> Status {
+    metrics::counter!("seat_watch_streams_stalled_total").increment(1);
+    refusal(&WATCH_STALLED, format!("updates waited unread for {} s; watch again", WATCH_STALL_TIMEOUT.as_secs()))
+}
+
+fn shutting_down() -> Status {
+    refusal(&TRAIN_DATE_STOPPED, "seatd is shutting down; watch again")
 }
 
 /// The client's side of the channel, then the cut-off status if the task

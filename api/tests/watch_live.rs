@@ -1,6 +1,7 @@
 //! WatchAvailability against a real `seatd --demo`: a subscriber sees a
 //! count drop right after an acknowledged hold; a subscriber that never
-//! reads holds up neither bookings nor the others; the per-user bound holds.
+//! reads holds up neither bookings nor the others; the per-user bound holds;
+//! open watches do not hold up a graceful shutdown.
 
 #[allow(dead_code)] // Each test binary uses part of the shared support.
 mod live;
@@ -180,4 +181,18 @@ async fn coarse_watches_show_plenty_and_bad_targets_are_refused() {
         coarse: false,
     };
     assert_eq!(client.watch_availability(empty).await.expect_err("no journeys").code(), Code::InvalidArgument);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_open_watches_instead_of_waiting_for_them() {
+    let mut seatd = Seatd::start(&[]);
+    let date = tomorrow();
+    let mut client = seatd.booking(&seatd.passenger_token("till-the-end")).await;
+    let mut updates = client.watch_availability(watch_search(&date, false)).await.expect("opens").into_inner();
+    updates.next().await.expect("initial").expect("ok");
+    let status = tokio::task::block_in_place(|| seatd.terminate(Duration::from_secs(15)));
+    assert!(status.success(), "seatd exits 0 after SIGTERM, not {status}");
+    let ended = updates.next().await.expect("the stream ends with a status").expect_err("not an update");
+    assert_eq!(ended.code(), Code::Unavailable, "{ended}");
+    assert_eq!(api::status::reason_of(&ended).as_deref(), Some("TRAIN_DATE_STOPPED"));
 }

@@ -117,6 +117,20 @@ impl Seatd {
         BookingClient::with_interceptor(channel, Bearer(format!("Bearer {token}")))
     }
 
+    /// Sends SIGTERM and waits up to `limit` for seatd to exit; its status.
+    pub fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let pid = self.process.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.process.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(started.elapsed() < limit, "seatd did not exit within {limit:?} of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// A passenger token for `user`, signed with the demo's secret.
     pub fn passenger_token(&self, user: &str) -> String {
         mint_hs256(&self.secret, user, Role::Passenger, unix_now_secs(), 3600)
