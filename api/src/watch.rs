@@ -185,7 +185,14 @@ pub fn stream_updates(
                     return;
                 }
             }
-            let permit = match tokio::time::timeout(WATCH_STALL_TIMEOUT, outbound.reserve()).await {
+            let reserved = tokio::select! {
+                reserved = tokio::time::timeout(WATCH_STALL_TIMEOUT, outbound.reserve()) => reserved,
+                _ = closing.wait_for(|closing| *closing) => {
+                    let _ = ended_tx.send(shutting_down());
+                    return;
+                }
+            };
+            let permit = match reserved {
                 Ok(Ok(permit)) => permit,
                 Ok(Err(_)) => return,
                 Err(_) => {
@@ -229,7 +236,14 @@ pub fn proxied(mut updates: tonic::Streaming<pb::AvailabilityUpdate>, ticket: Wa
                     return;
                 }
             };
-            match tokio::time::timeout(WATCH_STALL_TIMEOUT, outbound.send(Ok(update))).await {
+            let sent = tokio::select! {
+                sent = tokio::time::timeout(WATCH_STALL_TIMEOUT, outbound.send(Ok(update))) => sent,
+                _ = closing.wait_for(|closing| *closing) => {
+                    let _ = ended_tx.send(shutting_down());
+                    return;
+                }
+            };
+            match sent {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return,
                 Err(_) => {
