@@ -160,7 +160,7 @@ fn leave<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
 pub type UpdateStream = Pin<Box<dyn Stream<Item = Result<pb::AvailabilityUpdate, Status>> + Send>>;
 
 /// Runs `watch` for one client: the first message at once, then one per
-/// conflated change, until the client leaves or stalls.
+/// conflated change, until the client leaves, stalls or the server closes.
 pub fn stream_updates(
     engine: Arc<Engine>,
     mut watch: AvailabilityWatch,
@@ -168,38 +168,26 @@ pub fn stream_updates(
     ticket: WatchTicket,
 ) -> UpdateStream {
     let (outbound, inbound) = mpsc::channel(WATCH_OUTBOUND_MESSAGES_MAX);
-    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<Status>();
+    let (mut ending, ended) = Ending::new(&ticket);
     let initial = update_pb(&engine, &watch.changes(), coarse, true);
     tokio::spawn(async move {
-        let mut closing = ticket.closing.clone();
         let _ticket = ticket;
         if outbound.send(Ok(initial)).await.is_err() {
             return;
         }
         loop {
-            tokio::select! {
-                () = watch.changed() => {}
-                () = outbound.closed() => return,
-                _ = closing.wait_for(|closing| *closing) => {
-                    let _ = ended_tx.send(shutting_down());
-                    return;
+            // A client that left frees its place now, not at the next change.
+            let left = async {
+                tokio::select! {
+                    () = watch.changed() => false,
+                    () = outbound.closed() => true,
                 }
+            };
+            if ending.unless_closing(left).await.is_none_or(|left| left) {
+                return;
             }
-            let reserved = tokio::select! {
-                reserved = tokio::time::timeout(WATCH_STALL_TIMEOUT, outbound.reserve()) => reserved,
-                _ = closing.wait_for(|closing| *closing) => {
-                    let _ = ended_tx.send(shutting_down());
-                    return;
-                }
-            };
-            let permit = match reserved {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(_)) => return,
-                Err(_) => {
-                    let _ = ended_tx.send(stalled());
-                    return;
-                }
-            };
+            // Room first, then the views: what changed meanwhile is one message.
+            let Some(permit) = ending.room_in(&outbound).await else { return };
             let changed = watch.changes();
             if !changed.is_empty() {
                 permit.send(Ok(update_pb(&engine, &changed, coarse, false)));
@@ -207,7 +195,7 @@ pub fn stream_updates(
             }
         }
     });
-    Box::pin(Outbound { updates: inbound, ended: Some(ended_rx) })
+    Box::pin(Outbound { updates: inbound, ended: Some(ended) })
 }
 
 /// Another node's stream for this client, holding this node's ticket while
@@ -215,45 +203,71 @@ pub fn stream_updates(
 /// stalls, the relay stops reading, and the owner conflates.
 pub fn proxied(mut updates: tonic::Streaming<pb::AvailabilityUpdate>, ticket: WatchTicket) -> UpdateStream {
     let (outbound, inbound) = mpsc::channel(WATCH_OUTBOUND_MESSAGES_MAX);
-    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<Status>();
+    let (mut ending, ended) = Ending::new(&ticket);
     tokio::spawn(async move {
-        let mut closing = ticket.closing.clone();
         let _ticket = ticket;
         loop {
-            let next = tokio::select! {
-                next = updates.message() => next,
-                () = outbound.closed() => return,
-                _ = closing.wait_for(|closing| *closing) => {
-                    let _ = ended_tx.send(shutting_down());
-                    return;
+            let next = async {
+                tokio::select! {
+                    next = updates.message() => Some(next),
+                    () = outbound.closed() => None,
                 }
             };
-            let update = match next {
-                Ok(Some(update)) => update,
-                Ok(None) => return,
-                Err(status) => {
-                    let _ = ended_tx.send(status);
-                    return;
-                }
+            let update = match ending.unless_closing(next).await.flatten() {
+                Some(Ok(Some(update))) => update,
+                Some(Ok(None)) | None => return,
+                Some(Err(status)) => return ending.end(status),
             };
-            let sent = tokio::select! {
-                sent = tokio::time::timeout(WATCH_STALL_TIMEOUT, outbound.send(Ok(update))) => sent,
-                _ = closing.wait_for(|closing| *closing) => {
-                    let _ = ended_tx.send(shutting_down());
-                    return;
-                }
-            };
-            match sent {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return,
-                Err(_) => {
-                    let _ = ended_tx.send(stalled());
-                    return;
-                }
-            }
+            let Some(permit) = ending.room_in(&outbound).await else { return };
+            permit.send(Ok(update));
         }
     });
-    Box::pin(Outbound { updates: inbound, ended: Some(ended_rx) })
+    Box::pin(Outbound { updates: inbound, ended: Some(ended) })
+}
+
+/// How a stream's task ends it: the status the client reads after whatever
+/// it has not read yet, and the server's shutdown, which ends every stream.
+struct Ending {
+    closing: tokio::sync::watch::Receiver<bool>,
+    status: Option<tokio::sync::oneshot::Sender<Status>>,
+}
+
+impl Ending {
+    fn new(ticket: &WatchTicket) -> (Ending, tokio::sync::oneshot::Receiver<Status>) {
+        let (status, ended) = tokio::sync::oneshot::channel();
+        (Ending { closing: ticket.closing.clone(), status: Some(status) }, ended)
+    }
+
+    fn end(&mut self, status: Status) {
+        if let Some(sender) = self.status.take() {
+            let _ = sender.send(status);
+        }
+    }
+
+    /// `waited`'s output, or `None` (the stream ended) if the server closes first.
+    async fn unless_closing<T>(&mut self, waited: impl Future<Output = T>) -> Option<T> {
+        let mut closing = self.closing.clone();
+        tokio::select! {
+            output = waited => Some(output),
+            _ = closing.wait_for(|closing| *closing) => {
+                self.end(shutting_down());
+                None
+            }
+        }
+    }
+
+    /// Room for one message, or `None` (the stream ended) if the client
+    /// left, the server closes, or the client reads nothing for `WATCH_STALL_TIMEOUT`.
+    async fn room_in<'a, T>(&mut self, outbound: &'a mpsc::Sender<T>) -> Option<mpsc::Permit<'a, T>> {
+        match self.unless_closing(tokio::time::timeout(WATCH_STALL_TIMEOUT, outbound.reserve())).await? {
+            Ok(Ok(permit)) => Some(permit),
+            Ok(Err(_)) => None,
+            Err(_) => {
+                self.end(stalled());
+                None
+            }
+        }
+    }
 }
 
 fn stalled() -> Status {
