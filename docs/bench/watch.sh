@@ -39,11 +39,11 @@ trap 'stop_seatd; rm -rf "$work"' EXIT
 # subscribers this script opens with one agent token.
 start_seatd() {
     stop_seatd
-    rm -rf "$work/data"
+    rm -rf "$work/data" "$work/seatd.log"
     (cd "$work" && exec "$bin/seatd" --demo --listen "127.0.0.1:$port" --metrics-listen off \
         --watch-streams-max $((subscribers + 100)) ${SEATD_FLAGS:-} >"$work/seatd.log" 2>&1) &
     seatd_pid=$!
-    for _ in $(seq 1 120); do grep -q "serving gRPC" "$work/seatd.log" && return 0; sleep 0.5; done
+    for _ in $(seq 1 120); do grep -qs "serving gRPC" "$work/seatd.log" && return 0; sleep 0.5; done
     echo "seatd did not start; see $work/seatd.log" >&2
     exit 1
 }
