@@ -14,6 +14,8 @@
 //! - `reasons`: the one table of ErrorInfo reasons, each with its gRPC status.
 //! - `status`: the one place engine errors become gRPC statuses, bounded in size.
 //! - `booking`: the Booking service.
+//! - `watch`: WatchAvailability's limits and its bounded, conflated update streams.
+//! - `board`: the live board page (HTML and JS, embedded) served beside gRPC.
 //! - `admin`: the Admin service.
 //! - `feed`: the Feed service: StreamEvents, the commit-ordered event feed.
 //! - `scheduler`: runs the presale scheduler at start-up and daily at a set time.
@@ -24,6 +26,7 @@
 pub mod admin;
 pub mod admission;
 pub mod auth;
+pub mod board;
 pub mod booking;
 pub mod boot;
 pub mod cluster;
@@ -38,6 +41,7 @@ pub mod scheduler;
 pub mod server;
 pub mod status;
 pub mod timetable;
+pub mod watch;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod pb {

@@ -8,6 +8,7 @@ mod presale;
 mod recovery;
 mod search;
 mod slots;
+mod watch;
 
 pub use crate::error::EngineError;
 pub use admin::{EngineStats, OpenSummary, TrainDatePage, TrainDateSummary};
@@ -16,6 +17,7 @@ pub use presale::{PresaleRun, RETIRE_AFTER_ARRIVAL_MS};
 pub use recovery::RecoverySummary;
 pub use search::{ClassOffer, TrainOffer};
 pub use slots::SlotAdoption;
+pub use watch::{AvailabilityWatch, WATCH_TRAIN_DATES_MAX, WatchDisplay, WatchedJourney};
 
 use crate::actor::view::TrainDateShared;
 use crate::actor::{ActorSettings, TrainDateActor};
