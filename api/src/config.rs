@@ -68,6 +68,13 @@ pub struct SeatdConfig {
     pub lease_ttl_ms: u64,
     /// Key prefix of this cluster in etcd, so clusters can share one etcd.
     pub cluster_prefix: String,
+    /// NATS server URL(s): set, seatd relays every committed event to
+    /// JetStream (in a cluster, from the elected node only).
+    pub nats_url: Option<String>,
+    /// The JetStream stream the relay publishes to.
+    pub nats_stream: String,
+    /// Replicas of the stream when the relay creates it (3 on a NATS cluster).
+    pub nats_stream_replicas: usize,
 }
 
 /// Default lease: 3 s keeps failover within a few seconds while riding out
@@ -103,6 +110,9 @@ impl Default for SeatdConfig {
             advertise: None,
             lease_ttl_ms: LEASE_TTL_MS_DEFAULT,
             cluster_prefix: "/seat".into(),
+            nats_url: None,
+            nats_stream: "SEAT_EVENTS".into(),
+            nats_stream_replicas: 1,
         }
     }
 }
@@ -217,6 +227,16 @@ pub struct Flags {
     /// Key prefix of the cluster in etcd [default: /seat].
     #[arg(long, env = "SEATD_CLUSTER_PREFIX")]
     pub cluster_prefix: Option<String>,
+    /// Relay every committed event to NATS JetStream at this URL, e.g.
+    /// nats://127.0.0.1:4222 (comma-separate several servers).
+    #[arg(long, env = "SEATD_NATS_URL", hide_env_values = true)]
+    pub nats_url: Option<String>,
+    /// JetStream stream the relay publishes to [default: SEAT_EVENTS].
+    #[arg(long, env = "SEATD_NATS_STREAM")]
+    pub nats_stream: Option<String>,
+    /// Replicas of the stream if the relay creates it [default: 1].
+    #[arg(long, env = "SEATD_NATS_STREAM_REPLICAS")]
+    pub nats_stream_replicas: Option<usize>,
 }
 
 impl SeatdConfig {
@@ -241,12 +261,12 @@ impl SeatdConfig {
             hold_ttl_secs
         );
         take!(allocation_policy, presale_days, presale_run_at, mailbox_pending_max, metrics_listen, log_format);
-        take!(cluster_etcd, lease_ttl_ms, cluster_prefix);
+        take!(cluster_etcd, lease_ttl_ms, cluster_prefix, nats_stream, nats_stream_replicas);
         macro_rules! take_optional {
             ($($field:ident),*) => { $(if flags.$field.is_some() { config.$field = flags.$field.clone(); })* };
         }
         take_optional!(database_url, arbiters, jwt_secret_file, jwt_rs256_public_key, tls_cert_file, tls_key_file);
-        take_optional!(node_id, advertise);
+        take_optional!(node_id, advertise, nats_url);
         let limits = &mut config.rate_limits;
         macro_rules! take_limit {
             ($($field:ident),*) => { $(if let Some(value) = flags.$field { limits.$field = value; })* };
@@ -258,6 +278,7 @@ impl SeatdConfig {
             return Err("tls_cert_file and tls_key_file go together".into());
         }
         config.check_cluster()?;
+        config.check_relay()?;
         Ok(config)
     }
 
@@ -310,6 +331,31 @@ impl SeatdConfig {
         Ok(())
     }
 
+    /// The relay's settings name a stream NATS accepts and a sane replica count.
+    fn check_relay(&self) -> Result<(), String> {
+        let name = &self.nats_stream;
+        if name.is_empty() || name.len() > 255 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!("nats_stream {name:?}: letters, digits, '_' or '-' (a JetStream stream name)"));
+        }
+        if !(1..=5).contains(&self.nats_stream_replicas) {
+            return Err(format!("nats_stream_replicas {}: from 1 to 5 (JetStream's range)", self.nats_stream_replicas));
+        }
+        if self.nats_url.as_deref().is_some_and(|url| url.trim().is_empty()) {
+            return Err("nats_url is empty: leave it unset to run without the relay".into());
+        }
+        Ok(())
+    }
+
+    /// The relay's broker settings, when a NATS URL is configured.
+    pub fn relay_settings(&self) -> Option<crate::relay::broker::BrokerSettings> {
+        self.nats_url.as_ref().map(|url| crate::relay::broker::BrokerSettings {
+            url: url.clone(),
+            stream: self.nats_stream.clone(),
+            replicas: self.nats_stream_replicas,
+        })
+    }
+
     /// The TLS identity to serve with, if configured.
     pub fn tls_identity(&self) -> Result<Option<tonic::transport::Identity>, String> {
         let (Some(cert), Some(key)) = (&self.tls_cert_file, &self.tls_key_file) else { return Ok(None) };
@@ -327,6 +373,7 @@ impl SeatdConfig {
     pub fn to_masked_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = shown.database_url.as_deref().map(mask_password);
+        shown.nats_url = shown.nats_url.as_deref().map(mask_password);
         toml::to_string_pretty(&shown).expect("config serialises")
     }
 }

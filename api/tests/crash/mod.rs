@@ -26,14 +26,14 @@ pub enum Backend {
 }
 
 impl Backend {
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Backend::Sqlite(_) => "sqlite",
             Backend::MySql(..) => "mysql",
         }
     }
 
-    fn data_dir(&self) -> &PathBuf {
+    pub fn data_dir(&self) -> &PathBuf {
         match self {
             Backend::Sqlite(dir) | Backend::MySql(_, dir) => dir,
         }
@@ -49,6 +49,11 @@ pub struct Seatd {
 
 impl Seatd {
     pub async fn start(backend: &Backend) -> Seatd {
+        Seatd::start_with(backend, &[]).await
+    }
+
+    /// As `start`, with more flags (the relay test adds its NATS URL).
+    pub async fn start_with(backend: &Backend, extra_args: &[String]) -> Seatd {
         let mut command = Command::new(env!("CARGO_BIN_EXE_seatd"));
         command.args([
             "--demo",
@@ -67,6 +72,7 @@ impl Seatd {
         // Several seatd run at once in the test suite; they cannot share a metrics port.
         command.args(["--metrics-listen", "off"]);
         command.arg("--data-dir").arg(backend.data_dir());
+        command.args(extra_args);
         if let Backend::MySql(url, _) = backend {
             command.arg("--database-url").arg(url);
         }

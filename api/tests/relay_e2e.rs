@@ -1,0 +1,237 @@
+//! The NATS relay end to end, on real processes: seatd (with `--nats-url`)
+//! on SQLite and on MySQL, and a nats-server with JetStream, under a
+//! booking load. During the load seatd is SIGKILLed and restarted, and the
+//! nats-server is SIGKILLed (which also cuts the relay's connection) and
+//! restarted on the same port and store, while bookings go on. Then a
+//! consumer reads the whole stream: after dropping repeats by Nats-Msg-Id
+//! it holds every event of the journal (read directly from the database)
+//! exactly once, in seq order per train-date, and nothing that was never
+//! committed; and the broker stored no repeat at all.
+//!
+//! The second test shows a stale second publisher is refused by the
+//! expected-sequence headers, and resumes correctly from the broker.
+
+#[allow(dead_code)] // the harness also serves the crash tests
+mod crash;
+mod relay;
+
+use crash::load::{self, Ledger, LoadStats};
+use crash::{Backend, Seatd};
+use persistence::journal::Journal;
+use persistence::test_env::{MYSQL_URL, service_url};
+use relay::nats::{NatsServer, nats_server_bin};
+use relay::{JournalEvents, commit_to_broker_ms, read_stream, verify};
+use std::time::{Duration, Instant};
+
+const STREAM: &str = "SEAT_EVENTS";
+
+/// Longest the relay may take to publish the last events once load stops
+/// and the broker is back: its backoff is at most 5 s, then it catches up.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Each phase's load, long enough for a few hundred bookings on a busy box.
+const PHASE_LOAD: Duration = Duration::from_millis(1200);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_relay_survives_kill_9_and_broker_restart() {
+    let Some(binary) = nats_server_bin("the SQLite relay test") else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    run(Backend::Sqlite(dir.path().to_owned()), &binary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_relay_survives_kill_9_and_broker_restart() {
+    let Some(binary) = nats_server_bin("the MySQL relay test") else { return };
+    let Some(server_url) = service_url(MYSQL_URL, "the MySQL relay test") else { return };
+    let name = format!("seat_relay_{}_{}", std::process::id(), rand::random::<u32>());
+    persistence::test_support::create_database(&server_url, &name).await.expect("create test database");
+    let url = persistence::test_support::database_url(&server_url, &name);
+    let dir = tempfile::tempdir().expect("temp dir");
+    run(Backend::MySql(url, dir.path().to_owned()), &binary).await;
+    persistence::test_support::drop_database(&server_url, &name).await.expect("drop test database");
+}
+
+async fn run(backend: Backend, nats_binary: &std::path::Path) {
+    let started = Instant::now();
+    let mut nats = NatsServer::start(nats_binary).await;
+    let args = vec!["--nats-url".to_owned(), nats.url(), "--nats-stream".to_owned(), STREAM.to_owned()];
+    let ledger = Ledger::default();
+    let mut seatd = Seatd::start_with(&backend, &args).await;
+
+    // seatd dies mid-load, between commits and their publishes.
+    let running = load::start(&seatd, &ledger, 0).await;
+    tokio::time::sleep(PHASE_LOAD).await;
+    seatd.kill().await;
+    let before_kill = running.finish().await;
+    seatd = Seatd::start_with(&backend, &args).await;
+
+    // The broker dies mid-load; bookings go on without it.
+    let running = load::start(&seatd, &ledger, 1).await;
+    tokio::time::sleep(PHASE_LOAD / 2).await;
+    nats.kill();
+    tokio::time::sleep(PHASE_LOAD / 2).await;
+    let around_outage = running.finish().await;
+    let running = load::start(&seatd, &ledger, 2).await;
+    tokio::time::sleep(PHASE_LOAD).await;
+    let during_outage = running.finish().await;
+    assert!(during_outage.holds_ok > 0, "bookings go on while the broker is down: {during_outage:?}");
+
+    // The broker comes back on the same port and store; the relay catches up under load.
+    nats.restart().await;
+    let running = load::start(&seatd, &ledger, 3).await;
+    tokio::time::sleep(PHASE_LOAD).await;
+    let after_outage = running.finish().await;
+
+    let journal = wait_caught_up(&backend, &nats).await;
+    let received = read_stream(&nats.url(), STREAM).await;
+    seatd.kill().await;
+    let journal_at_end = journal_events(&backend).await;
+    assert_eq!(journal, journal_at_end, "nothing committed after the relay caught up");
+    let verdict = verify(&received, &journal);
+    assert_eq!(verdict.duplicates, 0, "the relay resumed from the broker and never published an event twice");
+    let (lag_p50_ms, lag_p99_ms) = commit_to_broker_ms(&received);
+    eprintln!(
+        "{}: {} journal events on {} train-dates, all on the broker once (no repeat stored); loads: {} | {} | \
+         during broker outage {} | {}; commit→broker p50 {lag_p50_ms} ms, p99 {lag_p99_ms} ms (p99 includes the \
+         outage); {:.1} s",
+        backend.name(),
+        verdict.messages,
+        verdict.subjects,
+        brief(&before_kill),
+        brief(&around_outage),
+        brief(&during_outage),
+        brief(&after_outage),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(verdict.messages > 100, "the load must commit events: {}", verdict.messages);
+}
+
+fn brief(stats: &LoadStats) -> String {
+    format!("{} holds, {} confirms, {} cancels", stats.holds_ok, stats.confirms_ok, stats.cancels_ok)
+}
+
+/// Waits until the broker holds as many messages as the journal has events
+/// (and both stopped changing); returns the journal's events.
+async fn wait_caught_up(backend: &Backend, nats: &NatsServer) -> JournalEvents {
+    let client = async_nats::connect(nats.url()).await.expect("connect");
+    let jetstream = async_nats::jetstream::new(client);
+    let deadline = Instant::now() + CATCH_UP_TIMEOUT;
+    loop {
+        let journal = journal_events(backend).await;
+        let mut stream = jetstream.get_stream(STREAM).await.expect("the relay created the stream");
+        let on_broker = stream.info().await.expect("stream info").state.messages;
+        if on_broker == journal.len() as u64 {
+            return journal;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "relay caught up within {CATCH_UP_TIMEOUT:?}: broker {on_broker}, journal {}\n{}",
+            journal.len(),
+            nats.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Every event of every train-date, read from the journal's tables.
+async fn journal_events(backend: &Backend) -> JournalEvents {
+    match backend {
+        Backend::Sqlite(dir) => {
+            let journal = persistence::sqlite::SqliteJournal::open(&dir.join(api::boot::SQLITE_FILE_NAME))
+                .await
+                .expect("open the SQLite journal");
+            read_all(&journal).await
+        }
+        Backend::MySql(url, _) => {
+            let journal = persistence::mysql::MySqlJournal::connect(url).await.expect("connect to the MySQL journal");
+            read_all(&journal).await
+        }
+    }
+}
+
+/// Events per page when reading a stream back.
+const READ_PAGE: usize = 1000;
+
+async fn read_all(journal: &impl Journal) -> JournalEvents {
+    let mut events = JournalEvents::new();
+    for train_date in journal.load_train_dates().await.expect("train-dates") {
+        let stream = persistence::journal::stream_id(&train_date.key);
+        let mut after = 0;
+        loop {
+            let page = journal.read_events(&stream, after, READ_PAGE).await.expect("read events");
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for event in page {
+                events.insert((stream.clone(), event.seq), event.kind);
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_second_publisher_is_refused_and_resumes_from_the_broker() {
+    use api::relay::RelayError;
+    use api::relay::broker::{Broker, BrokerSettings, Mark};
+    use api::relay::session::Session;
+    let Some(binary) = nats_server_bin("the stale publisher test") else { return };
+    let nats = NatsServer::start(&binary).await;
+    let settings = BrokerSettings { url: nats.url(), stream: "STALE_TEST".into(), replicas: 1 };
+    let old_leader = Broker::connect(&settings).await.expect("connect");
+    let new_leader = Broker::connect(&settings).await.expect("connect");
+
+    let (mut stale, mark) = Session::begin(&old_leader).await.expect("begin");
+    assert_eq!(mark, None, "a new stream");
+    stale.publish(event(1)).await.expect("publish");
+    stale.drain().await.expect("stored");
+
+    // A failover: the new leader resumes after what the broker holds.
+    let (mut current, mark) = Session::begin(&new_leader).await.expect("begin");
+    assert_eq!(mark, Some(Mark { position: 1, train_date: TRAIN_DATE.into(), seq: 1 }));
+    current.publish(event(2)).await.expect("publish");
+    current.publish(event(3)).await.expect("publish");
+    current.drain().await.expect("stored");
+
+    // The old leader still believes the subject ends at its own publish.
+    stale.publish(event(4)).await.expect("sent");
+    match stale.drain().await {
+        Err(RelayError::Refused { .. }) => {}
+        other => panic!("a stale publisher must be refused, got {other:?}"),
+    }
+
+    // The subject's expected sequence alone refuses it too.
+    let raw = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", format!("{TRAIN_DATE}:4").as_str());
+    headers.insert("Nats-Expected-Last-Subject-Sequence", "1");
+    let refused = raw.publish_with_headers(SUBJECT, headers, "stale".into()).await.expect("sent").await;
+    assert_eq!(
+        refused.expect_err("refused").kind(),
+        async_nats::jetstream::context::PublishErrorKind::WrongLastSequence
+    );
+
+    // Starting again from the broker, the old leader continues correctly.
+    let (mut resumed, mark) = Session::begin(&old_leader).await.expect("begin");
+    assert_eq!(mark, Some(Mark { position: 3, train_date: TRAIN_DATE.into(), seq: 3 }));
+    resumed.publish(event(4)).await.expect("publish");
+    resumed.drain().await.expect("stored");
+    let mut stream = raw.get_stream("STALE_TEST").await.expect("stream");
+    let state = stream.info().await.expect("info").state.clone();
+    assert_eq!((state.messages, state.last_sequence), (4, 4), "events 1 to 4, once each");
+}
+
+const TRAIN_DATE: &str = "2026-11-25/G1";
+const SUBJECT: &str = "seat.events.2026-11-25.G1";
+
+/// Event `seq` of the test train-date, alone in its feed position.
+fn event(seq: u64) -> api::relay::broker::Outgoing {
+    api::relay::broker::Outgoing {
+        train_date: TRAIN_DATE.into(),
+        subject: SUBJECT.into(),
+        message_id: format!("{TRAIN_DATE}:{seq}"),
+        position: seq,
+        seq,
+        committed_at_ms: 1,
+        payload: format!("event {seq}").into_bytes().into(),
+    }
+}
