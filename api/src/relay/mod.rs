@@ -26,6 +26,7 @@ pub mod subjects;
 use broker::{Broker, BrokerSettings, Outgoing};
 use cursor::Cursor;
 use persistence::feed::{FeedBatch, FeedSource};
+use prost::Message as _;
 use persistence::journal::{JournalError, parse_stream_id};
 use session::Session;
 use std::sync::Arc;
@@ -170,12 +171,10 @@ async fn publish_batch(session: &mut Session<'_>, cursor: &mut Cursor, batch: &F
     let key = parse_stream_id(&batch.stream)
         .ok_or_else(|| JournalError::Corrupt(format!("feed position {}: stream id {:?}", batch.position, batch.stream)))?;
     let subject = subjects::subject_of(&key);
-    for event in &batch.events {
+    for event in crate::convert::feed_events(batch)? {
         if !cursor.to_publish(batch.position, event.seq) {
             continue;
         }
-        let payload = crate::convert::feed_event_bytes(batch, event)
-            .map_err(|error| JournalError::Corrupt(format!("{} seq {}: {error}", batch.stream, event.seq)))?;
         let outgoing = Outgoing {
             train_date: batch.stream.clone(),
             subject: subject.clone(),
@@ -183,7 +182,7 @@ async fn publish_batch(session: &mut Session<'_>, cursor: &mut Cursor, batch: &F
             position: batch.position,
             seq: event.seq,
             committed_at_ms: batch.committed_at_ms,
-            payload,
+            payload: event.encode_to_vec().into(),
         };
         session.publish(outgoing).await?;
     }
