@@ -334,7 +334,9 @@ impl SeatdConfig {
     /// The relay's settings name a stream NATS accepts and a sane replica count.
     fn check_relay(&self) -> Result<(), String> {
         let name = &self.nats_stream;
-        if name.is_empty() || name.len() > 255 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        if name.is_empty()
+            || name.len() > 255
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             return Err(format!("nats_stream {name:?}: letters, digits, '_' or '-' (a JetStream stream name)"));
         }

@@ -104,10 +104,9 @@ impl Coordinator {
     /// while this node leads it. A campaign blocks, so it gets its own client.
     pub async fn lead_relay(&mut self, relay: crate::relay::Relay) -> Result<(), JoinError> {
         let endpoints = &self.cluster.config.etcd_endpoints;
-        let campaigner = etcd::connect_for_waiting(endpoints).await.map_err(|cause| JoinError::EtcdUnreachable {
-            endpoints: endpoints.join(","),
-            cause: cause.to_string(),
-        })?;
+        let campaigner = etcd::connect_for_waiting(endpoints)
+            .await
+            .map_err(|cause| JoinError::EtcdUnreachable { endpoints: endpoints.join(","), cause: cause.to_string() })?;
         let lead = super::relay::lead(Arc::clone(&self.cluster), campaigner, Arc::clone(&self.lease), relay);
         self.tasks.push(tokio::spawn(lead));
         Ok(())

@@ -119,8 +119,9 @@ impl Broker {
         Ok(Broker { client, jetstream, stream })
     }
 
-    pub fn connected(&self) -> bool {
-        self.client.connection_state() == async_nats::connection::State::Connected
+    /// The client, for its connection state.
+    pub fn client(&self) -> async_nats::Client {
+        self.client.clone()
     }
 
     /// The stream's last sequence and the last event it holds.

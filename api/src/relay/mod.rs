@@ -26,10 +26,11 @@ pub mod subjects;
 use broker::{Broker, BrokerSettings, Outgoing};
 use cursor::Cursor;
 use persistence::feed::{FeedBatch, FeedSource};
-use prost::Message as _;
 use persistence::journal::{JournalError, parse_stream_id};
+use prost::Message as _;
 use session::Session;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::watch;
@@ -45,7 +46,7 @@ pub const FEED_PAGE_POSITIONS: usize = 64;
 /// indexed query per interval. This node's commits wake it at once.
 pub const FEED_POLL_INTERVAL: Duration = Duration::from_millis(25);
 
-/// How often the lag gauges are recomputed (one or two small queries).
+/// How often the lag gauges are recomputed (one or two small indexed queries).
 pub const LAG_REFRESH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// First pause after a failed session; it doubles per consecutive failure…
@@ -93,30 +94,55 @@ pub struct Relay {
 
 impl Relay {
     /// Runs until the task is dropped: sessions, each from the broker's
-    /// state, with a bounded backoff between failed ones.
-    pub async fn run(mut self) {
+    /// state, with a bounded backoff between failed ones; and beside them
+    /// the lag gauges, kept current even while a session waits on a broker
+    /// that does not answer.
+    pub async fn run(self) {
         info!(url = %self.settings.url, stream = %self.settings.stream, "relay to NATS JetStream starting");
-        let source = Arc::clone(&self.source);
-        let mut lag = Lag::default();
-        let mut broker: Option<Broker> = None;
+        let progress = Arc::new(Progress::default());
+        let gauges = publish_lag_gauges(Arc::clone(&self.source), Arc::clone(&progress));
+        tokio::select! {
+            () = self.sessions(Arc::clone(&progress)) => {}
+            () = gauges => {}
+        }
+    }
+
+    async fn sessions(mut self, progress: Arc<Progress>) {
         let mut failures = 0u32;
-        loop {
-            if broker.is_none() {
-                match Broker::connect(&self.settings).await {
-                    Ok(connected) => broker = Some(connected),
-                    Err(error) => {
-                        failures += 1;
-                        warn!(%error, "relay cannot reach the broker; retrying");
-                        pause(backoff(failures), &*source, &mut lag, false).await;
-                        continue;
-                    }
+        let broker = loop {
+            match Broker::connect(&self.settings).await {
+                Ok(broker) => break broker,
+                Err(error) => {
+                    failures += 1;
+                    warn!(%error, "relay cannot reach the broker; retrying");
+                    tokio::time::sleep(backoff(failures)).await;
                 }
             }
-            let connected = broker.as_ref().expect("connected above");
-            let error = relay(connected, &*source, &mut self.commits, &mut lag, &mut failures).await;
+        };
+        // The client reconnects by itself from now on.
+        let _ = progress.client.set(broker.client());
+        loop {
+            let error = relay(&broker, &*self.source, &mut self.commits, &progress, &mut failures).await;
             failures += 1;
             warn!(%error, failures, "relay session ended; resuming from the broker's state");
-            pause(backoff(failures), &*source, &mut lag, connected.connected()).await;
+            tokio::time::sleep(backoff(failures)).await;
+        }
+    }
+}
+
+/// What the sessions have done, for the lag gauges.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Feed position of the last event the broker acknowledged (or holds,
+    /// when a session begins).
+    published_position: AtomicU64,
+    client: OnceLock<async_nats::Client>,
+}
+
+impl Progress {
+    fn note(&self, session: &Session<'_>) {
+        if let Some(confirmed) = session.confirmed {
+            self.published_position.fetch_max(confirmed.position, Ordering::Relaxed);
         }
     }
 }
@@ -127,7 +153,7 @@ async fn relay(
     broker: &Broker,
     source: &dyn FeedSource,
     commits: &mut Option<watch::Receiver<u64>>,
-    lag: &mut Lag,
+    progress: &Progress,
     failures: &mut u32,
 ) -> RelayError {
     let (mut session, mark) = match Session::begin(broker).await {
@@ -136,8 +162,7 @@ async fn relay(
     };
     let mut cursor = Cursor::after(mark);
     info!(resume_after_position = cursor.published_position(), "relay session resumes from the broker's tail");
-    lag.published = cursor.published_position();
-    lag.counted = 0;
+    progress.published_position.store(cursor.published_position(), Ordering::Relaxed);
     loop {
         let batches = match source.read_feed(cursor.read_after(), FEED_PAGE_POSITIONS).await {
             Ok(batches) => batches,
@@ -146,30 +171,28 @@ async fn relay(
         if let Err(error) = cursor.check_resumed(&batches) {
             return error;
         }
-        let caught_up = batches.is_empty();
         for batch in &batches {
             if let Err(error) = publish_batch(&mut session, &mut cursor, batch).await {
                 return error;
             }
-            lag.note(&session, broker.connected());
+            progress.note(&session);
         }
-        lag.refresh(source, broker.connected()).await;
-        if caught_up {
+        if batches.is_empty() {
             // Nothing new: make sure what was sent is stored before idling.
             if let Err(error) = session.drain().await {
                 return error;
             }
-            lag.note(&session, broker.connected());
+            progress.note(&session);
             *failures = 0;
-            lag.refresh(source, broker.connected()).await;
             wait_for_commits(commits).await;
         }
     }
 }
 
 async fn publish_batch(session: &mut Session<'_>, cursor: &mut Cursor, batch: &FeedBatch) -> Result<(), RelayError> {
-    let key = parse_stream_id(&batch.stream)
-        .ok_or_else(|| JournalError::Corrupt(format!("feed position {}: stream id {:?}", batch.position, batch.stream)))?;
+    let key = parse_stream_id(&batch.stream).ok_or_else(|| {
+        JournalError::Corrupt(format!("feed position {}: stream id {:?}", batch.position, batch.stream))
+    })?;
     let subject = subjects::subject_of(&key);
     for event in crate::convert::feed_events(batch)? {
         if !cursor.to_publish(batch.position, event.seq) {
@@ -209,57 +232,27 @@ pub fn backoff(failures: u32) -> Duration {
     RETRY_BACKOFF_MIN.saturating_mul(1 << doublings).min(RETRY_BACKOFF_MAX)
 }
 
-/// Waits `delay`, keeping the lag gauges current meanwhile.
-async fn pause(delay: Duration, source: &dyn FeedSource, lag: &mut Lag, connected: bool) {
-    let until = tokio::time::Instant::now() + delay;
+/// Keeps the lag gauges current, every `LAG_REFRESH_INTERVAL`, for ever.
+async fn publish_lag_gauges(source: Arc<dyn FeedSource>, progress: Arc<Progress>) {
     loop {
-        lag.refresh(source, connected).await;
-        let now = tokio::time::Instant::now();
-        if now >= until {
-            return;
-        }
-        tokio::time::sleep(LAG_REFRESH_INTERVAL.min(until - now)).await;
-    }
-}
-
-/// What the lag gauges are computed from.
-#[derive(Debug, Default)]
-struct Lag {
-    /// Feed position of the last event the broker acknowledged.
-    published: u64,
-    /// Events acknowledged by the sessions so far, already counted.
-    counted: u64,
-    refreshed_at: Option<tokio::time::Instant>,
-}
-
-impl Lag {
-    /// Takes in a session's acknowledgements.
-    fn note(&mut self, session: &Session<'_>, connected: bool) {
-        if let Some(confirmed) = session.confirmed {
-            self.published = self.published.max(confirmed.position);
-        }
-        metrics::counter!("seat_relay_published_total").increment(session.acknowledged.saturating_sub(self.counted));
-        self.counted = session.acknowledged;
+        let connected = progress
+            .client
+            .get()
+            .is_some_and(|client| client.connection_state() == async_nats::connection::State::Connected);
         metrics::gauge!("seat_relay_connected").set(if connected { 1.0 } else { 0.0 });
-    }
-
-    /// Recomputes the gauges, at most every `LAG_REFRESH_INTERVAL`.
-    async fn refresh(&mut self, source: &dyn FeedSource, connected: bool) {
-        let now = tokio::time::Instant::now();
-        if self.refreshed_at.is_some_and(|at| now - at < LAG_REFRESH_INTERVAL) {
-            return;
+        let published = progress.published_position.load(Ordering::Relaxed);
+        if let Ok(head) = source.feed_head().await {
+            metrics::gauge!("seat_relay_lag_events").set(head.saturating_sub(published) as f64);
+            let oldest_unpublished = match head > published {
+                true => {
+                    source.read_feed(published, 1).await.ok().and_then(|page| page.first().map(|b| b.committed_at_ms))
+                }
+                false => None,
+            };
+            let age_ms = oldest_unpublished.map_or(0, |committed_at_ms| unix_now_ms().saturating_sub(committed_at_ms));
+            metrics::gauge!("seat_relay_lag_ms").set(age_ms as f64);
         }
-        self.refreshed_at = Some(now);
-        metrics::gauge!("seat_relay_connected").set(if connected { 1.0 } else { 0.0 });
-        let Ok(head) = source.feed_head().await else { return };
-        metrics::gauge!("seat_relay_lag_events").set(head.saturating_sub(self.published) as f64);
-        let oldest_unpublished = if head > self.published {
-            source.read_feed(self.published, 1).await.ok().and_then(|batches| batches.first().map(|b| b.committed_at_ms))
-        } else {
-            None
-        };
-        let age_ms = oldest_unpublished.map_or(0, |committed_at_ms| unix_now_ms().saturating_sub(committed_at_ms));
-        metrics::gauge!("seat_relay_lag_ms").set(age_ms as f64);
+        tokio::time::sleep(LAG_REFRESH_INTERVAL).await;
     }
 }
 

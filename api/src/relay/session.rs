@@ -101,14 +101,13 @@ impl<'a> Session<'a> {
         match sent.ack.await {
             Ok(ack) if ack.sequence == sent.sequence && !ack.duplicate => {
                 self.acknowledged += 1;
+                metrics::counter!("seat_relay_published_total").increment(1);
                 self.confirmed = Some(sent.confirmed);
                 Ok(())
             }
-            Ok(ack) => Err(RelayError::OutOfStep {
-                expected: sent.sequence,
-                stored: ack.sequence,
-                duplicate: ack.duplicate,
-            }),
+            Ok(ack) => {
+                Err(RelayError::OutOfStep { expected: sent.sequence, stored: ack.sequence, duplicate: ack.duplicate })
+            }
             Err(error) if error.kind() == PublishErrorKind::WrongLastSequence => {
                 Err(RelayError::Refused { detail: error.to_string() })
             }

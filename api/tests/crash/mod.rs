@@ -69,8 +69,11 @@ impl Seatd {
         for limit in ["--user-writes-per-sec", "--user-write-burst", "--user-reads-per-sec", "--user-read-burst"] {
             command.args([limit, "1000000"]);
         }
-        // Several seatd run at once in the test suite; they cannot share a metrics port.
-        command.args(["--metrics-listen", "off"]);
+        // Several seatd run at once in the test suite; they cannot share a
+        // metrics port (unless a test gives its own).
+        if !extra_args.iter().any(|arg| arg == "--metrics-listen") {
+            command.args(["--metrics-listen", "off"]);
+        }
         command.arg("--data-dir").arg(backend.data_dir());
         command.args(extra_args);
         if let Backend::MySql(url, _) = backend {

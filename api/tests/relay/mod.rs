@@ -75,6 +75,8 @@ pub struct Verdict {
 /// the journal's events, each on its train-date's subject, in seq order
 /// there, with payloads that name the same event.
 pub fn verify(received: &[Received], journal: &JournalEvents) -> Verdict {
+    let sequences: Vec<u64> = received.iter().map(|message| message.stream_sequence).collect();
+    assert!(sequences.iter().copied().eq(1..=received.len() as u64), "the consumer read the stream in order, no gap");
     let mut seen = HashSet::new();
     let mut duplicates = 0;
     let mut last_seq_by_subject: BTreeMap<String, u64> = BTreeMap::new();
@@ -91,9 +93,9 @@ pub fn verify(received: &[Received], journal: &JournalEvents) -> Verdict {
         let last = last_seq_by_subject.entry(message.subject.clone()).or_default();
         assert_eq!(message.event.seq, *last + 1, "{}: seqs in order with no gap", message.subject);
         *last = message.event.seq;
-        let kind = journal.get(&(stream_id.clone(), message.event.seq)).unwrap_or_else(|| {
-            panic!("{stream_id}:{} is on the broker but was never committed", message.event.seq)
-        });
+        let kind = journal
+            .get(&(stream_id.clone(), message.event.seq))
+            .unwrap_or_else(|| panic!("{stream_id}:{} is on the broker but was never committed", message.event.seq));
         assert!(message.event.event.is_some(), "{stream_id}:{} ({kind}) carries its typed event", message.event.seq);
         found.insert((stream_id, message.event.seq), kind.clone());
     }

