@@ -117,7 +117,7 @@ pub struct Booted {
     pub recovery: RecoverySummary,
     /// The served slots, when sharded.
     pub slots: Option<Arc<SlotTable>>,
-    /// The journal's commit-ordered feed, for the NATS relay.
+    /// The journal's event feed, for the Feed service.
     pub feed: Arc<dyn FeedSource>,
 }
 
@@ -143,8 +143,8 @@ pub async fn boot(config: BootConfig, clock: Arc<dyn Clock>) -> Result<Booted, B
 
 async fn boot_on<J: Journal>(journal: J, config: BootConfig, clock: Arc<dyn Clock>) -> Result<Booted, BootError> {
     let journal = Arc::new(journal);
-    let feed: Arc<dyn FeedSource> = Arc::clone(&journal) as Arc<dyn FeedSource>;
     let (sink, writer, writer_stats) = start_writer(Arc::clone(&journal), config.writer);
+    let feed: Arc<dyn FeedSource> = Arc::clone(&journal) as Arc<dyn FeedSource>;
     let store: Arc<dyn Store> = Arc::new(JournalStore::new(journal));
     let persistence = Persistence { sink, store, snapshot_every_events: config.snapshot_every_events };
     let engine = Engine::start(config.engine, clock, Some(persistence));

@@ -1,11 +1,14 @@
-//! The tonic server: booking and admin services, health, and reflection.
+//! The tonic server: booking, admin and feed services, health, and reflection.
 
 use crate::admin::AdminService;
 use crate::admission::Admission;
 use crate::auth::{Authenticator, Role};
 use crate::booking::BookingService;
 use crate::cluster::Cluster;
-use crate::pb::{FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer};
+use crate::feed::{FeedOptions, FeedService};
+use crate::pb::{
+    FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer, feed_server::FeedServer,
+};
 use crate::reasons::MESSAGE_TOO_LARGE;
 use crate::status::refusal;
 use engine::facade::Engine;
@@ -37,7 +40,13 @@ pub struct ServeOptions {
     pub tls: Option<tonic::transport::Identity>,
     /// In a cluster: this node's part, to route and gather across nodes.
     pub cluster: Option<Arc<Cluster>>,
+    /// The event feed to serve (the Feed service), when the engine persists.
+    pub feed: Option<FeedOptions>,
 }
+
+/// Largest StreamEvents request: 64 train-dates take about 2 KiB. Refused
+/// as for Booking.
+pub const FEED_MESSAGE_BYTES_MAX: usize = 64 * 1024;
 
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight calls.
 pub async fn serve(
@@ -46,11 +55,14 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let ServeOptions { authenticator, admission, writer_stats, tls, cluster } = options;
+    let ServeOptions { authenticator, admission, writer_stats, tls, cluster, feed } = options;
     let pruner = tokio::spawn(forget_idle_buckets(admission.clone()));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<BookingServer<BookingService>>().await;
     health_reporter.set_serving::<AdminServer<AdminService>>().await;
+    if feed.is_some() {
+        health_reporter.set_serving::<FeedServer<FeedService>>().await;
+    }
     // Reflection lists grpc.health.v1 too, so generic tools find the health check.
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -64,6 +76,11 @@ pub async fn serve(
     let booking = BookingServer::new(booking).max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let booking =
         InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
+    let feed = feed.map(|options| {
+        let feed = FeedServer::new(FeedService::new(options, admission.clone()))
+            .max_decoding_message_size(FEED_MESSAGE_BYTES_MAX);
+        InterceptedService::new(feed, authenticator.interceptor(&[Role::Feed, Role::Admin]))
+    });
     let admin = AdminService::new(engine, admission.clone(), writer_stats).in_cluster(cluster);
     let admin = AdminServer::new(admin).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
     let admin = InterceptedService::new(admin, authenticator.interceptor(&[Role::Admin]));
@@ -78,6 +95,7 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(booking)
         .add_service(admin)
+        .add_optional_service(feed)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
     pruner.abort();

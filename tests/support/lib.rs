@@ -174,11 +174,22 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let served_engine = Arc::clone(&engine);
+        let feed = api::feed::FeedOptions {
+            source: booted.feed,
+            commits: booted.writer_stats.subscribe_commits(),
+            streams_max: api::feed::FEED_STREAMS_MAX_DEFAULT,
+        };
         let writer_stats = Some(booted.writer_stats);
         let served = tokio::spawn(async move {
             let authenticator = Authenticator::new(Some(TEST_JWT_SECRET), None).expect("test secret is long enough");
-            let options =
-                ServeOptions { authenticator, admission: Admission::new(limits), writer_stats, tls, cluster: None };
+            let options = ServeOptions {
+                authenticator,
+                admission: Admission::new(limits),
+                writer_stats,
+                tls,
+                cluster: None,
+                feed: Some(feed),
+            };
             api::server::serve(listener, served_engine, options, async {
                 let _ = shutdown_rx.await;
             })

@@ -1,10 +1,11 @@
 //! The connection every server command uses: the channel, the bearer token
-//! seatctl picked, and the two service clients.
+//! seatctl picked, and the service clients.
 
 use crate::render::Output;
 use crate::{Args, Command, Failure};
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
+use api::pb::feed_client::FeedClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -14,12 +15,15 @@ use tonic::transport::Channel;
 pub type Booking = BookingClient<InterceptedService<Channel, Bearer>>;
 /// An admin client that sends the session's bearer token.
 pub type Admin = AdminClient<InterceptedService<Channel, Bearer>>;
+/// A feed client that sends the session's bearer token.
+pub type Feed = FeedClient<InterceptedService<Channel, Bearer>>;
 
 /// What a server command works with.
 pub struct Session {
     pub output: Output,
     pub booking: Booking,
     pub admin: Admin,
+    pub feed: Feed,
 }
 
 impl Session {
@@ -30,7 +34,8 @@ impl Session {
         Ok(Session {
             output: Output { json: args.json },
             booking: BookingClient::with_interceptor(channel.clone(), bearer.clone()),
-            admin: AdminClient::with_interceptor(channel, bearer),
+            admin: AdminClient::with_interceptor(channel.clone(), bearer.clone()),
+            feed: FeedClient::with_interceptor(channel, bearer),
         })
     }
 }
@@ -78,6 +83,9 @@ fn resolve_token(args: &Args) -> Result<String, Failure> {
         Command::Hold { user: Some(_), .. } | Command::Orders { user: Some(_), .. } => tokens.agent,
         Command::Confirm { user: Some(_), .. } | Command::Cancel { user: Some(_), .. } => tokens.agent,
         Command::Order { user: Some(_), .. } => tokens.agent,
+        // A tokens file from before the feed role has no feed token.
+        Command::Feed { .. } if tokens.feed.is_empty() => tokens.admin,
+        Command::Feed { .. } => tokens.feed,
         _ => tokens.passenger,
     })
 }
