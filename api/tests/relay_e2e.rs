@@ -14,7 +14,6 @@ mod relay;
 
 use crash::load::{self, Ledger, LoadStats};
 use crash::{Backend, Seatd};
-use persistence::journal::Journal;
 use persistence::test_env::{MYSQL_URL, service_url};
 use relay::nats::{NatsServer, nats_server_bin};
 use relay::{JournalEvents, commit_to_broker_ms, read_stream, verify};
@@ -110,13 +109,10 @@ fn brief(stats: &LoadStats) -> String {
 /// Waits until the broker holds as many messages as the journal has events
 /// (and both stopped changing); returns the journal's events.
 async fn wait_caught_up(backend: &Backend, nats: &NatsServer) -> JournalEvents {
-    let client = async_nats::connect(nats.url()).await.expect("connect");
-    let jetstream = async_nats::jetstream::new(client);
     let deadline = Instant::now() + CATCH_UP_TIMEOUT;
     loop {
         let journal = journal_events(backend).await;
-        let mut stream = jetstream.get_stream(STREAM).await.expect("the relay created the stream");
-        let on_broker = stream.info().await.expect("stream info").state.messages;
+        let on_broker = relay::stream_messages(&nats.url(), STREAM).await;
         if on_broker == journal.len() as u64 {
             return journal;
         }
@@ -137,31 +133,11 @@ async fn journal_events(backend: &Backend) -> JournalEvents {
             let journal = persistence::sqlite::SqliteJournal::open(&dir.join(api::boot::SQLITE_FILE_NAME))
                 .await
                 .expect("open the SQLite journal");
-            read_all(&journal).await
+            relay::journal_events(&journal).await
         }
         Backend::MySql(url, _) => {
             let journal = persistence::mysql::MySqlJournal::connect(url).await.expect("connect to the MySQL journal");
-            read_all(&journal).await
+            relay::journal_events(&journal).await
         }
     }
-}
-
-/// Events per page when reading a stream back.
-const READ_PAGE: usize = 1000;
-
-async fn read_all(journal: &impl Journal) -> JournalEvents {
-    let mut events = JournalEvents::new();
-    for train_date in journal.load_train_dates().await.expect("train-dates") {
-        let stream = persistence::journal::stream_id(&train_date.key);
-        let mut after = 0;
-        loop {
-            let page = journal.read_events(&stream, after, READ_PAGE).await.expect("read events");
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for event in page {
-                events.insert((stream.clone(), event.seq), event.kind);
-            }
-        }
-    }
-    events
 }

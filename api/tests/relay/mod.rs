@@ -6,6 +6,7 @@ pub mod nats;
 
 use api::pb;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
+use persistence::journal::Journal;
 use prost::Message as _;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -71,6 +72,14 @@ pub struct Verdict {
     pub subjects: usize,
 }
 
+/// How many messages the stream holds.
+pub async fn stream_messages(url: &str, stream: &str) -> u64 {
+    let client = async_nats::connect(url).await.expect("connect");
+    let jetstream = async_nats::jetstream::new(client);
+    let mut handle = jetstream.get_stream(stream).await.expect("the relay created the stream");
+    handle.info().await.expect("stream info").state.messages
+}
+
 /// Drops repeats by `Nats-Msg-Id`, then checks the stream holds exactly
 /// the journal's events, each on its train-date's subject, in seq order
 /// there, with payloads that name the same event.
@@ -115,4 +124,25 @@ pub fn commit_to_broker_ms(received: &[Received]) -> (i64, i64) {
     lags.sort_unstable();
     let at = |quantile: f64| lags.get(((lags.len() as f64 - 1.0) * quantile) as usize).copied().unwrap_or(0);
     (at(0.5), at(0.99))
+}
+
+/// Events per page when reading a stream back.
+const READ_PAGE: usize = 1000;
+
+/// Every event of every train-date, read from the journal's tables.
+pub async fn journal_events(journal: &impl Journal) -> JournalEvents {
+    let mut events = JournalEvents::new();
+    for train_date in journal.load_train_dates().await.expect("train-dates") {
+        let stream = persistence::journal::stream_id(&train_date.key);
+        let mut after = 0;
+        loop {
+            let page = journal.read_events(&stream, after, READ_PAGE).await.expect("read events");
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for event in page {
+                events.insert((stream.clone(), event.seq), event.kind);
+            }
+        }
+    }
+    events
 }
