@@ -10,7 +10,9 @@
 //! - `hold_expiries_total` and `sold_out_gate_rejections_total` (engine), `journal_batch_events`, `journal_commit_seconds`,
 //!   `journal_failed_batches_total` (persistence);
 //! - gauges `train_dates`, `held_tickets`, `sold_tickets`, `mailbox_depth_total`,
-//!   `mailbox_depth_max`, refreshed every second by `publish_engine_gauges`.
+//!   `mailbox_depth_max`, refreshed every second by `publish_engine_gauges`;
+//! - the NATS relay's `relay_lag_events`, `relay_lag_ms`, `relay_connected`
+//!   and `relay_published_total` (see `relay`).
 
 use engine::facade::Engine;
 use std::future::Future;
