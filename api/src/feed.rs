@@ -60,12 +60,15 @@ pub struct FeedService {
     admission: Admission,
     /// One permit per open stream, held by its reader task.
     streams: Arc<Semaphore>,
+    /// True once the server is shutting down: following streams end, so a
+    /// graceful shutdown does not wait for consumers that would never leave.
+    stopping: watch::Receiver<bool>,
 }
 
 impl FeedService {
-    pub fn new(options: FeedOptions, admission: Admission) -> Self {
+    pub fn new(options: FeedOptions, admission: Admission, stopping: watch::Receiver<bool>) -> Self {
         let streams = Arc::new(Semaphore::new(options.streams_max));
-        FeedService { options, admission, streams }
+        FeedService { options, admission, streams, stopping }
     }
 }
 
@@ -100,6 +103,7 @@ impl feed_server::Feed for FeedService {
             let reader = Reader {
                 source: Arc::clone(&self.options.source),
                 commits: self.options.commits.clone(),
+                stopping: self.stopping.clone(),
                 filter,
                 after: Cursor::of(&request),
                 follow: request.follow,
@@ -192,6 +196,7 @@ impl Cursor {
 struct Reader {
     source: Arc<dyn FeedSource>,
     commits: watch::Receiver<u64>,
+    stopping: watch::Receiver<bool>,
     filter: Filter,
     /// What has been read (sent, or filtered out).
     after: Cursor,
@@ -201,9 +206,10 @@ struct Reader {
 
 impl Reader {
     /// Pages through the journal until caught up; then ends, or with
-    /// `follow` waits for the next commit. Ends when the client goes away.
+    /// `follow` waits for the next commit. Ends when the client goes away,
+    /// and (without error) when the server shuts down.
     async fn run(mut self, _open: OpenStream) {
-        loop {
+        while !*self.stopping.borrow() {
             // Seen before reading: a commit during the read wakes the wait below.
             self.commits.borrow_and_update();
             let page = match self.source.read_feed(self.after.read_after(), FEED_PAGE_POSITIONS).await {
@@ -247,9 +253,9 @@ impl Reader {
     }
 
     /// Waits for a commit of this node, or the poll interval (other nodes'
-    /// commits). False when the client has gone away.
+    /// commits). False when the client has gone away or the server stops.
     async fn wait_for_commit(&mut self) -> bool {
-        let (commits, sender) = (&mut self.commits, &self.sender);
+        let (commits, sender, stopping) = (&mut self.commits, &self.sender, &mut self.stopping);
         let local_commit = async {
             if commits.changed().await.is_err() {
                 // The writer has stopped: only the poll is left.
@@ -260,6 +266,7 @@ impl Reader {
             () = local_commit => true,
             () = tokio::time::sleep(FEED_POLL_INTERVAL) => true,
             () = sender.closed() => false,
+            _ = stopping.wait_for(|stopping| *stopping) => false,
         }
     }
 

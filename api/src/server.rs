@@ -76,8 +76,11 @@ pub async fn serve(
     let booking = BookingServer::new(booking).max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let booking =
         InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
+    // Raised when shutdown begins, before tonic waits for open calls: following
+    // feed streams end then, or the wait would last as long as their consumers.
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
     let feed = feed.map(|options| {
-        let feed = FeedServer::new(FeedService::new(options, admission.clone()))
+        let feed = FeedServer::new(FeedService::new(options, admission.clone(), stopped))
             .max_decoding_message_size(FEED_MESSAGE_BYTES_MAX);
         InterceptedService::new(feed, authenticator.interceptor(&[Role::Feed, Role::Admin]))
     });
@@ -96,7 +99,10 @@ pub async fn serve(
         .add_service(booking)
         .add_service(admin)
         .add_optional_service(feed)
-        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), async move {
+            shutdown.await;
+            stopping.send_replace(true);
+        })
         .await?;
     pruner.abort();
     Ok(())
