@@ -6,7 +6,9 @@
 //! consumer reads the whole stream: after dropping repeats by Nats-Msg-Id
 //! it holds every event of the journal (read directly from the database)
 //! exactly once, in seq order per train-date, and nothing that was never
-//! committed; and the broker stored no repeat at all.
+//! committed; and the broker stored no repeat at all. The relay's gauges
+//! (from seatd's Prometheus endpoint) show the broker lost and the lag
+//! growing during the outage, and clear once it has caught up.
 
 #[allow(dead_code)] // the harness also serves the crash tests
 mod crash;
@@ -50,7 +52,12 @@ async fn mysql_relay_survives_kill_9_and_broker_restart() {
 async fn run(backend: Backend, nats_binary: &std::path::Path) {
     let started = Instant::now();
     let mut nats = NatsServer::start(nats_binary).await;
-    let args = vec!["--nats-url".to_owned(), nats.url(), "--nats-stream".to_owned(), STREAM.to_owned()];
+    let metrics_port =
+        std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+    let metrics_address = format!("127.0.0.1:{metrics_port}");
+    let args: Vec<String> = ["--nats-url", &nats.url(), "--nats-stream", STREAM, "--metrics-listen", &metrics_address]
+        .map(str::to_owned)
+        .into();
     let ledger = Ledger::default();
     let mut seatd = Seatd::start_with(&backend, &args).await;
 
@@ -71,6 +78,9 @@ async fn run(backend: Backend, nats_binary: &std::path::Path) {
     tokio::time::sleep(PHASE_LOAD).await;
     let during_outage = running.finish().await;
     assert!(during_outage.holds_ok > 0, "bookings go on while the broker is down: {during_outage:?}");
+    let down = relay_metrics(&metrics_address).await;
+    assert_eq!(down.connected, 0.0, "the relay reports the broker lost");
+    assert!(down.lag_events > 0.0 && down.lag_ms > 0.0, "the lag shows while the broker is down: {down:?}");
 
     // The broker comes back on the same port and store; the relay catches up under load.
     nats.restart().await;
@@ -79,6 +89,8 @@ async fn run(backend: Backend, nats_binary: &std::path::Path) {
     let after_outage = running.finish().await;
 
     let journal = wait_caught_up(&backend, &nats).await;
+    let up = wait_lag_gauges_clear(&metrics_address).await;
+    assert!(up.published_total > 0.0, "{up:?}");
     let received = read_stream(&nats.url(), STREAM).await;
     seatd.kill().await;
     let journal_at_end = journal_events(&backend).await;
@@ -123,6 +135,47 @@ async fn wait_caught_up(backend: &Backend, nats: &NatsServer) -> JournalEvents {
             nats.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The relay's gauges and counter, as Prometheus shows them.
+#[derive(Debug, Default)]
+struct RelayMetrics {
+    connected: f64,
+    lag_events: f64,
+    lag_ms: f64,
+    published_total: f64,
+}
+
+async fn relay_metrics(address: &str) -> RelayMetrics {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut connection = tokio::net::TcpStream::connect(address).await.expect("metrics endpoint");
+    connection.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.expect("ask for metrics");
+    let mut text = String::new();
+    connection.read_to_string(&mut text).await.expect("read metrics");
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .map_or(-1.0, |value| value.trim().parse().expect("a number"))
+    };
+    RelayMetrics {
+        connected: value("seat_relay_connected"),
+        lag_events: value("seat_relay_lag_events"),
+        lag_ms: value("seat_relay_lag_ms"),
+        published_total: value("seat_relay_published_total"),
+    }
+}
+
+/// Once the relay has caught up, its gauges say so within a refresh or two.
+async fn wait_lag_gauges_clear(address: &str) -> RelayMetrics {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = relay_metrics(address).await;
+        if metrics.connected == 1.0 && metrics.lag_events == 0.0 && metrics.lag_ms == 0.0 {
+            return metrics;
+        }
+        assert!(Instant::now() < deadline, "lag gauges back to 0 once caught up: {metrics:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
