@@ -15,7 +15,7 @@
 //!
 //! Metrics: gauges `seat_relay_lag_events` (committed events not yet
 //! acknowledged by the broker, counted in feed positions, i.e. per
-//! train-date commit batch), `seat_relay_lag_ms` (age of the oldest of them),
+//! train-date commit batch), `seat_relay_lag_ms` (age of the oldest of them; 0 for history older than the feed),
 //! `seat_relay_connected` (1 while connected), counter `seat_relay_published_total`.
 
 pub mod broker;
@@ -249,7 +249,10 @@ async fn publish_lag_gauges(source: Arc<dyn FeedSource>, progress: Arc<Progress>
                 }
                 false => None,
             };
-            let age_ms = oldest_unpublished.map_or(0, |committed_at_ms| unix_now_ms().saturating_sub(committed_at_ms));
+            // 0 for history from before the feed existed: its instant is unknown.
+            let age_ms = oldest_unpublished
+                .filter(|committed_at_ms| *committed_at_ms > 0)
+                .map_or(0, |committed_at_ms| unix_now_ms().saturating_sub(committed_at_ms));
             metrics::gauge!("seat_relay_lag_ms").set(age_ms as f64);
         }
         tokio::time::sleep(LAG_REFRESH_INTERVAL).await;
