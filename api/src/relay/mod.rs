@@ -15,8 +15,9 @@
 //!
 //! Metrics: gauges `seat_relay_lag_events` (committed events not yet
 //! acknowledged by the broker, counted in feed positions, i.e. per
-//! train-date commit batch), `seat_relay_lag_ms` (age of the oldest of them; 0 for history older than the feed),
-//! `seat_relay_connected` (1 while connected), counter `seat_relay_published_total`.
+//! train-date commit batch), `seat_relay_lag_ms` (age of the oldest of them;
+//! 0 for history older than the feed), `seat_relay_connected` (1 while
+//! connected), counter `seat_relay_published_total`.
 
 pub mod broker;
 pub mod cursor;
