@@ -1,7 +1,8 @@
 //! The relay's publisher against a real nats-server: a stale second
 //! publisher (an old cluster leader that has not noticed a failover) is
 //! refused by the expected-sequence headers, the subject's alone refuses
-//! it too, and it resumes correctly from what the broker holds.
+//! it too, and it resumes correctly from what the broker holds; a deleted
+//! stream is made again.
 
 #[path = "relay/nats.rs"]
 mod nats;
@@ -57,6 +58,14 @@ async fn a_stale_second_publisher_is_refused_and_resumes_from_the_broker() {
     let mut stream = raw.get_stream("STALE_TEST").await.expect("stream");
     let state = stream.info().await.expect("info").state.clone();
     assert_eq!((state.messages, state.last_sequence), (4, 4), "events 1 to 4, once each");
+
+    // An operator deletes the stream: the next session makes it again and
+    // starts from the beginning of the feed.
+    raw.delete_stream("STALE_TEST").await.expect("delete the stream");
+    let (mut fresh, mark) = Session::begin(&old_leader).await.expect("begin on a deleted stream");
+    assert_eq!(mark, None, "the stream is new again");
+    fresh.publish(event(1)).await.expect("publish");
+    fresh.drain().await.expect("stored");
 }
 
 const TRAIN_DATE: &str = "2026-11-25/G1";

@@ -96,7 +96,9 @@ pub struct Tail {
 pub struct Broker {
     client: async_nats::Client,
     jetstream: js::Context,
+    /// Addresses the stream by name, whichever incarnation of it exists.
     stream: stream::Stream,
+    settings: BrokerSettings,
 }
 
 impl Broker {
@@ -116,7 +118,7 @@ impl Broker {
             .get_or_create_stream(stream_config(settings))
             .await
             .map_err(|error| RelayError::Broker(format!("stream {}: {error}", settings.stream)))?;
-        Ok(Broker { client, jetstream, stream })
+        Ok(Broker { client, jetstream, stream, settings: settings.clone() })
     }
 
     /// The client, for its connection state.
@@ -124,9 +126,15 @@ impl Broker {
         self.client.clone()
     }
 
-    /// The stream's last sequence and the last event it holds.
+    /// The stream's last sequence and the last event it holds. Creates the
+    /// stream again if an operator deleted it since the relay connected.
     pub async fn tail(&self) -> Result<Tail, RelayError> {
-        let info = self.stream.get_info().await.map_err(|error| RelayError::Broker(format!("stream info: {error}")))?;
+        let stream = self
+            .jetstream
+            .get_or_create_stream(stream_config(&self.settings))
+            .await
+            .map_err(|error| RelayError::Broker(format!("stream {}: {error}", self.settings.stream)))?;
+        let info = stream.cached_info();
         let last_sequence = info.state.last_sequence;
         if info.state.messages == 0 {
             return Ok(Tail { last_sequence, mark: None });
