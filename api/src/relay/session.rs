@@ -31,6 +31,7 @@ pub struct Confirmed {
 
 struct InFlight {
     ack: PublishAckFuture,
+    subject: String,
     /// The stream sequence the broker must give it.
     sequence: u64,
     confirmed: Confirmed,
@@ -68,8 +69,11 @@ impl<'a> Session<'a> {
         let subject_last = match self.subjects.get(&event.subject) {
             Some(sequence) => sequence,
             None => {
-                // The broker's answer is exact only once nothing is in flight.
-                self.drain().await?;
+                // The broker's answer is exact once nothing is in flight on
+                // the subject (possible only if the cache forgot it meanwhile).
+                if self.in_flight.iter().any(|sent| sent.subject == event.subject) {
+                    self.drain().await?;
+                }
                 self.broker.subject_last_sequence(&event.subject).await?
             }
         };
@@ -80,7 +84,7 @@ impl<'a> Session<'a> {
         self.last_sequence += 1;
         self.subjects.set(&event.subject, self.last_sequence);
         let confirmed = Confirmed { position: event.position, seq: event.seq, committed_at_ms: event.committed_at_ms };
-        self.in_flight.push_back(InFlight { ack, sequence: self.last_sequence, confirmed });
+        self.in_flight.push_back(InFlight { ack, subject: event.subject, sequence: self.last_sequence, confirmed });
         Ok(())
     }
 
