@@ -49,15 +49,21 @@ async fn mysql_relay_survives_kill_9_and_broker_restart() {
     persistence::test_support::drop_database(&server_url, &name).await.expect("drop test database");
 }
 
-async fn run(backend: Backend, nats_binary: &std::path::Path) {
-    let started = Instant::now();
-    let mut nats = NatsServer::start(nats_binary).await;
+/// seatd's flags to relay to `nats`, and its metrics address.
+fn relay_args(nats: &NatsServer) -> (Vec<String>, String) {
     let metrics_port =
         std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
     let metrics_address = format!("127.0.0.1:{metrics_port}");
-    let args: Vec<String> = ["--nats-url", &nats.url(), "--nats-stream", STREAM, "--metrics-listen", &metrics_address]
+    let args = ["--nats-url", &nats.url(), "--nats-stream", STREAM, "--metrics-listen", &metrics_address]
         .map(str::to_owned)
         .into();
+    (args, metrics_address)
+}
+
+async fn run(backend: Backend, nats_binary: &std::path::Path) {
+    let started = Instant::now();
+    let mut nats = NatsServer::start(nats_binary).await;
+    let (args, metrics_address) = relay_args(&nats);
     let ledger = Ledger::default();
     let mut seatd = Seatd::start_with(&backend, &args).await;
 
@@ -112,6 +118,60 @@ async fn run(backend: Backend, nats_binary: &std::path::Path) {
         started.elapsed().as_secs_f64()
     );
     assert!(verdict.messages > 100, "the load must commit events: {}", verdict.messages);
+}
+
+/// The relay's figures, not run by default: commit → broker lag under a
+/// steady load, and the catch-up rate after a broker outage. Run it with
+/// `cargo test --release -p seat-api --test relay_e2e figures -- --ignored --nocapture`
+/// (`RELAY_FIGURES_SECS` sets each phase's length, default 5 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run on demand"]
+async fn figures() {
+    let Some(binary) = nats_server_bin("the relay figures") else { return };
+    let phase = Duration::from_secs(std::env::var("RELAY_FIGURES_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = Backend::Sqlite(dir.path().to_owned());
+    let mut nats = NatsServer::start(&binary).await;
+    let (args, metrics_address) = relay_args(&nats);
+    let ledger = Ledger::default();
+    let seatd = Seatd::start_with(&backend, &args).await;
+    let running = load::start(&seatd, &ledger, 0).await;
+    tokio::time::sleep(phase).await;
+    let steady = running.finish().await;
+    let journal = wait_caught_up(&backend, &nats).await;
+    let received = read_stream(&nats.url(), STREAM).await;
+    let (p50, p99) = commit_to_broker_ms(&received);
+    eprintln!(
+        "steady load: {} events in {phase:?} ({}); commit → broker p50 {p50} ms, p99 {p99} ms",
+        journal.len(),
+        brief(&steady)
+    );
+
+    nats.kill();
+    let running = load::start(&seatd, &ledger, 1).await;
+    tokio::time::sleep(phase).await;
+    running.finish().await;
+    let backlog = relay_metrics(&metrics_address).await;
+    let before = received.len();
+    nats.restart().await;
+    let restarted = Instant::now();
+    let journal = wait_caught_up(&backend, &nats).await;
+    let caught_up_in = restarted.elapsed();
+    wait_lag_gauges_clear(&metrics_address).await;
+    let received = read_stream(&nats.url(), STREAM).await;
+    verify(&received, &journal);
+    let stored_at = |index: usize| received[index].stored_at_ms;
+    let publishing_ms = (stored_at(received.len() - 1) - stored_at(before)).max(1);
+    eprintln!(
+        "broker outage of {phase:?}: backlog {} events ({} feed positions, oldest {} ms); caught up {:.1} s after \
+         the broker restarted; published the backlog at {:.0} events/s",
+        received.len() - before,
+        backlog.lag_events,
+        backlog.lag_ms,
+        caught_up_in.as_secs_f64(),
+        (received.len() - before) as f64 * 1000.0 / publishing_ms as f64
+    );
+    seatd.kill().await;
 }
 
 fn brief(stats: &LoadStats) -> String {
