@@ -100,8 +100,7 @@ async fn run(backend: Backend) -> Vec<Received> {
     consumer.await.expect("consumer task");
     seatd.kill().await;
     assert!(caught_up.is_ok(), "the consumer did not reach position {head} within {CATCH_UP_TIMEOUT:?}");
-    let received = received.lock().unwrap().clone();
-    received
+    received.lock().unwrap().clone()
 }
 
 /// The newest feed position, as a non-following read sees it.

@@ -161,11 +161,12 @@ mod tests {
     use super::*;
     use engine::slots::SlotFence;
 
-    fn append(stream: &str, seqs: std::ops::RangeInclusive<u64>, token: Option<u64>) -> StreamAppend {
+    fn append(stream: &str, seqs: &[u64], token: Option<u64>) -> StreamAppend {
         StreamAppend {
             stream: stream.into(),
             events: seqs
-                .map(|seq| StoredEvent { seq, kind: "sales_closed".into(), version: 1, body: "{}".into() })
+                .iter()
+                .map(|&seq| StoredEvent { seq, kind: "sales_closed".into(), version: 1, body: "{}".into() })
                 .collect(),
             fence: token.map(|token| SlotFence { slot: 1, token }),
             ..StreamAppend::default()
@@ -174,8 +175,12 @@ mod tests {
 
     #[test]
     fn one_span_per_stream_with_events_in_first_appearance_order() {
-        let batch =
-            [append("b", 4..=5, None), append("a", 1..=1, Some(3)), append("c", 1..=0, None), append("b", 6..=9, None)];
+        let batch = [
+            append("b", &[4, 5], None),
+            append("a", &[1], Some(3)),
+            append("c", &[], None),
+            append("b", &[6, 7, 8, 9], None),
+        ];
         let spans = feed_spans(&batch);
         assert_eq!(
             spans,
