@@ -350,8 +350,16 @@ impl SeatdConfig {
         if !(1..=5).contains(&self.nats_stream_replicas) {
             return Err(format!("nats_stream_replicas {}: from 1 to 5 (JetStream's range)", self.nats_stream_replicas));
         }
-        if self.nats_url.as_deref().is_some_and(|url| url.trim().is_empty()) {
-            return Err("nats_url is empty: leave it unset to run without the relay".into());
+        if let Some(settings) = self.relay_settings() {
+            let servers = settings.servers();
+            if servers.is_empty() {
+                return Err("nats_url is empty: leave it unset to run without the relay".into());
+            }
+            for server in servers {
+                if let Err(error) = server.parse::<async_nats::ServerAddr>() {
+                    return Err(format!("nats_url {:?}: {error}", mask_password(server)));
+                }
+            }
         }
         Ok(())
     }
@@ -451,6 +459,25 @@ mod tests {
         let config = SeatdConfig::layered(None, &cluster(mysql, Some("n1"), Some("127.0.0.1:50051"))).unwrap();
         assert!(config.clustered());
         assert_eq!(config.lease_ttl_ms, LEASE_TTL_MS_DEFAULT);
+    }
+
+    #[test]
+    fn relay_settings_are_checked_and_split_into_servers() {
+        let relay = |url: &str, stream: &str| Flags {
+            nats_url: Some(url.into()),
+            nats_stream: Some(stream.into()),
+            ..Flags::default()
+        };
+        let config = SeatdConfig::layered(None, &relay("nats://a:4222, nats://b:4222", "SEAT_EVENTS")).unwrap();
+        let settings = config.relay_settings().expect("a relay is configured");
+        assert_eq!(settings.servers(), ["nats://a:4222", "nats://b:4222"]);
+        assert!(SeatdConfig::layered(None, &Flags::default()).unwrap().relay_settings().is_none());
+        let refused = |flags: Flags| SeatdConfig::layered(None, &flags).unwrap_err();
+        assert!(refused(relay(" , ", "SEAT_EVENTS")).contains("nats_url"));
+        assert!(refused(relay("nats://u:secret@host:notaport", "SEAT_EVENTS")).contains("u:****@"));
+        assert!(refused(relay("nats://a:4222", "SEAT.EVENTS")).contains("nats_stream"));
+        let replicas = Flags { nats_stream_replicas: Some(7), ..Flags::default() };
+        assert!(refused(replicas).contains("nats_stream_replicas"));
     }
 
     #[test]

@@ -38,6 +38,13 @@ pub struct BrokerSettings {
     pub replicas: usize,
 }
 
+impl BrokerSettings {
+    /// The servers `url` names, comma-separated.
+    pub fn servers(&self) -> Vec<&str> {
+        self.url.split(',').map(str::trim).filter(|server| !server.is_empty()).collect()
+    }
+}
+
 /// The stream a relay creates when none exists: every train-date's
 /// subject, on disk, never discarding an event (a full stream refuses new
 /// ones, which the relay retries, rather than dropping unconsumed ones), no
@@ -110,7 +117,7 @@ impl Broker {
             .connection_timeout(BROKER_TIMEOUT)
             .request_timeout(Some(BROKER_TIMEOUT))
             .reconnect_delay_callback(reconnect_delay)
-            .connect(settings.url.as_str())
+            .connect(settings.servers())
             .await
             .map_err(|error| RelayError::Broker(format!("connect to {}: {error}", settings.url)))?;
         let jetstream = js::ContextBuilder::new().timeout(BROKER_TIMEOUT).build(client.clone());
