@@ -2,9 +2,9 @@
 //! bitmaps and decides bookings one message at a time, without locks.
 //!
 //! Modules:
-//! - `domain`: timetable, seat plan, inventory masks, mask patterns and counts, orders, commands, events, `apply`, capped echoes of input.
+//! - `domain`: timetable, seat plan, inventory masks, mask patterns and counts, orders, commands, events, `apply`, capped echoes of input, the waitlist queue and change records of a train-date, fee tables and the waitlist / change / refund settings.
 //! - `allocation`: which free seats a hold takes (tightest-fit or first-fit, groups, 选座 picks).
-//! - `decide`: all business rules; `decide(state, command, now)` → events or a rejection.
+//! - `decide`: all business rules; `decide(state, command, now)` → events or a rejection; `decide_workflow` for waitlist and change steps.
 //! - `actor`: the actix actor that wraps decide/apply for one train-date, and its messages.
 //! - `registry`: train-date → actor address, the published availability views, and the arbiters.
 //! - `orders`: the global order indexes (order id → train-date, user → orders) actors write and the facade reads.
@@ -14,6 +14,7 @@
 //! - `test_fixtures` (tests only): small train templates the unit tests share.
 //! - `durability`: the journal queue actors write to, ack modes, and the `Store` recovery reads.
 //! - `slots`: the cluster's slots: the stable hash of a train-date to its slot, rendezvous placement, the served slots' fencing tokens.
+//! - `workflow`: waitlist requests' own records, and the steps between train-dates that finish or undo waitlist fulfilments and ticket changes, live and at recovery (the design is in its doc).
 //! - `error`: typed errors that cross seams: not found, overload and unavailability by cause.
 
 pub mod actor;
@@ -28,6 +29,7 @@ pub mod facade;
 pub mod orders;
 pub mod registry;
 pub mod slots;
+pub mod workflow;
 
 #[cfg(test)]
 mod test_fixtures;

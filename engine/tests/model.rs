@@ -247,6 +247,8 @@ struct RefOrder {
     seats: Vec<usize>,
     status: OrderStatus,
     expires_at_ms: u64,
+    /// Sum of the tickets' fares as held, for the refund fee.
+    fare_fen: u64,
 }
 
 /// What a hold must be answered.
@@ -592,7 +594,12 @@ impl Reference {
             }
             OrderStatus::Held => Ok(vec![Event::HoldCancelled { order_id, at_ms: now_ms }]),
             OrderStatus::Confirmed if now_ms >= self.departure_ms(order.from) => Err(Rejection::Departed),
-            OrderStatus::Confirmed => Ok(vec![Event::TicketsRefunded { order_id, at_ms: now_ms }]),
+            OrderStatus::Confirmed => {
+                // The workload runs on the departure day, under 24 h ahead: the 20% tier.
+                assert!(self.departure_ms(order.from) - now_ms < 24 * 60 * MINUTE_MS);
+                let fee_fen = (order.fare_fen * 20 + 50) / 100;
+                Ok(vec![Event::TicketsRefunded { order_id, at_ms: now_ms, fee_fen }])
+            }
             OrderStatus::Cancelled | OrderStatus::Refunded | OrderStatus::Expired => Ok(vec![]),
         }
     }
@@ -637,6 +644,7 @@ impl Reference {
             seats: held.tickets.iter().map(|t| t.seat as usize).collect(),
             status: OrderStatus::Held,
             expires_at_ms: held.expires_at_ms,
+            fare_fen: held.tickets.iter().map(|t| t.fare_fen).sum(),
         });
     }
 
@@ -650,6 +658,7 @@ impl Reference {
                 self.change(*order_id, OrderStatus::Confirmed, OrderStatus::Refunded)
             }
             Event::SalesClosed { .. } => self.sales_open = false,
+            other => panic!("this workload has no waitlist, yet {} happened", other.kind()),
         }
     }
 

@@ -8,6 +8,13 @@
 //! with no gap). `feed_log` maps each position to the stream's seqs, so a
 //! reader asks only "what comes after position N" and never skips an event
 //! that committed late.
+//!
+//! InnoDB releases a transaction's locks and shows its rows when it commits
+//! in memory, before its log flush: concurrent appends still share their
+//! flushes (the clock row serialises only the in-memory commit), but a
+//! reader can see a position a moment before it is durable. Only a crash of
+//! the database server itself in that moment could take back a position
+//! already read, as it takes back any row already read.
 
 use crate::codec::StoredEvent;
 use crate::journal::{Journal, JournalError, StreamAppend};

@@ -3,8 +3,12 @@
 
 use crate::convert::{seat_class_to_pb, train_date_pb};
 use crate::pb::{self, feed_event::Event as FeedKind};
+use engine::domain::allocation_policy::AllocationPolicy;
+use engine::domain::change::{ChangeSettlement, InPlaceChange, IncomingChange, OutgoingChange};
 use engine::domain::event::{Event, EventRecord, SeatsHeld};
+use engine::domain::order::Ticket;
 use engine::domain::state::TrainDateKey;
+use engine::domain::waitlist::{ChoiceEnd, ChoiceRef, WaitingChoice, WaitlistPassenger};
 use persistence::codec::decode;
 use persistence::feed::FeedBatch;
 use persistence::journal::{JournalError, parse_stream_id};
@@ -24,6 +28,7 @@ pub fn feed_event(
         train_date: Some(train_date_pb(stream)),
         committed_at_ms,
         fence_token: fence_token.unwrap_or(0),
+        kind: record.event.kind().to_owned(),
         event: Some(event_pb(&record.event)),
     }
 }
@@ -55,13 +60,168 @@ fn event_pb(event: &Event) -> FeedKind {
         Event::HoldCancelled { order_id, at_ms } => {
             FeedKind::HoldCancelled(pb::HoldCancelledEvent { order_id: order_id.to_string(), at_ms: *at_ms })
         }
-        Event::TicketsRefunded { order_id, at_ms } => {
-            FeedKind::TicketsRefunded(pb::TicketsRefundedEvent { order_id: order_id.to_string(), at_ms: *at_ms })
-        }
+        Event::TicketsRefunded { order_id, at_ms, fee_fen } => FeedKind::TicketsRefunded(pb::TicketsRefundedEvent {
+            order_id: order_id.to_string(),
+            at_ms: *at_ms,
+            fee_fen: *fee_fen,
+        }),
         Event::HoldExpired { order_id, at_ms } => {
             FeedKind::HoldExpired(pb::HoldExpiredEvent { order_id: order_id.to_string(), at_ms: *at_ms })
         }
         Event::SalesClosed { at_ms } => FeedKind::SalesClosed(pb::SalesClosedEvent { at_ms: *at_ms }),
+        Event::WaitlistJoined(choice) => FeedKind::WaitlistJoined(waitlist_joined_pb(choice)),
+        Event::WaitlistSeatsReserved { choice, tickets, at_ms } => {
+            FeedKind::WaitlistSeatsReserved(pb::WaitlistSeatsReservedEvent {
+                choice: Some(choice_pb(choice)),
+                tickets: tickets_pb(tickets),
+                at_ms: *at_ms,
+            })
+        }
+        Event::WaitlistFulfilled { choice, at_ms } => {
+            FeedKind::WaitlistFulfilled(pb::WaitlistFulfilledEvent { choice: Some(choice_pb(choice)), at_ms: *at_ms })
+        }
+        Event::WaitlistLeft { choice, end, at_ms } => FeedKind::WaitlistLeft(waitlist_left_pb(choice, end, *at_ms)),
+        Event::ChangeStarted(change) => FeedKind::ChangeStarted(change_started_pb(change)),
+        Event::ChangeSeatsTaken(change) => FeedKind::ChangeSeatsTaken(change_seats_taken_pb(change)),
+        Event::ChangeCommitted { change_id, settlement, at_ms } => {
+            FeedKind::ChangeCommitted(pb::ChangeCommittedEvent {
+                change_id: change_id.to_string(),
+                settlement: Some(settlement_pb(settlement)),
+                at_ms: *at_ms,
+            })
+        }
+        Event::ChangeAborted { change_id, at_ms } => {
+            FeedKind::ChangeAborted(pb::ChangeAbortedEvent { change_id: change_id.to_string(), at_ms: *at_ms })
+        }
+        Event::ChangeSeatsReleased { change_id, source, at_ms } => {
+            FeedKind::ChangeSeatsReleased(pb::ChangeSeatsReleasedEvent {
+                change_id: change_id.to_string(),
+                source: Some(train_date_pb(source)),
+                at_ms: *at_ms,
+            })
+        }
+        Event::ChangeCompleted { change_id, at_ms } => {
+            FeedKind::ChangeCompleted(pb::ChangeCompletedEvent { change_id: change_id.to_string(), at_ms: *at_ms })
+        }
+        Event::TicketsChangedInPlace(change) => FeedKind::TicketsChangedInPlace(changed_in_place_pb(change)),
+    }
+}
+
+fn tickets_pb(tickets: &[Ticket]) -> Vec<pb::HeldTicket> {
+    tickets
+        .iter()
+        .map(|ticket| pb::HeldTicket {
+            passenger_name: ticket.passenger_name.clone(),
+            id_number: ticket.id_number.clone(),
+            seat_class: seat_class_to_pb(ticket.class).into(),
+            seat_index: ticket.seat,
+            fare_fen: ticket.fare_fen,
+            preference_met: ticket.preference_met,
+        })
+        .collect()
+}
+
+fn passengers_pb(passengers: &[WaitlistPassenger]) -> Vec<pb::FeedPassenger> {
+    passengers
+        .iter()
+        .map(|passenger| pb::FeedPassenger { name: passenger.name.clone(), id_number: passenger.id_number.clone() })
+        .collect()
+}
+
+fn choice_pb(choice: &ChoiceRef) -> pb::WaitlistChoice {
+    pb::WaitlistChoice { request_id: choice.request_id.to_string(), index: choice.index.into() }
+}
+
+fn settlement_pb(settlement: &ChangeSettlement) -> pb::ChangeSettlement {
+    pb::ChangeSettlement {
+        old_fare_fen: settlement.old_fare_fen,
+        new_fare_fen: settlement.new_fare_fen,
+        fee_fen: settlement.fee_fen,
+    }
+}
+
+fn policy_name(policy: AllocationPolicy) -> String {
+    match policy {
+        AllocationPolicy::TightestFit => "tightest_fit",
+        AllocationPolicy::FirstFit => "first_fit",
+    }
+    .to_owned()
+}
+
+fn waitlist_joined_pb(choice: &WaitingChoice) -> pb::WaitlistJoinedEvent {
+    pb::WaitlistJoinedEvent {
+        choice: Some(choice_pb(&choice.position.choice)),
+        activated_at_ms: choice.position.activated_at_ms,
+        user_id: choice.user_id.clone(),
+        order_id: choice.order_id.to_string(),
+        seat_class: seat_class_to_pb(choice.class).into(),
+        from_stop_index: choice.from.into(),
+        to_stop_index: choice.to.into(),
+        passengers: passengers_pb(&choice.passengers),
+        deadline_ms: choice.deadline_ms,
+        allocation_policy: policy_name(choice.policy),
+    }
+}
+
+fn waitlist_left_pb(choice: &ChoiceRef, end: &ChoiceEnd, at_ms: u64) -> pb::WaitlistLeftEvent {
+    let (end, fulfilled_order_id) = match end {
+        ChoiceEnd::Fulfilled { order_id } => (pb::WaitlistEnd::Fulfilled, order_id.to_string()),
+        ChoiceEnd::Lost => (pb::WaitlistEnd::Lost, String::new()),
+        ChoiceEnd::Withdrawn => (pb::WaitlistEnd::Withdrawn, String::new()),
+        ChoiceEnd::DeadlinePassed => (pb::WaitlistEnd::DeadlinePassed, String::new()),
+        ChoiceEnd::SalesClosed => (pb::WaitlistEnd::SalesClosed, String::new()),
+    };
+    pb::WaitlistLeftEvent { choice: Some(choice_pb(choice)), end: end.into(), fulfilled_order_id, at_ms }
+}
+
+fn change_started_pb(change: &OutgoingChange) -> pb::ChangeStartedEvent {
+    let target = &change.target;
+    pb::ChangeStartedEvent {
+        change_id: change.change_id.to_string(),
+        order_id: change.order_id.to_string(),
+        user_id: change.user_id.clone(),
+        passengers: passengers_pb(&change.passengers),
+        from_station: change.from_station.clone(),
+        to_station: change.to_station.clone(),
+        old_fare_fen: change.old_fare_fen,
+        fee_fen: change.fee_fen,
+        prior_changes: change.prior_changes,
+        target: Some(pb::ChangeTarget {
+            train_date: Some(train_date_pb(&target.train_date)),
+            from_stop_index: target.from.into(),
+            to_stop_index: target.to.into(),
+            seat_class: seat_class_to_pb(target.class).into(),
+            new_order_id: target.new_order_id.to_string(),
+            allocation_policy: policy_name(target.policy),
+        }),
+        started_at_ms: change.started_at_ms,
+    }
+}
+
+fn change_seats_taken_pb(change: &IncomingChange) -> pb::ChangeSeatsTakenEvent {
+    pb::ChangeSeatsTakenEvent {
+        change_id: change.change_id.to_string(),
+        source: Some(train_date_pb(&change.source)),
+        source_order_id: change.source_order_id.to_string(),
+        new_order_id: change.new_order_id.to_string(),
+        user_id: change.user_id.clone(),
+        from_stop_index: change.from.into(),
+        to_stop_index: change.to.into(),
+        tickets: tickets_pb(&change.tickets),
+        changes: change.changes,
+    }
+}
+
+fn changed_in_place_pb(change: &InPlaceChange) -> pb::TicketsChangedInPlaceEvent {
+    pb::TicketsChangedInPlaceEvent {
+        change_id: change.change_id.to_string(),
+        order_id: change.order_id.to_string(),
+        new_order_id: change.new_order_id.to_string(),
+        from_stop_index: change.from.into(),
+        to_stop_index: change.to.into(),
+        tickets: tickets_pb(&change.tickets),
+        settlement: Some(settlement_pb(&change.settlement)),
+        at_ms: change.at_ms,
     }
 }
 
@@ -72,33 +232,9 @@ fn seats_held_pb(held: &SeatsHeld) -> pb::SeatsHeldEvent {
         request_id: held.request_id.clone(),
         from_stop_index: held.from.into(),
         to_stop_index: held.to.into(),
-        tickets: held
-            .tickets
-            .iter()
-            .map(|ticket| pb::HeldTicket {
-                passenger_name: ticket.passenger_name.clone(),
-                id_number: ticket.id_number.clone(),
-                seat_class: seat_class_to_pb(ticket.class).into(),
-                seat_index: ticket.seat,
-                fare_fen: ticket.fare_fen,
-                preference_met: ticket.preference_met,
-            })
-            .collect(),
+        tickets: tickets_pb(&held.tickets),
         held_at_ms: held.held_at_ms,
         expires_at_ms: held.expires_at_ms,
-    }
-}
-
-/// The name of a feed event's kind, as the journal's `kind` column spells it.
-pub fn feed_kind_name(event: &pb::FeedEvent) -> &'static str {
-    match &event.event {
-        Some(FeedKind::SeatsHeld(_)) => "seats_held",
-        Some(FeedKind::OrderConfirmed(_)) => "order_confirmed",
-        Some(FeedKind::HoldCancelled(_)) => "hold_cancelled",
-        Some(FeedKind::TicketsRefunded(_)) => "tickets_refunded",
-        Some(FeedKind::HoldExpired(_)) => "hold_expired",
-        Some(FeedKind::SalesClosed(_)) => "sales_closed",
-        None => "unknown",
     }
 }
 
@@ -137,7 +273,7 @@ mod tests {
         let events = [
             Event::SeatsHeld(held),
             Event::OrderConfirmed { order_id, at_ms: 6 },
-            Event::TicketsRefunded { order_id, at_ms: 7 },
+            Event::TicketsRefunded { order_id, at_ms: 7, fee_fen: 50 },
             Event::HoldCancelled { order_id, at_ms: 8 },
             Event::HoldExpired { order_id, at_ms: 9 },
             Event::SalesClosed { at_ms: 10 },
@@ -150,7 +286,7 @@ mod tests {
             events: events.iter().zip(1..).map(|(event, seq)| encode(&record(seq, event.clone()))).collect(),
         };
         let sent = feed_events(&batch).unwrap();
-        let kinds: Vec<&str> = sent.iter().map(feed_kind_name).collect();
+        let kinds: Vec<&str> = sent.iter().map(|event| event.kind.as_str()).collect();
         let stored: Vec<&str> = events.iter().map(Event::kind).collect();
         assert_eq!(kinds, stored);
         let first = &sent[0];

@@ -107,6 +107,8 @@ impl World {
             self.state.verify_invariants().unwrap();
             records.push(record);
         }
+        let fitting = crate::decide::first_fitting_choice(&self.state, self.now_ms);
+        assert_eq!(fitting, None, "a waitlist choice that fits was left waiting");
         if records.is_empty() {
             assert_eq!(self.state, before, "an empty answer changes nothing");
         }
@@ -409,7 +411,7 @@ fn closed_sales_stop_new_holds_but_not_payment_or_refunds() {
     assert_eq!(world.rejected_hold("r3", 2, 4, vec![any("Z", Second)]), Rejection::SalesClosed);
     // but existing orders may still be paid or refunded
     world.confirmed(unpaid);
-    assert_eq!(world.events(cancel(paid)).unwrap(), [Event::TicketsRefunded { order_id: paid, at_ms }]);
+    assert_eq!(world.events(cancel(paid)).unwrap(), [Event::TicketsRefunded { order_id: paid, at_ms, fee_fen: 1_440 }]);
 }
 
 #[test]
@@ -471,6 +473,21 @@ fn a_repeated_request_gets_the_original_answer() {
 }
 
 #[test]
+fn a_refund_keeps_the_tier_fee_of_the_time_left_before_departure() {
+    // given a paid 72-yuan ticket (200 km second class on a G train), three days ahead
+    let mut world = World::train(6, SMALL);
+    world.now_ms -= 3 * 24 * 60 * MINUTE_MS;
+    let paid = world.held("r1", 0, 2, vec![any("X", Second)]).order_id;
+    world.confirmed(paid);
+    // when it is refunded
+    let at_ms = world.now_ms;
+    let events = world.events(cancel(paid)).unwrap();
+    // then the 48 h – 15 d tier keeps 5%, and the order says so
+    assert_eq!(events, [Event::TicketsRefunded { order_id: paid, at_ms, fee_fen: 360 }]);
+    assert_eq!(world.state.order(&paid).unwrap().refund_fee_fen, 360);
+}
+
+#[test]
 fn confirm_and_cancel_are_idempotent() {
     let mut world = World::train(6, SMALL);
     let at_ms = world.now_ms;
@@ -479,7 +496,7 @@ fn confirm_and_cancel_are_idempotent() {
     world.confirmed(paid);
     assert_eq!(world.events(confirm(paid)).unwrap(), []);
     assert_eq!(world.state.totals, TrainDateTotals { held_orders: 0, held_tickets: 0, sold_tickets: 2 });
-    assert_eq!(world.events(cancel(paid)).unwrap(), [Event::TicketsRefunded { order_id: paid, at_ms }]);
+    assert_eq!(world.events(cancel(paid)).unwrap(), [Event::TicketsRefunded { order_id: paid, at_ms, fee_fen: 2_880 }]);
     assert_eq!(world.events(cancel(paid)).unwrap(), []);
     assert_eq!(world.status(paid), OrderStatus::Refunded);
     assert_eq!(
@@ -534,7 +551,7 @@ fn a_refund_releases_only_its_own_segments_of_a_shared_seat() {
         (world.remaining(Second, 0, 2), world.remaining(Second, 2, 5), world.remaining(Second, 1, 3));
     // when X's ticket is refunded
     let at_ms = world.now_ms;
-    assert_eq!(world.events(cancel(x)).unwrap(), [Event::TicketsRefunded { order_id: x, at_ms }]);
+    assert_eq!(world.events(cancel(x)).unwrap(), [Event::TicketsRefunded { order_id: x, at_ms, fee_fen: 1_440 }]);
     // then only 0 → 2 comes back on the seat; Y keeps 2 → 5
     assert_eq!(world.state.inventory.mask(seat), journey_bits(2, 5));
     assert_eq!(world.status(y), OrderStatus::Confirmed);
@@ -633,3 +650,6 @@ fn the_gate_lets_the_actor_answer_once_the_train_has_left() {
     assert_eq!(gate(&world, &late), Ok(()));
     assert_eq!(world.rejected(Command::HoldSeats(late)), Rejection::Departed);
 }
+
+mod change;
+mod waitlist;

@@ -1,5 +1,6 @@
 //! Orders and their tickets as the train-date actor keeps them.
 
+use super::change::OrderChangeState;
 use super::plan::SeatIndex;
 use super::seat_class::SeatClass;
 use serde::{Deserialize, Serialize};
@@ -90,6 +91,12 @@ pub struct Order {
     pub expires_at_ms: u64,
     /// When the order last changed status.
     pub updated_at_ms: u64,
+    /// Kept from the fare when the order was refunded (the refund tier table).
+    #[serde(default)]
+    pub refund_fee_fen: u64,
+    /// Changes the tickets came through, and a change in flight or done.
+    #[serde(default)]
+    pub change: OrderChangeState,
 }
 
 impl Order {

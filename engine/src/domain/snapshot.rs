@@ -1,16 +1,19 @@
 //! Snapshots: a train-date's state reduced to what cannot be derived (its
-//! template, sales status, last seq and orders), and the restore that
-//! rebuilds masks, counts and indexes from it.
+//! template, sales status, last seq, orders and waitlist choices), and the
+//! restore that rebuilds masks, counts and indexes from it.
 
+use super::change::{ChangeId, IncomingChange, IncomingStatus, OutgoingChange};
 use super::order::Order;
 use super::plan::TrainPlan;
 use super::state::{PassengerJourney, SalesStatus, TrainDateKey, TrainDateState};
 use super::timetable::TrainTemplate;
+use super::waitlist::{ChoiceEnd, ChoiceRef, WaitingChoice};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// Bumped whenever the snapshot's stored shape changes.
-pub const SNAPSHOT_SCHEMA_VERSION: u16 = 1;
+/// Bumped whenever the snapshot's stored shape changes. 2: waitlist choices
+/// (absent, so empty, in version-1 snapshots).
+pub const SNAPSHOT_SCHEMA_VERSION: u16 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrainDateSnapshot {
@@ -22,6 +25,21 @@ pub struct TrainDateSnapshot {
     pub last_seq: u64,
     /// Every order, in any status, sorted by id so equal states give equal snapshots.
     pub orders: Vec<Order>,
+    /// Live waitlist choices, waiting or reserved, in queue order per class.
+    #[serde(default)]
+    pub waitlist: Vec<WaitingChoice>,
+    /// Choices that left, so repeated workflow steps stay no-ops after restore.
+    #[serde(default)]
+    pub waitlist_ended: Vec<(ChoiceRef, ChoiceEnd)>,
+    /// Changes of this train-date's orders, in flight or ended.
+    #[serde(default)]
+    pub changes_out: Vec<OutgoingChange>,
+    /// Seats taken here for other train-dates' changes, in any status.
+    #[serde(default)]
+    pub changes_in: Vec<IncomingChange>,
+    /// Changes released here before they took seats.
+    #[serde(default)]
+    pub changes_abandoned: Vec<ChangeId>,
 }
 
 impl TrainDateSnapshot {
@@ -34,6 +52,11 @@ impl TrainDateSnapshot {
             sales: state.sales,
             last_seq: state.last_seq,
             orders,
+            waitlist: state.waitlist.live().cloned().collect(),
+            waitlist_ended: state.waitlist.ended_choices().map(|(choice, end)| (*choice, *end)).collect(),
+            changes_out: state.changes.outgoing.values().cloned().collect(),
+            changes_in: state.changes.incoming.values().cloned().collect(),
+            changes_abandoned: state.changes.abandoned.iter().copied().collect(),
         }
     }
 
@@ -53,6 +76,32 @@ impl TrainDateSnapshot {
             }
             state.orders.insert(order.id, order);
         }
+        for choice in self.waitlist {
+            if let Some(tickets) = &choice.reserved {
+                for ticket in tickets {
+                    state.inventory.take(ticket.seat, usize::from(choice.from), usize::from(choice.to));
+                    let journey = PassengerJourney { order_id: choice.order_id, from: choice.from, to: choice.to };
+                    state.passenger_journeys.entry(ticket.id_number.clone()).or_default().push(journey);
+                }
+            }
+            state.waitlist.insert(choice);
+        }
+        for (choice, end) in self.waitlist_ended {
+            state.waitlist.restore_ended(choice, end);
+        }
+        for incoming in self.changes_in {
+            if incoming.status == IncomingStatus::Pending {
+                for ticket in &incoming.tickets {
+                    state.inventory.take(ticket.seat, usize::from(incoming.from), usize::from(incoming.to));
+                    let journey =
+                        PassengerJourney { order_id: incoming.new_order_id, from: incoming.from, to: incoming.to };
+                    state.passenger_journeys.entry(ticket.id_number.clone()).or_default().push(journey);
+                }
+            }
+            state.changes.incoming.insert(incoming.change_id, incoming);
+        }
+        state.changes.outgoing = self.changes_out.into_iter().map(|change| (change.change_id, change)).collect();
+        state.changes.abandoned = self.changes_abandoned.into_iter().collect();
         state
     }
 }

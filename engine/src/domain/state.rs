@@ -1,9 +1,12 @@
 //! One train-date's whole state, owned by its actor and changed only by `apply`.
 
+use super::change::{IncomingStatus, TrainDateChanges};
 use super::inventory::SeatInventory;
 use super::order::{Order, OrderId, OrderStatus};
 use super::plan::TrainPlan;
+use super::settings::TicketRules;
 use super::timetable::StationCode;
+use super::waitlist::TrainDateWaitlist;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -138,6 +141,16 @@ pub struct TrainDateState {
     pub last_seq: u64,
     /// Running totals, kept so stats never scan orders.
     pub totals: TrainDateTotals,
+    /// Fee tables and waitlist / change limits decide reads; configuration,
+    /// not state, so never stored: every fee decided is in its event.
+    #[serde(skip)]
+    pub rules: Arc<TicketRules>,
+    /// Waitlist choices naming this train-date; snapshots carry it as a list.
+    #[serde(skip)]
+    pub waitlist: TrainDateWaitlist,
+    /// Ticket changes out of and into this train-date; snapshots carry them as lists.
+    #[serde(skip)]
+    pub changes: TrainDateChanges,
 }
 
 /// Counters a monitoring call reads without scanning.
@@ -182,6 +195,9 @@ impl TrainDateState {
             sales: SalesStatus::Open,
             last_seq: 0,
             totals: TrainDateTotals::default(),
+            rules: Arc::default(),
+            waitlist: TrainDateWaitlist::default(),
+            changes: TrainDateChanges::default(),
         }
     }
 
@@ -205,7 +221,8 @@ impl TrainDateState {
 
     /// Checks every derived structure against the orders and masks: counts
     /// equal a recount, no segment is taken twice, masks match the orders,
-    /// totals match. O(seats × pairs); run after replay and in tests.
+    /// totals match, waitlist reservations included. O(seats × pairs); run
+    /// after replay and in tests.
     pub fn verify_invariants(&self) -> Result<(), String> {
         if self.inventory.remaining_table() != self.inventory.recount().as_slice() {
             return Err(format!("{}: remaining counts differ from a recount", self.key));
@@ -232,6 +249,33 @@ impl TrainDateState {
                 let mask = &mut expected_masks[ticket.seat as usize];
                 if *mask & bits != 0 {
                     return Err(format!("{}: seat {} segments sold twice", self.key, ticket.seat));
+                }
+                *mask |= bits;
+            }
+        }
+        for choice in self.waitlist.live() {
+            let Some(tickets) = &choice.reserved else { continue };
+            let (from, to) = choice.journey();
+            for ticket in tickets {
+                let mask = &mut expected_masks[ticket.seat as usize];
+                if *mask & super::segments::journey_bits(from, to) != 0 {
+                    return Err(format!(
+                        "{}: seat {} reserved for {} is taken",
+                        self.key, ticket.seat, choice.position.choice
+                    ));
+                }
+                *mask |= super::segments::journey_bits(from, to);
+            }
+        }
+        for incoming in self.changes.incoming.values().filter(|incoming| incoming.status == IncomingStatus::Pending) {
+            let bits = super::segments::journey_bits(usize::from(incoming.from), usize::from(incoming.to));
+            for ticket in &incoming.tickets {
+                let mask = &mut expected_masks[ticket.seat as usize];
+                if *mask & bits != 0 {
+                    return Err(format!(
+                        "{}: seat {} taken for change {} is taken",
+                        self.key, ticket.seat, incoming.change_id
+                    ));
                 }
                 *mask |= bits;
             }

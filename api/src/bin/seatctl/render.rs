@@ -360,7 +360,7 @@ impl Output {
             train_date.train,
             train_date.date,
             event.seq,
-            api::convert::feed_kind_name(event),
+            event.kind,
             committed_at(event.committed_at_ms),
             feed_summary(event)
         );
@@ -396,6 +396,37 @@ fn feed_summary(event: &pb::FeedEvent) -> String {
         Some(Event::HoldCancelled(event)) => format!("order {}", event.order_id),
         Some(Event::TicketsRefunded(event)) => format!("order {}", event.order_id),
         Some(Event::HoldExpired(event)) => format!("order {}", event.order_id),
+        Some(Event::WaitlistJoined(joined)) => {
+            let choice = joined.choice.clone().unwrap_or_default();
+            format!("waitlist {}#{}  {}  order {}", choice.request_id, choice.index, joined.user_id, joined.order_id)
+        }
+        Some(Event::WaitlistSeatsReserved(reserved)) => {
+            let choice = reserved.choice.clone().unwrap_or_default();
+            format!("waitlist {}#{}  {} tickets", choice.request_id, choice.index, reserved.tickets.len())
+        }
+        Some(Event::WaitlistFulfilled(fulfilled)) => {
+            let choice = fulfilled.choice.clone().unwrap_or_default();
+            format!("waitlist {}#{}", choice.request_id, choice.index)
+        }
+        Some(Event::WaitlistLeft(left)) => {
+            let choice = left.choice.clone().unwrap_or_default();
+            let end = pb::WaitlistEnd::try_from(left.end).map(|end| end.as_str_name()).unwrap_or("?");
+            format!(
+                "waitlist {}#{}  {}",
+                choice.request_id,
+                choice.index,
+                end.trim_start_matches("WAITLIST_END_").to_ascii_lowercase()
+            )
+        }
+        Some(Event::ChangeStarted(change)) => format!("change {}  order {}", change.change_id, change.order_id),
+        Some(Event::ChangeSeatsTaken(change)) => format!("change {}  order {}", change.change_id, change.new_order_id),
+        Some(Event::ChangeCommitted(change)) => format!("change {}", change.change_id),
+        Some(Event::ChangeAborted(change)) => format!("change {}", change.change_id),
+        Some(Event::ChangeSeatsReleased(change)) => format!("change {}", change.change_id),
+        Some(Event::ChangeCompleted(change)) => format!("change {}", change.change_id),
+        Some(Event::TicketsChangedInPlace(change)) => {
+            format!("change {}  order {} → {}", change.change_id, change.order_id, change.new_order_id)
+        }
         Some(Event::SalesClosed(_)) | None => String::new(),
     }
 }
@@ -414,6 +445,9 @@ fn name_enums(value: &mut Value) {
                     "seat_class" => {
                         pb::SeatClass::try_from(number).ok().map(|c| c.as_str_name().trim_start_matches("SEAT_CLASS_"))
                     }
+                    "end" => pb::WaitlistEnd::try_from(number)
+                        .ok()
+                        .map(|end| end.as_str_name().trim_start_matches("WAITLIST_END_")),
                     "status" => pb::OrderStatus::try_from(number)
                         .ok()
                         .map(|s| s.as_str_name().trim_start_matches("ORDER_STATUS_")),

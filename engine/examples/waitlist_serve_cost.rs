@@ -1,0 +1,116 @@
+//! What a refund costs when a long waitlist waits behind it: a sold-out
+//! 720-seat train, then queues of 0 to 50,000 two-passenger choices, then
+//! 200 one-seat refunds, each decided and applied. Every refund serves the
+//! queue in its own decision (`decide::serve`), scanning it to the end.
+//!
+//! ```text
+//! cargo run --release -p seat-engine --example waitlist_serve_cost
+//! ```
+
+use seat_engine::allocation::AllocationPolicy;
+use seat_engine::decide::decide_workflow;
+use seat_engine::domain::command::{Command, HoldSeats, PassengerRequest, SeatChoice};
+use seat_engine::domain::event::{EVENT_SCHEMA_VERSION, Event, EventRecord};
+use seat_engine::domain::order::OrderId;
+use seat_engine::domain::plan::TrainPlan;
+use seat_engine::domain::seat_class::SeatClass;
+use seat_engine::domain::state::{TrainDateKey, TrainDateState};
+use seat_engine::domain::timetable::{Carriage, Stop, TrainTemplate};
+use seat_engine::domain::waitlist::{ChoiceRef, WaitlistPassenger, WaitlistRequestId};
+use seat_engine::domain::workflow::{JoinWaitlist, WorkflowCommand};
+use seat_engine::{apply, decide};
+use std::sync::Arc;
+use std::time::Instant;
+use uuid::Uuid;
+
+const DAY_MS: u64 = 86_400_000;
+const STOPS: u32 = 24;
+const SEATS: u128 = 720;
+const QUEUE_LENGTHS: [usize; 4] = [0, 1_000, 10_000, 50_000];
+const REFUNDS: usize = 200;
+
+/// A G train of eight 18-row second-class carriages calling at 24 stops.
+fn train() -> TrainTemplate {
+    let stops = (0..STOPS)
+        .map(|index| Stop {
+            station: format!("S{}{}", (b'A' + (index / 10) as u8) as char, (b'A' + (index % 10) as u8) as char),
+            arrive_minutes: (index > 0).then_some(480 + 20 * index - 1),
+            depart_minutes: (index < STOPS - 1).then_some(480 + 20 * index),
+            distance_km: 50 * index,
+        })
+        .collect();
+    let carriages = (1..=8)
+        .map(|number| Carriage { number, class: SeatClass::Second, rows: 18, letters: "ABCDF".into() })
+        .collect();
+    TrainTemplate { code: "G1".into(), stops, carriages }
+}
+
+fn record(state: &mut TrainDateState, events: Vec<Event>) {
+    for event in events {
+        let seq = state.last_seq + 1;
+        apply(state, &EventRecord { seq, version: EVENT_SCHEMA_VERSION, event });
+    }
+}
+
+fn passenger(id_number: String) -> PassengerRequest {
+    PassengerRequest { name: id_number.clone(), id_number, class: SeatClass::Second, choice: SeatChoice::Any }
+}
+
+fn main() {
+    let date = chrono::NaiveDate::from_ymd_opt(2025, 3, 10).expect("valid date");
+    let mut state = TrainDateState::open(TrainDateKey::new("G1", date), Arc::new(TrainPlan::new(train())));
+    let now_ms = state.service_day_start_ms - 2 * DAY_MS;
+    let mut rules = (*state.rules).clone();
+    rules.waitlist.queue_per_class_max = *QUEUE_LENGTHS.iter().max().expect("lengths");
+    state.rules = Arc::new(rules);
+    let last_stop = STOPS as usize - 1;
+    let mut sold = Vec::new();
+    for seat in 0..SEATS {
+        let order_id = OrderId(Uuid::from_u128(seat + 1));
+        let hold = HoldSeats {
+            order_id,
+            request_id: format!("sold-{seat}"),
+            user_id: "others".into(),
+            from: 0,
+            to: last_stop,
+            passengers: vec![passenger(format!("SOLD{seat}"))],
+            hold_ttl_ms: 600_000,
+            policy: AllocationPolicy::TightestFit,
+        };
+        let held = decide(&state, &Command::HoldSeats(hold), now_ms).expect("seats left");
+        record(&mut state, held);
+        let paid = decide(&state, &Command::ConfirmOrder { order_id, user_id: None }, now_ms).expect("held");
+        record(&mut state, paid);
+        sold.push(order_id);
+    }
+    for length in QUEUE_LENGTHS {
+        let mut queued = state.clone();
+        for n in 0..length as u128 {
+            let join = JoinWaitlist {
+                choice: ChoiceRef { request_id: WaitlistRequestId(Uuid::from_u128(1 << 32 | n)), index: 0 },
+                activated_at_ms: now_ms + n as u64,
+                user_id: format!("waiting-{n}"),
+                order_id: OrderId(Uuid::from_u128(1 << 33 | n)),
+                class: SeatClass::Second,
+                from: 0,
+                to: last_stop,
+                passengers: ["W", "V"]
+                    .iter()
+                    .map(|tag| WaitlistPassenger { name: tag.to_string(), id_number: format!("{tag}{n}") })
+                    .collect(),
+                deadline_ms: now_ms + DAY_MS,
+                policy: AllocationPolicy::TightestFit,
+            };
+            let joined = decide_workflow(&queued, &WorkflowCommand::JoinWaitlist(join), now_ms).expect("join");
+            record(&mut queued, joined);
+        }
+        let started = Instant::now();
+        for order_id in &sold[..REFUNDS] {
+            let refunded = decide(&queued, &Command::CancelOrder { order_id: *order_id, user_id: None }, now_ms);
+            record(&mut queued, refunded.expect("paid order"));
+        }
+        let per_refund = started.elapsed() / REFUNDS as u32;
+        let reserved = queued.waitlist.reserved_count();
+        println!("queue {length:>6}: {per_refund:>10.1?} per refund (decide + apply); {reserved} choices reserved");
+    }
+}

@@ -1,0 +1,224 @@
+//! The waitlist (候补) queue of one train-date: the choices of active
+//! requests that name this train-date, per seat class, in the order their
+//! requests became active. Changed only by `apply`.
+//!
+//! A choice is *waiting* until seats free up that fit all its passengers;
+//! then the decision that freed them *reserves* the seats for it (they are
+//! taken in the inventory like a hold's, but belong to no order yet). The
+//! request's record then grants one choice: the winner's reservation becomes
+//! a confirmed order, the others leave the queue. See `crate::workflow`.
+
+use super::allocation_policy::AllocationPolicy;
+use super::order::{OrderId, Ticket};
+use super::seat_class::SeatClass;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use uuid::Uuid;
+
+/// Globally unique waitlist request id (UUID v7, chosen by the caller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WaitlistRequestId(pub Uuid);
+
+impl fmt::Display for WaitlistRequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One (train-date, class) choice of a request: the request and the
+/// choice's index in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChoiceRef {
+    pub request_id: WaitlistRequestId,
+    pub index: u8,
+}
+
+impl fmt::Display for ChoiceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.request_id, self.index)
+    }
+}
+
+/// A choice's place in its queue: requests are served in the order they
+/// became active (the request record's activation time, ties broken by id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct QueuePosition {
+    pub activated_at_ms: u64,
+    pub choice: ChoiceRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitlistPassenger {
+    pub name: String,
+    /// The passenger-overlap rule is per ID number, as for holds.
+    pub id_number: String,
+}
+
+/// A choice in the queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingChoice {
+    pub position: QueuePosition,
+    pub user_id: String,
+    /// The order a fulfilled choice becomes, chosen by the caller so decide
+    /// stays deterministic.
+    pub order_id: OrderId,
+    pub class: SeatClass,
+    /// Boarding stop index.
+    pub from: u8,
+    /// Alighting stop index.
+    pub to: u8,
+    pub passengers: Vec<WaitlistPassenger>,
+    /// Unix ms past which the choice no longer waits (the request's cut-off).
+    pub deadline_ms: u64,
+    /// How seats are ranked when it is served; configuration carried in.
+    pub policy: AllocationPolicy,
+    /// Seats reserved for it, awaiting the request record's grant.
+    pub reserved: Option<Vec<Ticket>>,
+}
+
+impl WaitingChoice {
+    pub fn journey(&self) -> (usize, usize) {
+        (usize::from(self.from), usize::from(self.to))
+    }
+
+    /// Idempotency key of the order a fulfilled choice becomes.
+    pub fn order_request_id(&self) -> String {
+        format!("waitlist:{}", self.position.choice)
+    }
+}
+
+/// Why a choice left the queue (or never could join it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChoiceEnd {
+    /// Granted: its reservation became this confirmed order.
+    Fulfilled { order_id: OrderId },
+    /// Another choice of its request won.
+    Lost,
+    /// The request was cancelled (or expired) by its record.
+    Withdrawn,
+    /// Its cut-off passed before seats came free. A cut-off is never later
+    /// than the settings allow, which is before departure, so a departure
+    /// ends choices this way too.
+    DeadlinePassed,
+    /// An operator closed sales on the train-date.
+    SalesClosed,
+}
+
+/// Every choice of the train-date, waiting, reserved or ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrainDateWaitlist {
+    /// Live choices (waiting or reserved) per class, in queue order.
+    queues: BTreeMap<SeatClass, BTreeMap<QueuePosition, WaitingChoice>>,
+    /// Live choice → its class and position.
+    positions: BTreeMap<ChoiceRef, (SeatClass, QueuePosition)>,
+    /// Waiting (unreserved) choices by cut-off, so the sweep never scans.
+    deadlines: BTreeSet<(u64, ChoiceRef)>,
+    /// Choices that left, so a repeated join or leave changes nothing.
+    ended: BTreeMap<ChoiceRef, ChoiceEnd>,
+    /// Live choices holding a reservation.
+    reserved_count: usize,
+}
+
+impl TrainDateWaitlist {
+    /// No choice waits: what the seat-release path checks before anything else.
+    pub fn has_waiting(&self) -> bool {
+        !self.deadlines.is_empty()
+    }
+
+    pub fn choice(&self, choice: &ChoiceRef) -> Option<&WaitingChoice> {
+        let (class, position) = self.positions.get(choice)?;
+        self.queues.get(class)?.get(position)
+    }
+
+    pub fn ended(&self, choice: &ChoiceRef) -> Option<ChoiceEnd> {
+        self.ended.get(choice).copied()
+    }
+
+    pub fn ended_choices(&self) -> impl Iterator<Item = (&ChoiceRef, &ChoiceEnd)> {
+        self.ended.iter()
+    }
+
+    /// Live choices of `class` (waiting and reserved) in queue order.
+    pub fn queue(&self, class: SeatClass) -> impl Iterator<Item = &WaitingChoice> {
+        self.queues.get(&class).into_iter().flat_map(|queue| queue.values())
+    }
+
+    /// Every live choice, class by class.
+    pub fn live(&self) -> impl Iterator<Item = &WaitingChoice> {
+        self.queues.values().flat_map(|queue| queue.values())
+    }
+
+    /// Live choices of `class`: what the queue cap counts and stats show.
+    pub fn len(&self, class: SeatClass) -> usize {
+        self.queues.get(&class).map_or(0, BTreeMap::len)
+    }
+
+    pub fn reserved_count(&self) -> usize {
+        self.reserved_count
+    }
+
+    /// Waiting choices ahead of `choice` in its queue: what a waiting user sees.
+    pub fn ahead_of(&self, choice: &ChoiceRef) -> Option<usize> {
+        let (class, position) = self.positions.get(choice)?;
+        Some(self.queues[class].range(..position).filter(|(_, ahead)| ahead.reserved.is_none()).count())
+    }
+
+    /// Waiting choices whose cut-off is at or before `now_ms`, earliest first.
+    pub fn due(&self, now_ms: u64) -> impl Iterator<Item = ChoiceRef> + '_ {
+        self.deadlines.iter().take_while(move |(deadline, _)| *deadline <= now_ms).map(|(_, choice)| *choice)
+    }
+
+    /// Every waiting (unreserved) choice.
+    pub fn waiting(&self) -> impl Iterator<Item = ChoiceRef> + '_ {
+        self.deadlines.iter().map(|(_, choice)| *choice)
+    }
+
+    pub(crate) fn insert(&mut self, choice: WaitingChoice) {
+        let key = choice.position.choice;
+        assert!(!self.ended.contains_key(&key), "choice {key} joined after it ended");
+        let previous = self.positions.insert(key, (choice.class, choice.position));
+        assert!(previous.is_none(), "choice {key} joined twice");
+        if choice.reserved.is_some() {
+            self.reserved_count += 1;
+        } else {
+            self.deadlines.insert((choice.deadline_ms, key));
+        }
+        self.queues.entry(choice.class).or_default().insert(choice.position, choice);
+    }
+
+    /// Marks `choice` reserved with `tickets`.
+    pub(crate) fn reserve(&mut self, choice: &ChoiceRef, tickets: Vec<Ticket>) -> &WaitingChoice {
+        let (class, position) = self.positions[choice];
+        let entry = self.queues.get_mut(&class).and_then(|queue| queue.get_mut(&position)).expect("choice queued");
+        assert!(entry.reserved.is_none(), "choice {choice} reserved twice");
+        assert!(self.deadlines.remove(&(entry.deadline_ms, *choice)));
+        entry.reserved = Some(tickets);
+        self.reserved_count += 1;
+        entry
+    }
+
+    /// Takes `choice` out of the queue, recording how it ended.
+    pub(crate) fn remove(&mut self, choice: &ChoiceRef, end: ChoiceEnd) -> WaitingChoice {
+        let (class, position) = self.positions.remove(choice).expect("choice queued");
+        let queue = self.queues.get_mut(&class).expect("class queue exists");
+        let entry = queue.remove(&position).expect("choice queued");
+        if queue.is_empty() {
+            self.queues.remove(&class);
+        }
+        if entry.reserved.is_some() {
+            self.reserved_count -= 1;
+        } else {
+            assert!(self.deadlines.remove(&(entry.deadline_ms, *choice)));
+        }
+        self.ended.insert(*choice, end);
+        entry
+    }
+
+    /// Records that `choice` ended without ever joining (a refused join is
+    /// not recorded; this is for restore only).
+    pub(crate) fn restore_ended(&mut self, choice: ChoiceRef, end: ChoiceEnd) {
+        self.ended.insert(choice, end);
+    }
+}
