@@ -73,6 +73,13 @@ pub struct SeatdConfig {
     pub lease_ttl_ms: u64,
     /// Key prefix of this cluster in etcd, so clusters can share one etcd.
     pub cluster_prefix: String,
+    /// NATS server URL(s): set, seatd relays every committed event to
+    /// JetStream (in a cluster, from the elected node only).
+    pub nats_url: Option<String>,
+    /// The JetStream stream the relay publishes to.
+    pub nats_stream: String,
+    /// Replicas of the stream when the relay creates it (3 on a NATS cluster).
+    pub nats_stream_replicas: usize,
 }
 
 /// Default lease: 3 s keeps failover within a few seconds while riding out
@@ -110,6 +117,9 @@ impl Default for SeatdConfig {
             advertise: None,
             lease_ttl_ms: LEASE_TTL_MS_DEFAULT,
             cluster_prefix: "/seat".into(),
+            nats_url: None,
+            nats_stream: "SEAT_EVENTS".into(),
+            nats_stream_replicas: 1,
         }
     }
 }
@@ -236,6 +246,16 @@ pub struct Flags {
     /// Key prefix of the cluster in etcd [default: /seat].
     #[arg(long, env = "SEATD_CLUSTER_PREFIX")]
     pub cluster_prefix: Option<String>,
+    /// Relay every committed event to NATS JetStream at this URL, e.g.
+    /// nats://127.0.0.1:4222 (comma-separate several servers).
+    #[arg(long, env = "SEATD_NATS_URL", hide_env_values = true)]
+    pub nats_url: Option<String>,
+    /// JetStream stream the relay publishes to [default: SEAT_EVENTS].
+    #[arg(long, env = "SEATD_NATS_STREAM")]
+    pub nats_stream: Option<String>,
+    /// Replicas of the stream if the relay creates it [default: 1].
+    #[arg(long, env = "SEATD_NATS_STREAM_REPLICAS")]
+    pub nats_stream_replicas: Option<usize>,
 }
 
 impl SeatdConfig {
@@ -261,11 +281,12 @@ impl SeatdConfig {
         );
         take!(allocation_policy, presale_days, presale_run_at, mailbox_pending_max, metrics_listen, log_format);
         take!(cluster_etcd, lease_ttl_ms, cluster_prefix, feed_streams_max);
+        take!(nats_stream, nats_stream_replicas);
         macro_rules! take_optional {
             ($($field:ident),*) => { $(if flags.$field.is_some() { config.$field = flags.$field.clone(); })* };
         }
         take_optional!(database_url, arbiters, jwt_secret_file, jwt_rs256_public_key, tls_cert_file, tls_key_file);
-        take_optional!(node_id, advertise);
+        take_optional!(node_id, advertise, nats_url);
         let limits = &mut config.rate_limits;
         macro_rules! take_limit {
             ($($field:ident),*) => { $(if let Some(value) = flags.$field { limits.$field = value; })* };
@@ -287,6 +308,7 @@ impl SeatdConfig {
             return Err("tls_cert_file and tls_key_file go together".into());
         }
         config.check_cluster()?;
+        config.check_relay()?;
         Ok(config)
     }
 
@@ -339,6 +361,41 @@ impl SeatdConfig {
         Ok(())
     }
 
+    /// The relay's settings name a stream NATS accepts and a sane replica count.
+    fn check_relay(&self) -> Result<(), String> {
+        let name = &self.nats_stream;
+        if name.is_empty()
+            || name.len() > 255
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!("nats_stream {name:?}: letters, digits, '_' or '-' (a JetStream stream name)"));
+        }
+        if !(1..=5).contains(&self.nats_stream_replicas) {
+            return Err(format!("nats_stream_replicas {}: from 1 to 5 (JetStream's range)", self.nats_stream_replicas));
+        }
+        if let Some(settings) = self.relay_settings() {
+            let servers = settings.servers();
+            if servers.is_empty() {
+                return Err("nats_url is empty: leave it unset to run without the relay".into());
+            }
+            for server in servers {
+                if let Err(error) = server.parse::<async_nats::ServerAddr>() {
+                    return Err(format!("nats_url {:?}: {error}", mask_password(server)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The relay's broker settings, when a NATS URL is configured.
+    pub fn relay_settings(&self) -> Option<crate::relay::broker::BrokerSettings> {
+        self.nats_url.as_ref().map(|url| crate::relay::broker::BrokerSettings {
+            url: url.clone(),
+            stream: self.nats_stream.clone(),
+            replicas: self.nats_stream_replicas,
+        })
+    }
+
     /// The TLS identity to serve with, if configured.
     pub fn tls_identity(&self) -> Result<Option<tonic::transport::Identity>, String> {
         let (Some(cert), Some(key)) = (&self.tls_cert_file, &self.tls_key_file) else { return Ok(None) };
@@ -356,6 +413,7 @@ impl SeatdConfig {
     pub fn to_masked_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = shown.database_url.as_deref().map(mask_password);
+        shown.nats_url = shown.nats_url.as_deref().map(mask_password);
         toml::to_string_pretty(&shown).expect("config serialises")
     }
 }
@@ -424,6 +482,25 @@ mod tests {
         let config = SeatdConfig::layered(None, &cluster(mysql, Some("n1"), Some("127.0.0.1:50051"))).unwrap();
         assert!(config.clustered());
         assert_eq!(config.lease_ttl_ms, LEASE_TTL_MS_DEFAULT);
+    }
+
+    #[test]
+    fn relay_settings_are_checked_and_split_into_servers() {
+        let relay = |url: &str, stream: &str| Flags {
+            nats_url: Some(url.into()),
+            nats_stream: Some(stream.into()),
+            ..Flags::default()
+        };
+        let config = SeatdConfig::layered(None, &relay("nats://a:4222, nats://b:4222", "SEAT_EVENTS")).unwrap();
+        let settings = config.relay_settings().expect("a relay is configured");
+        assert_eq!(settings.servers(), ["nats://a:4222", "nats://b:4222"]);
+        assert!(SeatdConfig::layered(None, &Flags::default()).unwrap().relay_settings().is_none());
+        let refused = |flags: Flags| SeatdConfig::layered(None, &flags).unwrap_err();
+        assert!(refused(relay(" , ", "SEAT_EVENTS")).contains("nats_url"));
+        assert!(refused(relay("nats://u:secret@host:notaport", "SEAT_EVENTS")).contains("u:****@"));
+        assert!(refused(relay("nats://a:4222", "SEAT.EVENTS")).contains("nats_stream"));
+        let replicas = Flags { nats_stream_replicas: Some(7), ..Flags::default() };
+        assert!(refused(replicas).contains("nats_stream_replicas"));
     }
 
     #[test]

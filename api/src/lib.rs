@@ -11,6 +11,7 @@
 //! - `codec`: the protobuf codec, answering INVALID_ARGUMENT for bytes that do not decode.
 //! - `config`: seatd's layered configuration (TOML file < environment < flags).
 //! - `convert`: proto ↔ engine conversions and request field validation.
+//! - `relay`: publishes every committed journal event to NATS JetStream, resuming from the broker's state.
 //! - `reasons`: the one table of ErrorInfo reasons, each with its gRPC status.
 //! - `status`: the one place engine errors become gRPC statuses, bounded in size.
 //! - `booking`: the Booking service.
@@ -37,6 +38,7 @@ pub mod demo;
 pub mod feed;
 pub mod observe;
 pub mod reasons;
+pub mod relay;
 pub mod scheduler;
 pub mod server;
 pub mod status;

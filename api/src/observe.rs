@@ -11,7 +11,9 @@
 //!   `journal_failed_batches_total` (persistence);
 //! - gauges `train_dates`, `held_tickets`, `sold_tickets`, `mailbox_depth_total`,
 //!   `mailbox_depth_max`, refreshed every second by `publish_engine_gauges`;
-//! - `feed_streams_open` (gauge) and `feed_events_sent_total` (the Feed service).
+//! - `feed_streams_open` (gauge) and `feed_events_sent_total` (the Feed service);
+//! - the NATS relay's `relay_lag_events`, `relay_lag_ms`, `relay_connected`
+//!   and `relay_published_total` (see `relay`);
 //! - live availability (`watch`): gauge `watch_streams_open`, counters
 //!   `watch_updates_total` and `watch_streams_stalled_total`.
 

@@ -64,9 +64,22 @@ async fn run(config: SeatdConfig, demo: bool) -> Result<(), AnyError> {
         None => Some(tokio::spawn(api::scheduler::run_daily(Arc::clone(&engine), config.presale_time()?))),
         Some(_) => None,
     };
+    let relay = config.relay_settings().map(|settings| api::relay::Relay {
+        settings,
+        source: Arc::clone(&booted.feed),
+        commits: Some(booted.writer_stats.subscribe_commits()),
+    });
+    // In a cluster the relay runs on the elected node only.
+    let relay_task = match (&relay, &booted.slots) {
+        (Some(relay), None) => Some(tokio::spawn(relay.clone().run())),
+        _ => None,
+    };
     let (cluster, coordinator) = match booted.slots.clone() {
         Some(slots) => {
-            let (cluster, coordinator) = join_cluster(&config, Arc::clone(&engine), slots).await?;
+            let (cluster, mut coordinator) = join_cluster(&config, Arc::clone(&engine), slots).await?;
+            if let Some(relay) = relay {
+                coordinator.lead_relay(relay).await.map_err(|error| error.to_string())?;
+            }
             if demo {
                 cluster.announce_change().await.map_err(|status| status.message().to_owned())?;
             }
@@ -103,6 +116,10 @@ async fn run(config: SeatdConfig, demo: bool) -> Result<(), AnyError> {
     api::server::serve(listener, Arc::clone(&engine), options, shutdown).await?;
     if let Some(scheduler) = scheduler {
         scheduler.abort();
+    }
+    // Whatever it had not published waits in the journal for the next start.
+    if let Some(relay_task) = relay_task {
+        relay_task.abort();
     }
     gauges.abort();
     info!("stopped accepting; flushing the journal");

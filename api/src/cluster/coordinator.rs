@@ -100,6 +100,18 @@ impl Coordinator {
         Ok(Coordinator { cluster, client, lease, tasks, _renewer: renewer })
     }
 
+    /// Campaigns for the relay election next to the presale one, and relays
+    /// while this node leads it. A campaign blocks, so it gets its own client.
+    pub async fn lead_relay(&mut self, relay: crate::relay::Relay) -> Result<(), JoinError> {
+        let endpoints = &self.cluster.config.etcd_endpoints;
+        let campaigner = etcd::connect_for_waiting(endpoints)
+            .await
+            .map_err(|cause| JoinError::EtcdUnreachable { endpoints: endpoints.join(","), cause: cause.to_string() })?;
+        let lead = super::relay::lead(Arc::clone(&self.cluster), campaigner, Arc::clone(&self.lease), relay);
+        self.tasks.push(tokio::spawn(lead));
+        Ok(())
+    }
+
     /// Leaves gracefully: stops reconciling, hands every slot back (writes
     /// stop, the journal drains, the claims are deleted) and revokes the
     /// lease, so the others take over at once.

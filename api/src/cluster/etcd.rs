@@ -98,6 +98,10 @@ impl Keys {
         format!("{}/presale", self.prefix)
     }
 
+    pub fn relay_election(&self) -> String {
+        format!("{}/relay", self.prefix)
+    }
+
     fn members_prefix(&self) -> String {
         format!("{}/members/", self.prefix)
     }

@@ -6,6 +6,7 @@
 //! - `coordinator`: the loop that claims, hands off and drops slots as the
 //!   membership changes, and self-fences when the lease is lost.
 //! - `presale`: the presale scheduler, run by the leader of an etcd election.
+//! - `relay`: the NATS relay, run by the leader of an etcd election of its own.
 //! - `route`: where a request for a train-date goes, and forwarding it.
 //!
 //! Safety comes from the fence alone: every journal append share-locks its
@@ -17,6 +18,7 @@ pub mod coordinator;
 pub mod etcd;
 pub mod lease;
 pub mod presale;
+pub mod relay;
 pub mod route;
 
 use arc_swap::ArcSwap;

@@ -45,6 +45,8 @@ pub struct ClusterSpec {
     pub prefix: String,
     secret: Vec<u8>,
     secret_file: PathBuf,
+    /// More flags for every node (the relay test adds its NATS URL).
+    pub extra_args: Vec<String>,
     _dir: TempDir,
 }
 
@@ -61,6 +63,7 @@ impl ClusterSpec {
             prefix: format!("/t{}-{:08x}", std::process::id(), rand::random::<u32>()),
             secret,
             secret_file,
+            extra_args: Vec::new(),
             _dir: dir,
         }
     }
@@ -96,6 +99,7 @@ impl ClusterSpec {
         for limit in ["--user-writes-per-sec", "--user-write-burst", "--user-reads-per-sec", "--user-read-burst"] {
             args.extend([limit.to_owned(), "1000000".to_owned()]);
         }
+        args.extend(self.extra_args.iter().cloned());
         args
     }
 

@@ -26,14 +26,14 @@ pub enum Backend {
 }
 
 impl Backend {
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Backend::Sqlite(_) => "sqlite",
             Backend::MySql(..) => "mysql",
         }
     }
 
-    fn data_dir(&self) -> &PathBuf {
+    pub fn data_dir(&self) -> &PathBuf {
         match self {
             Backend::Sqlite(dir) | Backend::MySql(_, dir) => dir,
         }
@@ -51,6 +51,11 @@ pub struct Seatd {
 
 impl Seatd {
     pub async fn start(backend: &Backend) -> Seatd {
+        Seatd::start_with(backend, &[]).await
+    }
+
+    /// As `start`, with more flags (the relay test adds its NATS URL).
+    pub async fn start_with(backend: &Backend, extra_args: &[String]) -> Seatd {
         let mut command = Command::new(env!("CARGO_BIN_EXE_seatd"));
         command.args([
             "--demo",
@@ -66,9 +71,13 @@ impl Seatd {
         for limit in ["--user-writes-per-sec", "--user-write-burst", "--user-reads-per-sec", "--user-read-burst"] {
             command.args([limit, "1000000"]);
         }
-        // Several seatd run at once in the test suite; they cannot share a metrics port.
-        command.args(["--metrics-listen", "off"]);
+        // Several seatd run at once in the test suite; they cannot share a
+        // metrics port (unless a test gives its own).
+        if !extra_args.iter().any(|arg| arg == "--metrics-listen") {
+            command.args(["--metrics-listen", "off"]);
+        }
         command.arg("--data-dir").arg(backend.data_dir());
+        command.args(extra_args);
         if let Backend::MySql(url, _) = backend {
             command.arg("--database-url").arg(url);
         }
