@@ -228,3 +228,117 @@ impl TrainDateActor {
         self.schedule_workflow_expiry(ctx);
     }
 }
+
+/// Recovery: what this train-date and the requests homed here still owe
+/// others, and its changes that have not ended (their next step needs the
+/// new train-date's record too, `NextChangeStepQuery`).
+#[derive(Debug, Clone, Copy)]
+pub struct PendingEffectsQuery;
+
+#[derive(Clone, Debug, Default)]
+pub struct PendingEffects {
+    pub effects: Vec<Effect>,
+    pub changes: Vec<crate::domain::change::OutgoingChange>,
+    pub requests: Vec<WaitlistRequest>,
+}
+
+impl super::Query for PendingEffectsQuery {
+    type Answer = PendingEffects;
+    fn answer(self, state: &crate::domain::state::TrainDateState) -> Self::Answer {
+        let mut effects = crate::workflow::pending_waitlist_effects(state);
+        for record in state.waitlist_requests.values() {
+            effects.extend(crate::workflow::pending_request_effects(record));
+        }
+        // Ended changes answer `None` to `NextChangeStepQuery`; the state does not
+        // know whether the new train-date finished its part.
+        let changes = state.changes.outgoing.values().cloned().collect();
+        PendingEffects { effects, changes, requests: state.waitlist_requests.values().cloned().collect() }
+    }
+}
+
+/// On a change's new train-date: the step the change needs next, from
+/// both records of it (`workflow::next_change_step`).
+#[derive(Debug, Clone)]
+pub struct NextChangeStepQuery {
+    pub source: crate::domain::state::TrainDateKey,
+    pub change: crate::domain::change::OutgoingChange,
+}
+
+impl super::Query for NextChangeStepQuery {
+    type Answer = Option<Effect>;
+    fn answer(self, state: &crate::domain::state::TrainDateState) -> Self::Answer {
+        crate::workflow::next_change_step(&self.source, &self.change, state)
+    }
+}
+
+/// A waitlist request homed here.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestQuery(pub WaitlistRequestId);
+
+impl super::Query for RequestQuery {
+    type Answer = Option<WaitlistRequest>;
+    fn answer(self, state: &crate::domain::state::TrainDateState) -> Self::Answer {
+        state.waitlist_requests.get(&self.0).cloned()
+    }
+}
+
+/// Where one choice stands in this train-date's queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChoiceStanding {
+    /// Not joined (yet): the request is not active, or its join is on its way.
+    NotJoined,
+    /// Waiting; `ahead` active choices are before it in its class's queue.
+    Waiting { ahead: usize },
+    /// Seats reserved, the request's record is deciding.
+    Reserved,
+    Ended(crate::domain::waitlist::ChoiceEnd),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ChoiceQuery(pub crate::domain::waitlist::ChoiceRef);
+
+impl super::Query for ChoiceQuery {
+    type Answer = ChoiceStanding;
+    fn answer(self, state: &crate::domain::state::TrainDateState) -> Self::Answer {
+        if let Some(end) = state.waitlist.ended(&self.0) {
+            return ChoiceStanding::Ended(end);
+        }
+        match state.waitlist.choice(&self.0) {
+            None => ChoiceStanding::NotJoined,
+            Some(choice) if choice.reserved.is_some() => ChoiceStanding::Reserved,
+            Some(_) => ChoiceStanding::Waiting { ahead: state.waitlist.ahead_of(&self.0).unwrap_or(0) },
+        }
+    }
+}
+
+/// Facts the facade needs to build a request's choice on this train-date,
+/// after checking it may be waitlisted now (`check_waitlistable`).
+#[derive(Debug, Clone)]
+pub struct WaitlistableQuery {
+    pub join: crate::domain::workflow::JoinWaitlist,
+    pub now_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChoiceFacts {
+    /// One ticket's fare.
+    pub fare_fen: u64,
+    pub from_station: crate::domain::timetable::StationCode,
+    pub to_station: crate::domain::timetable::StationCode,
+    /// The latest cut-off this departure allows.
+    pub latest_deadline_ms: u64,
+}
+
+impl super::Query for WaitlistableQuery {
+    type Answer = Result<ChoiceFacts, crate::domain::workflow::WorkflowRejection>;
+    fn answer(self, state: &crate::domain::state::TrainDateState) -> Self::Answer {
+        let latest_deadline_ms = state.rules.waitlist.deadline.latest_ms(state.departure_ms(self.join.from));
+        crate::decide::check_waitlistable(state, &self.join, self.now_ms)?;
+        Ok(ChoiceFacts {
+            fare_fen: state.plan.fare_fen(self.join.class, self.join.from, self.join.to),
+            from_station: state.stop_station(self.join.from).clone(),
+            to_station: state.stop_station(self.join.to).clone(),
+            latest_deadline_ms,
+        })
+    }
+}
