@@ -15,6 +15,7 @@
 //! - `status`: the one place engine errors become gRPC statuses, bounded in size.
 //! - `booking`: the Booking service.
 //! - `admin`: the Admin service.
+//! - `waitlist`: the Waitlist (候补) and TicketChange (改签) services.
 //! - `scheduler`: runs the presale scheduler at start-up and daily at a set time.
 //! - `server`: builds the tonic server (services, health, reflection) and runs it.
 //! - `demo`: the bundled Beijing–Shanghai demo timetable and how to load it.
@@ -36,6 +37,7 @@ pub mod scheduler;
 pub mod server;
 pub mod status;
 pub mod timetable;
+pub mod waitlist;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod pb {

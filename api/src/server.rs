@@ -5,7 +5,11 @@ use crate::admission::Admission;
 use crate::auth::{Authenticator, Role};
 use crate::booking::BookingService;
 use crate::cluster::Cluster;
-use crate::pb::{FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer};
+use crate::pb::{
+    FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer,
+    ticket_change_server::TicketChangeServer, waitlist_server::WaitlistServer,
+};
+use crate::waitlist::WaitlistService;
 use crate::reasons::MESSAGE_TOO_LARGE;
 use crate::status::refusal;
 use engine::facade::Engine;
@@ -64,6 +68,13 @@ pub async fn serve(
     let booking = BookingServer::new(booking).max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let booking =
         InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
+    const PASSENGER_ROLES: &[Role] = &[Role::Passenger, Role::Agent, Role::Admin];
+    let waitlist = WaitlistServer::new(WaitlistService::new(Arc::clone(&engine), admission.clone()))
+        .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
+    let waitlist = InterceptedService::new(waitlist, authenticator.interceptor(PASSENGER_ROLES));
+    let change = TicketChangeServer::new(WaitlistService::new(Arc::clone(&engine), admission.clone()))
+        .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
+    let change = InterceptedService::new(change, authenticator.interceptor(PASSENGER_ROLES));
     let admin = AdminService::new(engine, admission.clone(), writer_stats).in_cluster(cluster);
     let admin = AdminServer::new(admin).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
     let admin = InterceptedService::new(admin, authenticator.interceptor(&[Role::Admin]));
@@ -77,6 +88,8 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(booking)
+        .add_service(waitlist)
+        .add_service(change)
         .add_service(admin)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
