@@ -344,7 +344,7 @@ impl Output {
 }
 
 /// Replaces enum numbers with their names, so JSON output is self-explaining.
-fn name_enums(value: &mut Value) {
+pub(crate) fn name_enums(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, entry) in map.iter_mut() {

@@ -5,6 +5,8 @@ use crate::render::Output;
 use crate::{Args, Command, Failure};
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
+use api::pb::ticket_change_client::TicketChangeClient;
+use api::pb::waitlist_client::WaitlistClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -15,11 +17,18 @@ pub type Booking = BookingClient<InterceptedService<Channel, Bearer>>;
 /// An admin client that sends the session's bearer token.
 pub type Admin = AdminClient<InterceptedService<Channel, Bearer>>;
 
+/// A waitlist client that sends the session's bearer token.
+pub type Waitlist = WaitlistClient<InterceptedService<Channel, Bearer>>;
+/// A ticket-change client that sends the session's bearer token.
+pub type TicketChange = TicketChangeClient<InterceptedService<Channel, Bearer>>;
+
 /// What a server command works with.
 pub struct Session {
     pub output: Output,
     pub booking: Booking,
     pub admin: Admin,
+    pub waitlist: Waitlist,
+    pub change: TicketChange,
 }
 
 impl Session {
@@ -30,6 +39,8 @@ impl Session {
         Ok(Session {
             output: Output { json: args.json },
             booking: BookingClient::with_interceptor(channel.clone(), bearer.clone()),
+            waitlist: WaitlistClient::with_interceptor(channel.clone(), bearer.clone()),
+            change: TicketChangeClient::with_interceptor(channel.clone(), bearer.clone()),
             admin: AdminClient::with_interceptor(channel, bearer),
         })
     }
@@ -78,6 +89,7 @@ fn resolve_token(args: &Args) -> Result<String, Failure> {
         Command::Hold { user: Some(_), .. } | Command::Orders { user: Some(_), .. } => tokens.agent,
         Command::Confirm { user: Some(_), .. } | Command::Cancel { user: Some(_), .. } => tokens.agent,
         Command::Order { user: Some(_), .. } => tokens.agent,
+        Command::Waitlist { user: Some(_), .. } | Command::Change { user: Some(_), .. } => tokens.agent,
         _ => tokens.passenger,
     })
 }
