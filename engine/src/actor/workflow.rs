@@ -315,6 +315,7 @@ impl super::Query for ChoiceQuery {
 /// after checking it may be waitlisted now (`check_waitlistable`).
 #[derive(Debug, Clone)]
 pub struct WaitlistableQuery {
+    /// `deadline_ms` 0: the latest the departure allows.
     pub join: crate::domain::workflow::JoinWaitlist,
     pub now_ms: u64,
 }
@@ -333,11 +334,16 @@ impl super::Query for WaitlistableQuery {
     type Answer = Result<ChoiceFacts, crate::domain::workflow::WorkflowRejection>;
     fn answer(self, state: &crate::domain::state::TrainDateState) -> Self::Answer {
         let latest_deadline_ms = state.rules.waitlist.deadline.latest_ms(state.departure_ms(self.join.from));
-        crate::decide::check_waitlistable(state, &self.join, self.now_ms)?;
+        let mut join = self.join;
+        if join.deadline_ms == 0 {
+            // No cut-off picked: the latest this departure allows.
+            join.deadline_ms = latest_deadline_ms;
+        }
+        crate::decide::check_waitlistable(state, &join, self.now_ms)?;
         Ok(ChoiceFacts {
-            fare_fen: state.plan.fare_fen(self.join.class, self.join.from, self.join.to),
-            from_station: state.stop_station(self.join.from).clone(),
-            to_station: state.stop_station(self.join.to).clone(),
+            fare_fen: state.plan.fare_fen(join.class, join.from, join.to),
+            from_station: state.stop_station(join.from).clone(),
+            to_station: state.stop_station(join.to).clone(),
             latest_deadline_ms,
         })
     }
