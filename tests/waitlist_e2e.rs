@@ -207,3 +207,46 @@ async fn poll(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_request_survives_a_restart_and_is_served_after_it() {
+    let server = TestServer::start().await;
+    let mut booking = server.booking().await;
+    let bearer = Bearer::new(&token(Role::Passenger, "patient"));
+    let mut waitlist = WaitlistClient::with_interceptor(server.channel().await, bearer.clone());
+    let mut serial = 800;
+    let g1_orders = sell_out(&mut booking, "G1", &mut serial).await;
+    let submitted = waitlist
+        .submit_waitlist(pb::SubmitWaitlistRequest {
+            passengers: vec![pb::WaitlistPassenger { name: "李四".into(), id_number: next_id(&mut serial) }],
+            from_station: FROM.into(),
+            to_station: TO.into(),
+            choices: vec![pb::WaitlistChoice {
+                train_date: train_date("G1", TOMORROW),
+                seat_class: SeatClass::Business.into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .expect("sold out")
+        .into_inner();
+    let reference = pb::WaitlistRequestRef { request_id: submitted.request_id.clone(), user_id: String::new() };
+    waitlist.activate_waitlist(reference.clone()).await.expect("activates");
+    poll(&mut waitlist, &reference, |request| states(request) == [pb::ChoiceState::Waiting]).await;
+
+    let (data_dir, clock) = server.stop().await;
+    let server = TestServer::boot(engine::facade::EngineSettings::default(), data_dir, clock).await;
+    let mut booking = server.booking().await;
+    let mut waitlist =
+        WaitlistClient::with_interceptor(server.channel().await, bearer);
+    let recovered = waitlist.get_waitlist(reference.clone()).await.expect("the record is journaled").into_inner();
+    assert_eq!(recovered.status, pb::WaitlistStatus::Active as i32);
+    assert_eq!(states(&recovered), [pb::ChoiceState::Waiting]);
+
+    let cancel = pb::CancelRequest { order_id: g1_orders[1].order_id.clone(), user_id: "seller".into() };
+    booking.cancel(cancel).await.expect("refunds");
+    let fulfilled =
+        poll(&mut waitlist, &reference, |request| request.status == pb::WaitlistStatus::Fulfilled as i32).await;
+    assert_eq!(states(&fulfilled), [pb::ChoiceState::Fulfilled]);
+    server.stop().await;
+}
