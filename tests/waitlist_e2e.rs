@@ -74,8 +74,7 @@ async fn a_refund_serves_the_waitlist_and_a_change_moves_a_ticket_to_another_tra
         .into_inner();
     assert_eq!(submitted.status, pb::WaitlistStatus::Submitted as i32);
     assert_eq!(states(&submitted), [pb::ChoiceState::NotJoined, pb::ChoiceState::NotJoined]);
-    let reference =
-        pb::WaitlistRequestRef { request_id: submitted.request_id.clone(), user_id: String::new() };
+    let reference = pb::WaitlistRequestRef { request_id: submitted.request_id.clone(), user_id: String::new() };
     let active = waitlist.activate_waitlist(reference.clone()).await.expect("activates").into_inner();
     assert_eq!(active.status, pb::WaitlistStatus::Active as i32);
     let dearest = submitted.choices.iter().map(|choice| choice.fare_fen).max().expect("two choices");
@@ -182,10 +181,8 @@ async fn a_choice_that_can_be_booked_is_refused_and_a_cancel_refunds_everything(
     let listed = waitlist.list_waitlist(pb::ListWaitlistRequest::default()).await.expect("lists").into_inner();
     assert_eq!(listed.requests.len(), 1);
     let stranger = pb::WaitlistRequestRef { request_id: submitted.request_id.clone(), user_id: String::new() };
-    let mut other = WaitlistClient::with_interceptor(
-        server.channel().await,
-        Bearer::new(&token(Role::Passenger, "somebody-else")),
-    );
+    let mut other =
+        WaitlistClient::with_interceptor(server.channel().await, Bearer::new(&token(Role::Passenger, "somebody-else")));
     let hidden = other.get_waitlist(stranger).await.expect_err("another user's request");
     assert_eq!(seat_tests::reason(&hidden), "WAITLIST_REQUEST_NOT_FOUND");
     server.stop().await;
@@ -237,8 +234,7 @@ async fn a_waiting_request_survives_a_restart_and_is_served_after_it() {
     let (data_dir, clock) = server.stop().await;
     let server = TestServer::boot(engine::facade::EngineSettings::default(), data_dir, clock).await;
     let mut booking = server.booking().await;
-    let mut waitlist =
-        WaitlistClient::with_interceptor(server.channel().await, bearer);
+    let mut waitlist = WaitlistClient::with_interceptor(server.channel().await, bearer);
     let recovered = waitlist.get_waitlist(reference.clone()).await.expect("the record is journaled").into_inner();
     assert_eq!(recovered.status, pb::WaitlistStatus::Active as i32);
     assert_eq!(states(&recovered), [pb::ChoiceState::Waiting]);

@@ -9,9 +9,9 @@ use crate::pb::{
     FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer,
     ticket_change_server::TicketChangeServer, waitlist_server::WaitlistServer,
 };
-use crate::waitlist::WaitlistService;
 use crate::reasons::MESSAGE_TOO_LARGE;
 use crate::status::refusal;
+use crate::waitlist::WaitlistService;
 use engine::facade::Engine;
 use persistence::writer::WriterStats;
 use std::future::Future;

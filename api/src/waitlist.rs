@@ -74,8 +74,11 @@ impl waitlist_server::Waitlist for WaitlistService {
             let call = Call::of(&request)?;
             let (request_id, user) = self.request_ref(&call, request.get_ref())?;
             self.admit_write(&call, user.as_deref())?;
-            let view =
-                self.engine.activate_waitlist(request_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
+            let view = self
+                .engine
+                .activate_waitlist(request_id, user.as_deref(), call.deadline)
+                .await
+                .map_err(engine_status)?;
             Ok(Response::new(convert::waitlist_pb(&view)))
         })
         .await

@@ -6,8 +6,8 @@ use crate::domain::rejection::Rejection;
 use crate::domain::state::TrainDateKey;
 use crate::domain::waitlist::WaitlistRequestId;
 use crate::domain::workflow::WorkflowRejection;
-use crate::workflow::request::RequestRejection;
 use crate::durability::StoreError;
+use crate::workflow::request::RequestRejection;
 use thiserror::Error;
 
 /// What a request named that does not exist (or is not the caller's: another

@@ -5,8 +5,8 @@
 use super::{CommandError, TrainDateActor};
 use crate::domain::command::Command;
 use crate::domain::event::{Event, EventRecord};
-use crate::domain::state::TrainDateState;
 use crate::domain::snapshot::TrainDateSnapshot;
+use crate::domain::state::TrainDateState;
 use crate::durability::{AckMode, JournalEntry, JournalFailure, JournalMessage};
 use crate::error::{Overload, Unavailable};
 use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, ResponseActFuture, WrapFuture};

@@ -204,9 +204,7 @@ impl TrainDateActor {
                 crate::domain::waitlist::ChoiceEnd::Fulfilled { order_id } => Some(order_id),
                 _ => None,
             },
-            Event::ChangeCompleted { change_id, .. } => {
-                Some(self.state.changes.incoming.get(change_id)?.new_order_id)
-            }
+            Event::ChangeCompleted { change_id, .. } => Some(self.state.changes.incoming.get(change_id)?.new_order_id),
             Event::TicketsChangedInPlace(change) => Some(change.new_order_id),
             _ => None,
         }

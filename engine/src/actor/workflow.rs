@@ -97,7 +97,10 @@ impl TrainDateActor {
                 let (result, ack) = self.write_with(ctx, |state, now_ms| {
                     let record = state.waitlist_requests.get(request_id);
                     let events = decide_request(record, command, &rules.waitlist, now_ms)?;
-                    Ok(events.into_iter().map(|event| Event::WaitlistRequest { request_id: *request_id, event }).collect())
+                    Ok(events
+                        .into_iter()
+                        .map(|event| Event::WaitlistRequest { request_id: *request_id, event })
+                        .collect())
                 });
                 let record = self.state.waitlist_requests.get(request_id).cloned();
                 // A repeated ask is answered again: the first answer may have been lost.
@@ -288,7 +291,9 @@ pub enum ChoiceStanding {
     /// Not joined (yet): the request is not active, or its join is on its way.
     NotJoined,
     /// Waiting; `ahead` active choices are before it in its class's queue.
-    Waiting { ahead: usize },
+    Waiting {
+        ahead: usize,
+    },
     /// Seats reserved, the request's record is deciding.
     Reserved,
     Ended(crate::domain::waitlist::ChoiceEnd),

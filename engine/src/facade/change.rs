@@ -92,8 +92,14 @@ impl Engine {
                 policy,
             })
         } else {
-            let target =
-                ChangeTarget { train_date: input.target.clone(), from: from as u8, to: to as u8, class, new_order_id, policy };
+            let target = ChangeTarget {
+                train_date: input.target.clone(),
+                from: from as u8,
+                to: to as u8,
+                class,
+                new_order_id,
+                policy,
+            };
             WorkflowCommand::StartChange(StartChange {
                 change_id,
                 order_id: input.order_id,

@@ -5,10 +5,10 @@
 //! harmless and a lost one is found again by the next start-up.
 
 use super::{Engine, EngineError};
+use crate::actor::Read;
 use crate::actor::workflow::{
     EFFECTS_QUEUE_MAX, ExecuteStep, NextChangeStepQuery, PendingEffectsQuery, Step, StepDone,
 };
-use crate::actor::Read;
 use crate::domain::state::TrainDateKey;
 use crate::domain::workflow::WorkflowCommand;
 use crate::error::NotFound;
@@ -71,7 +71,11 @@ impl Engine {
     }
 
     /// The next step of one change out of `source`, asked of its new train-date.
-    async fn next_change_step(&self, source: &TrainDateKey, change: crate::domain::change::OutgoingChange) -> Option<Effect> {
+    async fn next_change_step(
+        &self,
+        source: &TrainDateKey,
+        change: crate::domain::change::OutgoingChange,
+    ) -> Option<Effect> {
         let target = change.target.train_date.clone();
         let change_id = change.change_id;
         let not_started = change.outcome.is_none();
@@ -114,9 +118,9 @@ impl Engine {
                     self.deliver_to_closed(&effect);
                     return;
                 }
-                Err(error @ (EngineError::Overloaded(_) | EngineError::Unavailable(_) | EngineError::DeadlineExceeded))
-                    if attempt < EFFECT_ATTEMPTS_MAX =>
-                {
+                Err(
+                    error @ (EngineError::Overloaded(_) | EngineError::Unavailable(_) | EngineError::DeadlineExceeded),
+                ) if attempt < EFFECT_ATTEMPTS_MAX => {
                     debug!(?effect, %error, attempt, "workflow step not taken; retrying");
                     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                     delay_ms *= 2;

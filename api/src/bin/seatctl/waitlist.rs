@@ -138,9 +138,8 @@ fn choice_arg(text: &str, date: &str) -> Result<pb::WaitlistChoice, Failure> {
 
 /// NAME,ID_NUMBER
 fn passenger_arg(text: &str) -> Result<pb::WaitlistPassenger, Failure> {
-    let (name, id_number) = text
-        .split_once(',')
-        .ok_or_else(|| Failure::Usage(format!("--passenger {text:?}: expected NAME,ID_NUMBER")))?;
+    let (name, id_number) =
+        text.split_once(',').ok_or_else(|| Failure::Usage(format!("--passenger {text:?}: expected NAME,ID_NUMBER")))?;
     Ok(pb::WaitlistPassenger { name: name.trim().to_owned(), id_number: id_number.trim().to_owned() })
 }
 
@@ -179,7 +178,11 @@ fn print_request(output: &Output, request: &pb::WaitlistRequest) {
         yuan(request.prepaid_fen),
         yuan(request.refund_fen)
     );
-    println!("  {}  cut-off {} (UTC+8)", request.passenger_names.join(", "), api::convert::local_time(request.cutoff_ms));
+    println!(
+        "  {}  cut-off {} (UTC+8)",
+        request.passenger_names.join(", "),
+        api::convert::local_time(request.cutoff_ms)
+    );
     for (index, choice) in request.choices.iter().enumerate() {
         let train_date = choice.train_date.clone().unwrap_or_default();
         let class = pb::SeatClass::try_from(choice.seat_class).map(|c| c.as_str_name()).unwrap_or("?");
