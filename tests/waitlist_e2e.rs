@@ -84,6 +84,10 @@ async fn a_refund_serves_the_waitlist_and_a_change_moves_a_ticket_to_another_tra
     })
     .await;
     assert!(waiting.choices.iter().all(|choice| choice.ahead == 0), "nobody is ahead: {waiting:?}");
+    let stats = server.admin().await.stats(pb::StatsRequest {}).await.expect("stats").into_inner();
+    assert_eq!(stats.waitlist_waiting, 2, "one choice in each of two queues");
+    let queues: Vec<_> = stats.waitlist_queues.iter().map(|queue| (queue.train_date.clone(), queue.waiting)).collect();
+    assert_eq!(queues, [(train_date("G1", TOMORROW), 1), (train_date("G3", TOMORROW), 1)]);
     // a seat that is waitlisted cannot be waitlisted twice by the same user
     let again = waitlist
         .submit_waitlist(pb::SubmitWaitlistRequest {

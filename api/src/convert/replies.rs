@@ -135,6 +135,16 @@ pub fn stats_pb(stats: &EngineStats) -> pb::StatsResponse {
         mailbox_depth_max: stats.mailbox_depth_max,
         busiest: stats.busiest.as_ref().map(train_date_pb),
         sold_out_gate_rejections: stats.sold_out_gate_rejections,
+        waitlist_waiting: stats.waitlist_waiting,
+        waitlist_queues: stats
+            .waitlist_queues
+            .iter()
+            .map(|(key, class, waiting)| pb::WaitlistQueue {
+                train_date: Some(train_date_pb(key)),
+                seat_class: seat_class_to_pb(*class).into(),
+                waiting: *waiting,
+            })
+            .collect(),
         ..Default::default()
     }
 }
