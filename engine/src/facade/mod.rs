@@ -20,7 +20,7 @@ pub use presale::{PresaleRun, RETIRE_AFTER_ARRIVAL_MS};
 pub use recovery::RecoverySummary;
 pub use search::{ClassOffer, TrainOffer};
 pub use slots::SlotAdoption;
-pub use waitlist::{WAITLIST_LIST_MAX, WaitlistIndex, WaitlistInput, WaitlistView};
+pub use waitlist::{ACTIVATE_WAIT_MS, WAITLIST_LIST_MAX, WaitlistIndex, WaitlistInput, WaitlistView};
 pub use workflow::{EFFECT_ATTEMPTS_MAX, EFFECT_DELIVERIES_IN_FLIGHT_MAX, EFFECT_RETRY_FIRST_MS};
 
 use crate::actor::view::TrainDateShared;

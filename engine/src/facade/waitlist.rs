@@ -12,10 +12,18 @@ use crate::domain::state::TrainDateKey;
 use crate::domain::waitlist::{ChoiceRef, WaitlistPassenger, WaitlistRequestId};
 use crate::domain::workflow::JoinWaitlist;
 use crate::error::NotFound;
-use crate::workflow::request::{RequestChoice, RequestCommand, SubmitRequest, WaitlistRequest};
+use crate::workflow::request::{RequestChoice, RequestCommand, RequestStatus, SubmitRequest, WaitlistRequest};
 use dashmap::DashMap;
 use std::time::Instant;
 use uuid::Uuid;
+
+/// Longest ActivateWaitlist waits for the choices to join their queues, and
+/// GetWaitlist for reserved seats to become the request's order, so answers
+/// show where the request stands rather than a step in between; each takes
+/// milliseconds, and past it the caller reads the request again.
+pub const ACTIVATE_WAIT_MS: u64 = 1_000;
+/// How often that wait looks.
+const ACTIVATE_POLL_MS: u64 = 5;
 
 /// Most requests ListWaitlist returns: a user has at most a handful open,
 /// and ended ones stay only while their home train-date runs.
@@ -143,7 +151,16 @@ impl Engine {
         user_id: Option<&str>,
         deadline: Option<Instant>,
     ) -> Result<WaitlistView, EngineError> {
-        self.request_step(request_id, user_id, RequestCommand::Activate, deadline).await
+        let started = Instant::now();
+        let mut view = self.request_step(request_id, user_id, RequestCommand::Activate, deadline).await?;
+        while view.request.status == RequestStatus::Active
+            && view.choices.contains(&ChoiceStanding::NotJoined)
+            && started.elapsed() < std::time::Duration::from_millis(ACTIVATE_WAIT_MS)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(ACTIVATE_POLL_MS)).await;
+            view = self.waitlist_view(view.request).await?;
+        }
+        Ok(view)
     }
 
     pub async fn cancel_waitlist(
@@ -160,8 +177,19 @@ impl Engine {
         request_id: WaitlistRequestId,
         user_id: Option<&str>,
     ) -> Result<WaitlistView, EngineError> {
-        let request = self.owned_request(request_id, user_id).await?;
-        self.waitlist_view(request).await
+        let started = Instant::now();
+        loop {
+            let request = self.owned_request(request_id, user_id).await?;
+            let view = self.waitlist_view(request).await?;
+            // Seats reserved or granted become an order within milliseconds:
+            // answer with the outcome rather than the step in between.
+            let deciding = matches!(view.request.status, RequestStatus::Granted { .. })
+                || view.choices.contains(&ChoiceStanding::Reserved);
+            if !deciding || started.elapsed() >= std::time::Duration::from_millis(ACTIVATE_WAIT_MS) {
+                return Ok(view);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(ACTIVATE_POLL_MS)).await;
+        }
     }
 
     /// A user's requests, oldest first, up to `WAITLIST_LIST_MAX`.

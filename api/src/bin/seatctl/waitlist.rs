@@ -178,11 +178,9 @@ fn print_request(output: &Output, request: &pb::WaitlistRequest) {
         yuan(request.prepaid_fen),
         yuan(request.refund_fen)
     );
-    println!(
-        "  {}  cut-off {} (UTC+8)",
-        request.passenger_names.join(", "),
-        api::convert::local_time(request.cutoff_ms)
-    );
+    let cutoff_date = engine::domain::state::service_date_of(request.cutoff_ms);
+    let cutoff_time = api::convert::local_time(request.cutoff_ms);
+    println!("  {}  cut-off {cutoff_date} {cutoff_time} (UTC+8)", request.passenger_names.join(", "));
     for (index, choice) in request.choices.iter().enumerate() {
         let train_date = choice.train_date.clone().unwrap_or_default();
         let class = pb::SeatClass::try_from(choice.seat_class).map(|c| c.as_str_name()).unwrap_or("?");
