@@ -1,9 +1,10 @@
-//! The auth matrix: every Booking and Admin RPC with no token, a bad
+//! The auth matrix: every Booking, Admin and Feed RPC with no token, a bad
 //! signature, an expired token, the wrong role, and the right role.
 
 use api::auth::{Claims, Role, mint_hs256, unix_now_secs};
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
+use api::pb::feed_client::FeedClient;
 use api::pb::{self, SeatClass};
 use seat_tests::{Bearer, IDS, TEST_JWT_SECRET, TOMORROW, TestServer, hold_request, train_date};
 use tonic::Code;
@@ -26,6 +27,7 @@ enum Rpc {
     CloseSales,
     ListTrainDates,
     Stats,
+    StreamEvents,
 }
 
 const BOOKING: [Rpc; 8] = [
@@ -47,12 +49,14 @@ const ADMIN: [Rpc; 7] = [
     Rpc::ListTrainDates,
     Rpc::Stats,
 ];
+const FEED: [Rpc; 1] = [Rpc::StreamEvents];
 
 /// Calls `rpc` with `bearer`; `user` is the user_id the request names
 /// (empty: none). Returns the status code (Ok for success).
 async fn call(channel: &Channel, bearer: Bearer, rpc: Rpc, user: &str, order_id: &str) -> Code {
     let mut booking = BookingClient::with_interceptor(channel.clone(), bearer.clone());
-    let mut admin = AdminClient::with_interceptor(channel.clone(), bearer);
+    let mut admin = AdminClient::with_interceptor(channel.clone(), bearer.clone());
+    let mut feed = FeedClient::with_interceptor(channel.clone(), bearer);
     let user = user.to_owned();
     let order = order_id.to_owned();
     let result = match rpc {
@@ -119,6 +123,7 @@ async fn call(channel: &Channel, bearer: Bearer, rpc: Rpc, user: &str, order_id:
         }
         Rpc::ListTrainDates => admin.list_train_dates(pb::ListTrainDatesRequest::default()).await.map(|_| ()),
         Rpc::Stats => admin.stats(pb::StatsRequest {}).await.map(|_| ()),
+        Rpc::StreamEvents => feed.stream_events(pb::StreamEventsRequest::default()).await.map(|_| ()),
     };
     result.err().map_or(Code::Ok, |status| status.code())
 }
@@ -156,7 +161,7 @@ async fn every_rpc_checks_token_and_role() {
     let order = order.into_inner();
     assert_eq!(order.user_id, "pat", "a passenger books as the token's subject");
 
-    for rpc in BOOKING.into_iter().chain(ADMIN) {
+    for rpc in BOOKING.into_iter().chain(ADMIN).chain(FEED) {
         for (what, credentials) in [
             ("no token", Bearer::none()),
             ("bad signature", bad_signature(Role::Admin)),
@@ -175,6 +180,24 @@ async fn every_rpc_checks_token_and_role() {
         }
         let code = call(&channel, bearer(Role::Admin, "ops"), rpc, "", &order.order_id).await;
         assert!(![Code::Unauthenticated, Code::PermissionDenied].contains(&code), "{rpc:?} as admin: {code:?}");
+    }
+    // The feed is for downstream systems and operators; a feed token reads nothing else.
+    for rpc in FEED {
+        for role in [Role::Passenger, Role::Agent] {
+            let code = call(&channel, bearer(role, "pat"), rpc, "", &order.order_id).await;
+            assert_eq!(code, Code::PermissionDenied, "{rpc:?} as {role:?}");
+        }
+        for role in [Role::Feed, Role::Admin] {
+            assert_eq!(
+                call(&channel, bearer(role, "ops"), rpc, "", &order.order_id).await,
+                Code::Ok,
+                "{rpc:?} as {role:?}"
+            );
+        }
+    }
+    for rpc in BOOKING.into_iter().chain(ADMIN) {
+        let code = call(&channel, bearer(Role::Feed, "payments"), rpc, "pat", &order.order_id).await;
+        assert_eq!(code, Code::PermissionDenied, "{rpc:?} as Feed");
     }
     for rpc in [Rpc::Hold, Rpc::Confirm, Rpc::Cancel, Rpc::GetOrder, Rpc::ListOrders] {
         let code = call(&channel, bearer(Role::Passenger, "mallory"), rpc, "pat", &order.order_id).await;

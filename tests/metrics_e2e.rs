@@ -53,5 +53,22 @@ async fn counters_move_with_bookings() {
     booking.hold(pair).await.unwrap_err();
     assert_eq!(counter(&scrape(address).await, fragmented) - before, 1.0);
     assert!(text.contains("seat_journal_commit_seconds"), "journal latency exported");
+
+    // The feed: an open follower counts while it is open; events sent count.
+    let mut feed = server.feed().await;
+    let follow = api::pb::StreamEventsRequest { follow: true, ..Default::default() };
+    let mut stream = feed.stream_events(follow).await.unwrap().into_inner();
+    for _ in 0..3 {
+        stream.message().await.unwrap().expect("the three holds");
+    }
+    let text = scrape(address).await;
+    assert_eq!(counter(&text, "seat_feed_streams_open"), 1.0, "{text}");
+    assert!(counter(&text, "seat_feed_events_sent_total") >= 3.0, "{text}");
+    drop(stream);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while counter(&scrape(address).await, "seat_feed_streams_open") != 0.0 {
+        assert!(std::time::Instant::now() < deadline, "a closed stream stops counting as open");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     server.stop().await;
 }

@@ -53,7 +53,7 @@ async fn a_refund_serves_the_waitlist_and_a_change_moves_a_ticket_to_another_tra
     // given G1 and G3 business sold out tomorrow
     let g1_orders = sell_out(&mut booking, "G1", &mut serial).await;
     sell_out(&mut booking, "G3", &mut serial).await;
-    let choice = |train: &str| pb::WaitlistChoice {
+    let choice = |train: &str| pb::RequestedChoice {
         train_date: train_date(train, TOMORROW),
         seat_class: SeatClass::Business.into(),
     };
@@ -164,7 +164,7 @@ async fn a_choice_that_can_be_booked_is_refused_and_a_cancel_refunds_everything(
         passengers: vec![pb::WaitlistPassenger { name: "张三".into(), id_number }],
         from_station: FROM.into(),
         to_station: TO.into(),
-        choices: vec![pb::WaitlistChoice {
+        choices: vec![pb::RequestedChoice {
             train_date: train_date(train, TOMORROW),
             seat_class: SeatClass::Business.into(),
         }],
@@ -222,7 +222,7 @@ async fn a_waiting_request_survives_a_restart_and_is_served_after_it() {
             passengers: vec![pb::WaitlistPassenger { name: "李四".into(), id_number: next_id(&mut serial) }],
             from_station: FROM.into(),
             to_station: TO.into(),
-            choices: vec![pb::WaitlistChoice {
+            choices: vec![pb::RequestedChoice {
                 train_date: train_date("G1", TOMORROW),
                 seat_class: SeatClass::Business.into(),
             }],

@@ -3,7 +3,8 @@
 //!
 //! Roles: `passenger` books and reads only as the token's subject; `agent`
 //! is a booking frontend acting for the user it names; `admin` may also use
-//! the Admin service. Health and reflection need no token.
+//! the Admin service; `feed` is a downstream system reading the event feed
+//! (the Feed service) and nothing else. Health and reflection need no token.
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -23,6 +24,9 @@ pub enum Role {
     Passenger,
     Agent,
     Admin,
+    /// A downstream system (payment, notification, a relay): reads the event
+    /// feed only.
+    Feed,
 }
 
 /// The claims seat tokens carry.
@@ -169,6 +173,7 @@ pub fn acting_user(caller: &Caller, requested: &str) -> Result<String, Status> {
         Role::Passenger if requested.is_empty() || requested == caller.user => Ok(caller.user.clone()),
         Role::Passenger => Err(permission_denied("user_id: a passenger token acts only for its own user")),
         Role::Agent | Role::Admin => crate::convert::client_id("user_id", requested),
+        Role::Feed => Err(permission_denied("a feed token reads the event feed only")),
     }
 }
 
@@ -176,7 +181,7 @@ pub fn acting_user(caller: &Caller, requested: &str) -> Result<String, Status> {
 /// user an agent or admin optionally names.
 pub fn order_scope(caller: &Caller, requested: &str) -> Result<Option<String>, Status> {
     match caller.role {
-        Role::Passenger => acting_user(caller, requested).map(Some),
+        Role::Passenger | Role::Feed => acting_user(caller, requested).map(Some),
         Role::Agent | Role::Admin => crate::convert::optional_user("user_id", requested),
     }
 }

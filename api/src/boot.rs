@@ -8,6 +8,7 @@ use engine::clock::Clock;
 use engine::durability::{AckMode, Persistence, Store};
 use engine::facade::{Engine, EngineError, EngineSettings, RecoverySummary};
 use engine::slots::SlotTable;
+use persistence::feed::FeedSource;
 use persistence::journal::{Journal, JournalError};
 use persistence::mysql::MySqlJournal;
 use persistence::sqlite::SqliteJournal;
@@ -116,6 +117,8 @@ pub struct Booted {
     pub recovery: RecoverySummary,
     /// The served slots, when sharded.
     pub slots: Option<Arc<SlotTable>>,
+    /// The journal's event feed, for the Feed service.
+    pub feed: Arc<dyn FeedSource>,
 }
 
 /// Opens the database, runs its migrations, starts the writer and recovers.
@@ -141,6 +144,7 @@ pub async fn boot(config: BootConfig, clock: Arc<dyn Clock>) -> Result<Booted, B
 async fn boot_on<J: Journal>(journal: J, config: BootConfig, clock: Arc<dyn Clock>) -> Result<Booted, BootError> {
     let journal = Arc::new(journal);
     let (sink, writer, writer_stats) = start_writer(Arc::clone(&journal), config.writer);
+    let feed: Arc<dyn FeedSource> = Arc::clone(&journal) as Arc<dyn FeedSource>;
     let store: Arc<dyn Store> = Arc::new(JournalStore::new(journal));
     let persistence = Persistence { sink, store, snapshot_every_events: config.snapshot_every_events };
     let engine = Engine::start(config.engine, clock, Some(persistence));
@@ -154,5 +158,5 @@ async fn boot_on<J: Journal>(journal: J, config: BootConfig, clock: Arc<dyn Cloc
     let recovery = engine.recover().await?;
     // Steps the recovered waitlist requests and changes still owe each other.
     engine.start_workflows().await;
-    Ok(Booted { engine, writer, writer_stats, recovery, slots })
+    Ok(Booted { engine, writer, writer_stats, recovery, slots, feed })
 }

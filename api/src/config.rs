@@ -48,6 +48,8 @@ pub struct SeatdConfig {
     /// Service time (UTC+8) of the daily presale run, `HH:MM`.
     pub presale_run_at: String,
     pub mailbox_pending_max: usize,
+    /// Concurrent StreamEvents calls this seatd serves; more are RESOURCE_EXHAUSTED.
+    pub feed_streams_max: usize,
     /// Prometheus endpoint address, or `off`.
     pub metrics_listen: String,
     pub log_format: LogFormat,
@@ -91,6 +93,7 @@ impl Default for SeatdConfig {
             presale_days: engine::facade::PRESALE_DAYS_DEFAULT,
             presale_run_at: "05:00".into(),
             mailbox_pending_max: engine::actor::MAILBOX_PENDING_MAX,
+            feed_streams_max: crate::feed::FEED_STREAMS_MAX_DEFAULT,
             metrics_listen: "127.0.0.1:9464".into(),
             log_format: LogFormat::Text,
             jwt_secret_file: None,
@@ -168,6 +171,9 @@ pub struct Flags {
     /// Messages one train-date accepts ahead of processing [default: 4096].
     #[arg(long, env = "SEATD_MAILBOX_PENDING_MAX")]
     pub mailbox_pending_max: Option<usize>,
+    /// Concurrent event feed streams (StreamEvents) served [default: 64].
+    #[arg(long, env = "SEATD_FEED_STREAMS_MAX")]
+    pub feed_streams_max: Option<usize>,
     /// Prometheus endpoint (GET /metrics), or `off` [default: 127.0.0.1:9464].
     #[arg(long, env = "SEATD_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
@@ -241,7 +247,7 @@ impl SeatdConfig {
             hold_ttl_secs
         );
         take!(allocation_policy, presale_days, presale_run_at, mailbox_pending_max, metrics_listen, log_format);
-        take!(cluster_etcd, lease_ttl_ms, cluster_prefix);
+        take!(cluster_etcd, lease_ttl_ms, cluster_prefix, feed_streams_max);
         macro_rules! take_optional {
             ($($field:ident),*) => { $(if flags.$field.is_some() { config.$field = flags.$field.clone(); })* };
         }

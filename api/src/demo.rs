@@ -58,6 +58,10 @@ pub struct DemoTokens {
     pub agent: String,
     /// Role passenger, subject "demo-passenger": books only as itself.
     pub passenger: String,
+    /// Role feed, subject "demo-feed": reads the event feed only. Empty in
+    /// a tokens file written before the feed existed.
+    #[serde(default)]
+    pub feed: String,
 }
 
 /// The demo's HS256 secret: read from the data directory, or generated and
@@ -84,6 +88,7 @@ pub fn write_demo_tokens(data_dir: &std::path::Path, secret: &[u8]) -> std::io::
         admin: mint_hs256(secret, "admin", Role::Admin, now, DEMO_TOKEN_TTL_SECS),
         agent: mint_hs256(secret, "demo-agent", Role::Agent, now, DEMO_TOKEN_TTL_SECS),
         passenger: mint_hs256(secret, "demo-passenger", Role::Passenger, now, DEMO_TOKEN_TTL_SECS),
+        feed: mint_hs256(secret, "demo-feed", Role::Feed, now, DEMO_TOKEN_TTL_SECS),
     };
     let json = serde_json::to_string_pretty(&tokens).expect("tokens serialise");
     std::fs::write(data_dir.join(DEMO_TOKENS_FILE), json)?;

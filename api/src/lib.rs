@@ -16,6 +16,7 @@
 //! - `booking`: the Booking service.
 //! - `admin`: the Admin service.
 //! - `waitlist`: the Waitlist (候补) and TicketChange (改签) services.
+//! - `feed`: the Feed service: StreamEvents, the commit-ordered event feed.
 //! - `scheduler`: runs the presale scheduler at start-up and daily at a set time.
 //! - `server`: builds the tonic server (services, health, reflection) and runs it.
 //! - `demo`: the bundled Beijing–Shanghai demo timetable and how to load it.
@@ -31,6 +32,7 @@ pub mod codec;
 pub mod config;
 pub mod convert;
 pub mod demo;
+pub mod feed;
 pub mod observe;
 pub mod reasons;
 pub mod scheduler;

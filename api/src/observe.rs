@@ -10,7 +10,8 @@
 //! - `hold_expiries_total` and `sold_out_gate_rejections_total` (engine), `journal_batch_events`, `journal_commit_seconds`,
 //!   `journal_failed_batches_total` (persistence);
 //! - gauges `train_dates`, `held_tickets`, `sold_tickets`, `mailbox_depth_total`,
-//!   `mailbox_depth_max`, refreshed every second by `publish_engine_gauges`.
+//!   `mailbox_depth_max`, refreshed every second by `publish_engine_gauges`;
+//! - `feed_streams_open` (gauge) and `feed_events_sent_total` (the Feed service).
 
 use engine::facade::Engine;
 use std::future::Future;

@@ -85,8 +85,12 @@ reasons! {
     JOURNAL_QUEUE_FULL => ResourceExhausted,
         "The journal writer is behind the database, so writes are refused at once; retry shortly.";
     RATE_LIMITED => ResourceExhausted, "Too many calls for this user or address; RetryInfo says when to retry.";
+    FEED_STREAMS_FULL => ResourceExhausted,
+        "This seatd already serves its maximum of concurrent event feed streams; retry later or on another node.";
     MESSAGE_TOO_LARGE => OutOfRange,
         "The request message is larger than its service accepts (Booking 64 KiB, Admin 4 MiB).";
+    FEED_POSITION_AHEAD => OutOfRange,
+        "StreamEvents was asked to resume after a position the feed has not reached: a position from another database, or a journal restored from an older backup.";
     TRAIN_DATE_READ_ONLY => Unavailable,
         "The train-date's journal failed; it refuses writes until it has rebuilt from the journal. Reads work.";
     JOURNAL_CORRUPT => Unavailable,
@@ -97,7 +101,8 @@ reasons! {
     NOT_IN_CLUSTER => FailedPrecondition, "A cluster call reached a seatd that runs alone.";
     SLOT_MOVED => Unavailable,
         "In a cluster: the train-date's slot is moving to another node, or this node lost it; retry with the same request_id.";
-    STORE_UNAVAILABLE => Unavailable, "An admin change could not be saved: the database is unavailable.";
+    STORE_UNAVAILABLE => Unavailable,
+        "The database is unavailable: an admin change could not be saved, or the event feed could not be read.";
     DEADLINE_EXCEEDED => DeadlineExceeded, "The call's deadline passed before it was processed; nothing changed.";
     INVARIANT_BROKEN => Internal,
         "A train-date failed its own recount: a bug, reported rather than served; never the caller's fault.";

@@ -1,12 +1,13 @@
-//! The tonic server: booking and admin services, health, and reflection.
+//! The tonic server: booking, admin and feed services, health, and reflection.
 
 use crate::admin::AdminService;
 use crate::admission::Admission;
 use crate::auth::{Authenticator, Role};
 use crate::booking::BookingService;
 use crate::cluster::Cluster;
+use crate::feed::{FeedOptions, FeedService};
 use crate::pb::{
-    FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer,
+    FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer, feed_server::FeedServer,
     ticket_change_server::TicketChangeServer, waitlist_server::WaitlistServer,
 };
 use crate::reasons::MESSAGE_TOO_LARGE;
@@ -41,7 +42,13 @@ pub struct ServeOptions {
     pub tls: Option<tonic::transport::Identity>,
     /// In a cluster: this node's part, to route and gather across nodes.
     pub cluster: Option<Arc<Cluster>>,
+    /// The event feed to serve (the Feed service), when the engine persists.
+    pub feed: Option<FeedOptions>,
 }
+
+/// Largest StreamEvents request: 64 train-dates take about 2 KiB. Refused
+/// as for Booking.
+pub const FEED_MESSAGE_BYTES_MAX: usize = 64 * 1024;
 
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight calls.
 pub async fn serve(
@@ -50,11 +57,14 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let ServeOptions { authenticator, admission, writer_stats, tls, cluster } = options;
+    let ServeOptions { authenticator, admission, writer_stats, tls, cluster, feed } = options;
     let pruner = tokio::spawn(forget_idle_buckets(admission.clone()));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<BookingServer<BookingService>>().await;
     health_reporter.set_serving::<AdminServer<AdminService>>().await;
+    if feed.is_some() {
+        health_reporter.set_serving::<FeedServer<FeedService>>().await;
+    }
     // Reflection lists grpc.health.v1 too, so generic tools find the health check.
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -75,6 +85,14 @@ pub async fn serve(
     let change = TicketChangeServer::new(WaitlistService::new(Arc::clone(&engine), admission.clone()))
         .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let change = InterceptedService::new(change, authenticator.interceptor(PASSENGER_ROLES));
+    // Raised when shutdown begins, before tonic waits for open calls: following
+    // feed streams end then, or the wait would last as long as their consumers.
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let feed = feed.map(|options| {
+        let feed = FeedServer::new(FeedService::new(options, admission.clone(), stopped))
+            .max_decoding_message_size(FEED_MESSAGE_BYTES_MAX);
+        InterceptedService::new(feed, authenticator.interceptor(&[Role::Feed, Role::Admin]))
+    });
     let admin = AdminService::new(engine, admission.clone(), writer_stats).in_cluster(cluster);
     let admin = AdminServer::new(admin).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
     let admin = InterceptedService::new(admin, authenticator.interceptor(&[Role::Admin]));
@@ -91,7 +109,11 @@ pub async fn serve(
         .add_service(waitlist)
         .add_service(change)
         .add_service(admin)
-        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .add_optional_service(feed)
+        .serve_with_incoming_shutdown(incoming(listener), async move {
+            shutdown.await;
+            stopping.send_replace(true);
+        })
         .await?;
     pruner.abort();
     Ok(())

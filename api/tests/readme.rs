@@ -18,7 +18,9 @@
 //!   value printed there, from then on it must print as that value, and it is
 //!   replaced by it in later commands (so `seatctl confirm <the README's id>`
 //!   confirms the order the `hold` above it really made). The time after
-//!   "pay by " is any time. Everything else must match exactly.
+//!   "pay by " is any time, and so is every time with seconds and
+//!   milliseconds (`HH:MM:SS.mmm`, the feed's commit instants). Everything
+//!   else must match exactly.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -191,6 +193,8 @@ enum Variable {
     Uuid,
     /// An HH:MM deadline: any time, not bound.
     Time,
+    /// An HH:MM:SS.mmm instant: any time, not bound.
+    Instant,
 }
 
 impl Variable {
@@ -199,6 +203,7 @@ impl Variable {
             Variable::Date => 10,
             Variable::Uuid => 36,
             Variable::Time => 5,
+            Variable::Instant => 12,
         }
     }
 
@@ -208,6 +213,7 @@ impl Variable {
             Variable::Date => b"dddd-dd-dd",
             Variable::Uuid => b"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
             Variable::Time => b"dd:dd",
+            Variable::Instant => b"dd:dd:dd.ddd",
         };
         text.len() >= pattern.len()
             && pattern.iter().zip(text).all(|(shape, c)| match shape {
@@ -229,7 +235,7 @@ fn line_matches(expected: &str, actual: &str, bindings: &mut Bindings) -> bool {
     let mut at = 0;
     while at < expected.len() {
         let after_pay_by = expected[..at].iter().collect::<String>().ends_with("pay by ");
-        let variable = [Variable::Uuid, Variable::Date]
+        let variable = [Variable::Uuid, Variable::Date, Variable::Instant]
             .into_iter()
             .chain(after_pay_by.then_some(Variable::Time))
             .find(|variable| variable.starts(&expected[at..]));
@@ -246,7 +252,8 @@ fn line_matches(expected: &str, actual: &str, bindings: &mut Bindings) -> bool {
         }
         let readme: String = expected[at..end].iter().collect();
         let printed: String = actual[at..end].iter().collect();
-        if variable != Variable::Time && !bindings.bind(&readme, &printed) {
+        let bound = matches!(variable, Variable::Date | Variable::Uuid);
+        if bound && !bindings.bind(&readme, &printed) {
             return false;
         }
         at = end;

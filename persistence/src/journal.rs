@@ -3,6 +3,7 @@
 //! and MySQL (`MySqlJournal`).
 
 use crate::codec::{StoredEvent, StreamEvent};
+use crate::feed::FeedBatch;
 use engine::domain::state::TrainDateKey;
 use engine::domain::timetable::{Station, TrainTemplate};
 use engine::slots::{SlotFence, SlotId};
@@ -155,6 +156,8 @@ impl From<JournalError> for engine::durability::StoreError {
 pub trait Journal: Send + Sync + 'static {
     /// Writes every stream's events, order rows and snapshot in one
     /// transaction, all or nothing, with multi-row INSERTs of fixed shapes.
+    /// Each stream that commits events also gets the next feed position
+    /// (`read_feed`), taken last, just before COMMIT.
     /// Fails with `OutOfSequence` if any stream's first seq is not its stored
     /// last seq + 1 (or a duplicate key is hit).
     ///
@@ -164,6 +167,22 @@ pub trait Journal: Send + Sync + 'static {
     /// commit. Once a claim has raised a fence, no append with an older token
     /// for that slot commits.
     fn append(&self, batch: &[StreamAppend]) -> impl Future<Output = Result<AppendOutcome, JournalError>> + Send;
+
+    /// The feed after `after_position`: up to `limit` positions in position
+    /// order, each one stream's share of one committed append with its
+    /// events. Positions are handed out in commit order with no gap (see
+    /// `feed`), so reading on from the last position seen never skips an
+    /// event, whichever node or transaction wrote it. Empty when nothing
+    /// has committed after `after_position`.
+    fn read_feed(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<FeedBatch>, JournalError>> + Send;
+
+    /// The newest position handed out: every position up to it has
+    /// committed and is readable (0 when nothing has).
+    fn feed_head(&self) -> impl Future<Output = Result<u64, JournalError>> + Send;
 
     /// Raises each fence row to its token (never lowers one), naming
     /// `owner`, in one transaction; waits for appends holding the rows'

@@ -2,6 +2,8 @@
 //!
 //! Modules:
 //! - `codec`: versioned JSON encoding of engine events, shared by every backend.
+//! - `feed`: the commit-ordered event feed: `FeedBatch`, and `FeedSource`, the
+//!   object-safe feed half of a `Journal`.
 //! - `journal`: the `Journal` trait, stream ids and the stored row types.
 //! - `sql_journal`: `SqlJournal<D>`, the one journal body, and the `Dialect` trait
 //!   through which a backend supplies only the SQL that differs.
@@ -21,6 +23,7 @@
 mod batch;
 mod chunks;
 pub mod codec;
+pub mod feed;
 pub mod journal;
 pub mod mysql;
 mod rows;

@@ -4,7 +4,9 @@
 //! connects. Throwaway test databases are in `test_support`.
 
 use crate::journal::JournalError;
+use crate::rows::sql_int;
 use crate::sql_journal::{Dialect, SqlJournal};
+use sqlx::mysql::MySqlConnection;
 use sqlx::mysql::MySqlPoolOptions;
 use sqlx::{Executor, MySql, QueryBuilder};
 use std::time::Duration;
@@ -53,6 +55,16 @@ impl Dialect for MySqlDialect {
     /// MySQL assigns left to right, so `token` comes last: the other columns
     /// still compare against the old token.
     const RAISE_FENCES: &'static str = " ON DUPLICATE KEY UPDATE owner = IF(VALUES(token) > token, VALUES(owner), owner), updated_at_ms = IF(VALUES(token) > token, VALUES(updated_at_ms), updated_at_ms), token = GREATEST(token, VALUES(token))";
+
+    /// `LAST_INSERT_ID(expr)` makes the server send the new position back in
+    /// the update's OK packet: no `SELECT` round trip while the lock is held.
+    async fn raise_feed_clock(conn: &mut MySqlConnection, positions: u64) -> Result<u64, sqlx::Error> {
+        let raised = sqlx::query("UPDATE feed_clock SET position = LAST_INSERT_ID(position + ?) WHERE id = 1")
+            .bind(sql_int(positions))
+            .execute(conn)
+            .await?;
+        Ok(raised.last_insert_id())
+    }
 
     /// Per stream, the newest seq by one backward index dive each. A
     /// `MAX(seq) … GROUP BY train_date` looks equivalent, but as a prepared

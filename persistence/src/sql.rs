@@ -58,6 +58,15 @@ pub(crate) const ORDER_HOME: &str = "SELECT train_date, user_id FROM orders WHER
 pub(crate) const USER_ORDERS_AFTER: &str =
     "SELECT order_id FROM orders WHERE user_id = ? AND order_id > ? ORDER BY order_id LIMIT ?";
 pub(crate) const USER_ORDER_COUNT: &str = "SELECT COUNT(*) FROM orders WHERE user_id = ?";
+pub(crate) const INSERT_FEED_LOG: &str =
+    "INSERT INTO feed_log (position, train_date, first_seq, last_seq, committed_at_ms, fence_token) ";
+pub(crate) const READ_FEED_LOG: &str = "SELECT position, train_date, first_seq, last_seq, committed_at_ms, \
+     fence_token FROM feed_log WHERE position > ? ORDER BY position LIMIT ?";
+pub(crate) const FEED_HEAD: &str = "SELECT position FROM feed_clock WHERE id = 1";
+/// The events of several feed rows: READ_EVENTS_AFTER_HEAD, then
+/// `(train_date = ? AND seq BETWEEN ? AND ?)` terms joined by OR (one index
+/// range each), then this.
+pub(crate) const READ_FEED_EVENTS_TAIL: &str = " ORDER BY train_date, seq";
 pub(crate) const INSERT_FENCES: &str = "INSERT INTO slot_fence (slot, token, owner, updated_at_ms) ";
 pub(crate) const LOAD_ORDERS: &str =
     "SELECT order_id, train_date AS stream, user_id, request_id, seq FROM orders ORDER BY user_id, order_id";

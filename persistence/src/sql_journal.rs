@@ -5,6 +5,7 @@
 use crate::batch::{AppendRows, check_sequences, streams_to_check};
 use crate::chunks::{BULK_SHAPES, ROW_SHAPES, padded_chunks};
 use crate::codec::{StoredEvent, StreamEvent};
+use crate::feed::{FeedBatch, FeedRow, assemble, feed_spans, feed_values};
 use crate::journal::{
     AppendOutcome, FencedStream, Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend,
     StreamSnapshot, parse_stream_id,
@@ -16,6 +17,8 @@ use engine::domain::timetable::{Station, TrainTemplate};
 use engine::slots::{SlotFence, SlotId, slot_of};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Transaction, Type};
 use std::collections::HashMap;
+use std::future::Future;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What one database does differently from the others; the journal body in
 /// `SqlJournal` is the same for all.
@@ -49,6 +52,16 @@ pub trait Dialect: Send + Sync + 'static {
     /// updated_at_ms)` rows: a stored row keeps the larger token (and names
     /// its owner).
     const RAISE_FENCES: &'static str;
+
+    /// Raises the one `feed_clock` row by `positions` and returns its new
+    /// value, in one round trip: the append's last write before COMMIT, so
+    /// the row's exclusive lock is held only across the `feed_log` insert
+    /// and the commit, and the next append takes its positions after this
+    /// one has committed (see `append`).
+    fn raise_feed_clock(
+        conn: &mut <Self::Database as Database>::Connection,
+        positions: u64,
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
 
     /// A query whose rows are `(stream, newest stored seq)` for `streams`. A
     /// stream without events may be left out or have a NULL seq.
@@ -87,6 +100,13 @@ impl<D: Dialect> SqlJournal<D> {
             None => self.pool.begin().await,
         }
     }
+}
+
+/// The writer's wall clock in Unix ms: a feed row's commit instant. The
+/// journal has no engine clock; this is an operator-facing timestamp only,
+/// never used for ordering (positions do that).
+fn unix_ms_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 /// The last stored seq of each of `streams` that has events.
@@ -213,6 +233,7 @@ where
     for<'r> (u64, u64): FromRow<'r, RowOf<D>>,
     for<'r> (String, String): FromRow<'r, RowOf<D>>,
     for<'r> (i64,): FromRow<'r, RowOf<D>>,
+    for<'r> FeedRow: FromRow<'r, RowOf<D>>,
 {
     fn appends_in_flight_max(&self) -> usize {
         D::APPENDS_IN_FLIGHT_MAX
@@ -241,8 +262,58 @@ where
         for stream in rows.snapshotted {
             sqlx::query(sql::PRUNE_SNAPSHOTS).bind(stream).bind(stream).execute(&mut *tx).await?;
         }
+        // Feed positions last. Taking them locks the clock row until COMMIT,
+        // so an append that commits later also takes its positions later:
+        // positions follow commit order, and a reader that sees N+1 sees N.
+        // Held only for the one insert below and the commit. A rollback
+        // takes its positions back with it. Fenced streams, left out above,
+        // get none.
+        let spans = feed_spans(batch);
+        if !spans.is_empty() {
+            let committed_at_ms = unix_ms_now();
+            let head = D::raise_feed_clock(&mut tx, spans.len() as u64).await?;
+            let feed_rows = feed_values(&spans, head, committed_at_ms);
+            insert_rows(&mut tx, sql::INSERT_FEED_LOG, "", &feed_rows, ROW_SHAPES).await?;
+        }
         tx.commit().await?;
         Ok(AppendOutcome { fenced })
+    }
+
+    async fn read_feed(&self, after_position: u64, limit: usize) -> Result<Vec<FeedBatch>, JournalError> {
+        // Two statements outside a transaction are enough: a feed_log row is
+        // visible only once its append committed, events included.
+        let rows: Vec<FeedRow> = sqlx::query_as(sql::READ_FEED_LOG)
+            .bind(sql_int(after_position))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(decode_error("feed_log"))?;
+        let mut events = Vec::new();
+        for chunk in padded_chunks(&rows, ROW_SHAPES) {
+            let mut query = QueryBuilder::<D::Database>::new(sql::READ_EVENTS_AFTER_HEAD);
+            for (index, row) in chunk.into_iter().enumerate() {
+                query.push(if index == 0 { "(train_date = " } else { " OR (train_date = " });
+                query.push_bind(row.train_date.as_str());
+                query.push(" AND seq BETWEEN ");
+                query.push_bind(sql_int(row.first_seq));
+                query.push(" AND ");
+                query.push_bind(sql_int(row.last_seq));
+                query.push(")");
+            }
+            query.push(sql::READ_FEED_EVENTS_TAIL);
+            let page: Vec<StreamEvent> =
+                query.build_query_as().fetch_all(&self.pool).await.map_err(decode_error("events of the feed"))?;
+            events.extend(page);
+        }
+        events.sort_by(|a, b| (&a.stream, a.event.seq).cmp(&(&b.stream, b.event.seq)));
+        events.dedup_by(|a, b| a.stream == b.stream && a.event.seq == b.event.seq);
+        assemble(rows, events)
+    }
+
+    async fn feed_head(&self) -> Result<u64, JournalError> {
+        let head: Option<(u64,)> =
+            sqlx::query_as(sql::FEED_HEAD).fetch_optional(&self.pool).await.map_err(decode_error("feed_clock"))?;
+        Ok(head.map_or(0, |(position,)| position))
     }
 
     async fn advance_fences(

@@ -3,7 +3,9 @@
 //! a journal file is opened.
 
 use crate::journal::JournalError;
+use crate::rows::sql_int;
 use crate::sql_journal::{Dialect, SqlJournal};
+use sqlx::sqlite::SqliteConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite};
 use std::path::Path;
@@ -42,6 +44,15 @@ impl Dialect for SqliteDialect {
     const FENCE_SHARE_LOCK: &'static str = "";
     /// SQLite reads the old row in every SET expression.
     const RAISE_FENCES: &'static str = " ON CONFLICT (slot) DO UPDATE SET owner = CASE WHEN excluded.token > token THEN excluded.owner ELSE owner END, updated_at_ms = CASE WHEN excluded.token > token THEN excluded.updated_at_ms ELSE updated_at_ms END, token = MAX(token, excluded.token)";
+
+    async fn raise_feed_clock(conn: &mut SqliteConnection, positions: u64) -> Result<u64, sqlx::Error> {
+        let position: i64 =
+            sqlx::query_scalar("UPDATE feed_clock SET position = position + ? WHERE id = 1 RETURNING position")
+                .bind(sql_int(positions))
+                .fetch_one(conn)
+                .await?;
+        Ok(position as u64)
+    }
 
     /// Per stream, the newest seq by index seek (a GROUP BY MAX would scan
     /// every event of the stream); NULL for a stream without events.

@@ -2,6 +2,9 @@
 //! SQLite (always) and on MySQL/MariaDB (when `MYSQL_URL` names a server, e.g.
 //! `mysql://root@127.0.0.1:3306/test`; each test gets its own database).
 
+/// The event feed's part of the contract.
+#[path = "conformance/feed.rs"]
+mod feed;
 mod support;
 
 use engine::domain::snapshot::SNAPSHOT_SCHEMA_VERSION;

@@ -11,6 +11,7 @@ use api::auth::{Authenticator, Role, mint_hs256, unix_now_secs};
 use api::boot::{BootConfig, Database};
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
+use api::pb::feed_client::FeedClient;
 use api::pb::{self};
 use api::server::ServeOptions;
 use chrono::NaiveDate;
@@ -59,6 +60,8 @@ pub const TEST_JWT_SECRET: &[u8] = b"seat-tests-secret-0123456789abcdef";
 pub type Booking = BookingClient<InterceptedService<Channel, Bearer>>;
 /// An admin client that sends a bearer token.
 pub type Admin = AdminClient<InterceptedService<Channel, Bearer>>;
+/// A feed client that sends a bearer token.
+pub type Feed = FeedClient<InterceptedService<Channel, Bearer>>;
 
 /// A token for the test servers, valid for an hour.
 pub fn token(role: Role, sub: &str) -> String {
@@ -174,11 +177,22 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let served_engine = Arc::clone(&engine);
+        let feed = api::feed::FeedOptions {
+            source: booted.feed,
+            commits: booted.writer_stats.subscribe_commits(),
+            streams_max: api::feed::FEED_STREAMS_MAX_DEFAULT,
+        };
         let writer_stats = Some(booted.writer_stats);
         let served = tokio::spawn(async move {
             let authenticator = Authenticator::new(Some(TEST_JWT_SECRET), None).expect("test secret is long enough");
-            let options =
-                ServeOptions { authenticator, admission: Admission::new(limits), writer_stats, tls, cluster: None };
+            let options = ServeOptions {
+                authenticator,
+                admission: Admission::new(limits),
+                writer_stats,
+                tls,
+                cluster: None,
+                feed: Some(feed),
+            };
             api::server::serve(listener, served_engine, options, async {
                 let _ = shutdown_rx.await;
             })
@@ -216,6 +230,11 @@ impl TestServer {
 
     pub async fn admin_as(&self, role: Role, sub: &str) -> Admin {
         AdminClient::with_interceptor(self.channel().await, Bearer::new(&token(role, sub)))
+    }
+
+    /// A feed client with a feed token.
+    pub async fn feed(&self) -> Feed {
+        FeedClient::with_interceptor(self.channel().await, Bearer::new(&token(Role::Feed, "test-feed")))
     }
 
     /// Stops accepting, waits for in-flight calls, checks every train-date's

@@ -7,6 +7,7 @@ use api::cluster::coordinator::Coordinator;
 use api::cluster::{Cluster, ClusterConfig};
 use api::config::{Flags, LogFormat, SeatdConfig};
 use api::demo::{DEMO_PRESALE_DAYS, DEMO_TOKENS_FILE, demo_secret, load_demo, write_demo_tokens};
+use api::feed::FeedOptions;
 use api::server::ServeOptions;
 use clap::Parser;
 use engine::clock::{Clock, SystemClock};
@@ -75,10 +76,16 @@ async fn run(config: SeatdConfig, demo: bool) -> Result<(), AnyError> {
     };
     // Scripts and the crash test read the bound address from this line.
     let scheme = if config.tls_cert_file.is_some() { "TLS" } else { "plaintext" };
-    info!("serving gRPC on {} ({scheme}; booking, admin, health, reflection)", listener.local_addr()?);
+    info!("serving gRPC on {} ({scheme}; booking, admin, feed, health, reflection)", listener.local_addr()?);
+    let feed = FeedOptions {
+        source: booted.feed,
+        commits: booted.writer_stats.subscribe_commits(),
+        streams_max: config.feed_streams_max,
+    };
     let options = ServeOptions {
         authenticator,
         admission: Admission::new(config.rate_limits),
+        feed: Some(feed),
         writer_stats: Some(booted.writer_stats),
         tls: config.tls_identity()?,
         cluster,

@@ -29,7 +29,7 @@ pub fn waitlist_passengers(list: &[pb::WaitlistPassenger]) -> Result<Vec<Waitlis
         .collect()
 }
 
-pub fn waitlist_choices(list: &[pb::WaitlistChoice]) -> Result<Vec<(TrainDateKey, SeatClass)>, Status> {
+pub fn waitlist_choices(list: &[pb::RequestedChoice]) -> Result<Vec<(TrainDateKey, SeatClass)>, Status> {
     list.iter()
         .enumerate()
         .map(|(index, choice)| {

@@ -45,6 +45,8 @@ pub struct Seatd {
     pub address: String,
     /// The demo's agent token: books for the users the load names.
     token: String,
+    /// The demo's feed token: reads the event feed.
+    pub feed_token: String,
 }
 
 impl Seatd {
@@ -88,7 +90,7 @@ impl Seatd {
         let tokens =
             std::fs::read_to_string(backend.data_dir().join(api::demo::DEMO_TOKENS_FILE)).expect("demo tokens");
         let tokens: api::demo::DemoTokens = serde_json::from_str(&tokens).expect("demo tokens parse");
-        Seatd { process, address, token: tokens.agent }
+        Seatd { process, address, token: tokens.agent, feed_token: tokens.feed }
     }
 
     pub async fn client(&self) -> Client {
@@ -112,6 +114,16 @@ impl Seatd {
         self.process.wait().await.expect("reap seatd");
     }
 }
+
+/// A feed client on the seatd at `address`, sending `token`.
+pub async fn feed_client(address: &str, token: &str) -> Result<FeedClient, tonic::transport::Error> {
+    let channel = Channel::from_shared(format!("http://{address}")).expect("uri").connect().await?;
+    let value: MetadataValue<Ascii> = format!("Bearer {token}").parse().expect("header-safe token");
+    Ok(api::pb::feed_client::FeedClient::with_interceptor(channel, Bearer(value)))
+}
+
+/// A feed client that sends the demo feed token.
+pub type FeedClient = api::pb::feed_client::FeedClient<InterceptedService<Channel, Bearer>>;
 
 /// A booking client that sends the demo agent token.
 pub type Client = BookingClient<InterceptedService<Channel, Bearer>>;

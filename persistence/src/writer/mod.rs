@@ -66,7 +66,7 @@ impl Default for WriterConfig {
 pub const BATCH_SIZE_BUCKETS: usize = 16;
 
 /// Counters for monitoring and benchmarks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WriterStats {
     /// Batches committed.
     pub batches: AtomicU64,
@@ -83,6 +83,24 @@ pub struct WriterStats {
     pub fenced_streams: AtomicU64,
     /// `batch_sizes[k]` counts batches of 2^k to 2^(k+1)−1 events.
     pub batch_sizes: [AtomicU64; BATCH_SIZE_BUCKETS],
+    /// Raised after every committed batch: feed readers on this node wait on
+    /// it (`subscribe_commits`) instead of polling the journal. A watch, not
+    /// a broadcast: a reader only needs "something new", never each batch.
+    commits: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for WriterStats {
+    fn default() -> Self {
+        WriterStats {
+            batches: AtomicU64::default(),
+            events: AtomicU64::default(),
+            failed_batches: AtomicU64::default(),
+            commit_micros_total: AtomicU64::default(),
+            fenced_streams: AtomicU64::default(),
+            batch_sizes: Default::default(),
+            commits: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl WriterStats {
@@ -94,6 +112,14 @@ impl WriterStats {
         self.commit_micros_total.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
         let bucket = (usize::BITS - events.max(1).leading_zeros() - 1) as usize;
         self.batch_sizes[bucket.min(BATCH_SIZE_BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+        self.commits.send_modify(|committed| *committed += 1);
+    }
+
+    /// A receiver that changes after each batch this node's writer commits:
+    /// the local wake-up for feed readers. Commits by other nodes of a
+    /// cluster do not show here; a reader also polls for those.
+    pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 }
 

@@ -5,6 +5,7 @@
 
 use super::{WriterConfig, start_writer};
 use crate::codec::StoredEvent;
+use crate::feed::FeedBatch;
 use crate::journal::{AppendOutcome, Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend};
 use engine::domain::event::{EVENT_SCHEMA_VERSION, Event, EventRecord};
 use engine::domain::state::TrainDateKey;
@@ -86,6 +87,12 @@ impl Journal for RecordingJournal {
         checked.map(|()| AppendOutcome::default())
     }
 
+    async fn read_feed(&self, _: u64, _: usize) -> Result<Vec<FeedBatch>, JournalError> {
+        Ok(Vec::new())
+    }
+    async fn feed_head(&self) -> Result<u64, JournalError> {
+        Ok(0)
+    }
     async fn advance_fences(&self, fences: &[SlotFence], _: &str, _: u64) -> Result<Vec<(SlotId, u64)>, JournalError> {
         Ok(fences.iter().map(|fence| (fence.slot, fence.token)).collect())
     }

@@ -5,6 +5,7 @@
 //! - `parse`: command-line values → request fields (dates, train-dates, passengers).
 //! - `booking`, `catalogue`, `admin`: one function per booking, catalogue or
 //!   operator subcommand.
+//! - `feed`: the event feed subcommand.
 //! - `waitlist`: waitlist (候补) and ticket change (改签) subcommands and their output.
 //! - `offline`: subcommands that need no server (token).
 //! - `remembered`: which user each order held with `--user` was for.
@@ -13,6 +14,7 @@
 mod admin;
 mod booking;
 mod catalogue;
+mod feed;
 mod offline;
 mod parse;
 mod remembered;
@@ -209,12 +211,30 @@ enum Command {
         #[arg(long, default_value = "today")]
         date: String,
     },
+    /// Committed events in commit order, one line each: every event after
+    /// --after, then (with --follow) new ones as they commit. Resume with
+    /// --after set to the last position printed.
+    Feed {
+        /// Print events after this feed position (0: from the start).
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Keep printing events as they commit, until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// Only this train's events (repeatable), on --date.
+        #[arg(long = "train")]
+        trains: Vec<String>,
+        /// Only events of train-dates of this date; with --train, that
+        /// train's run on this date [default: today].
+        #[arg(long)]
+        date: Option<String>,
+    },
     /// Mint a development token (HS256) from a secret file; needs no server.
     Token {
         /// File holding the HS256 secret, e.g. data/demo-jwt-secret.
         #[arg(long)]
         secret_file: std::path::PathBuf,
-        /// passenger, agent or admin.
+        /// passenger, agent, admin or feed.
         #[arg(long)]
         role: String,
         /// The token's subject: the user id it stands for.
@@ -340,6 +360,9 @@ async fn run(args: Args) -> Result<(), Failure> {
         Command::Stats => admin::stats(session).await,
         Command::Presale => admin::presale(session).await,
         Command::Cluster { train, date } => admin::cluster(session, train, &date).await,
+        Command::Feed { after, follow, trains, date } => {
+            feed::feed(session, feed::FeedArgs { after, follow, trains, date }).await
+        }
         Command::Token { .. } => unreachable!("handled before connecting"),
     }
 }

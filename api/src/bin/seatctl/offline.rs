@@ -14,7 +14,7 @@ pub fn mint(
     ttl_hours: u64,
 ) -> Result<(), Failure> {
     let role: Role = serde_json::from_value(serde_json::Value::String(role.to_ascii_lowercase()))
-        .map_err(|_| Failure::Usage(format!("--role {role:?}: expected passenger, agent or admin")))?;
+        .map_err(|_| Failure::Usage(format!("--role {role:?}: expected passenger, agent, admin or feed")))?;
     let secret = std::fs::read_to_string(secret_file)
         .map_err(|error| Failure::Usage(format!("{}: {error}", secret_file.display())))?;
     let token =

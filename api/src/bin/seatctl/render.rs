@@ -343,6 +343,95 @@ impl Output {
     }
 }
 
+impl Output {
+    /// One feed event: `POSITION  TRAIN DATE  seq N  KIND  COMMITTED  WHAT`,
+    /// or one JSON object per line.
+    pub fn feed_event(&self, event: &pb::FeedEvent) {
+        if self.json {
+            let mut value = serde_json::to_value(event).expect("events serialise");
+            name_enums(&mut value);
+            println!("{value}");
+            return;
+        }
+        let train_date = event.train_date.clone().unwrap_or_default();
+        println!(
+            "{:>6}  {} {}  seq {:<5} {:<17} {}  {}",
+            event.position,
+            train_date.train,
+            train_date.date,
+            event.seq,
+            event.kind,
+            committed_at(event.committed_at_ms),
+            feed_summary(event)
+        );
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` in service time (UTC+8); "-" when unknown
+/// (history from before the feed).
+fn committed_at(at_ms: u64) -> String {
+    if at_ms == 0 {
+        return "-".into();
+    }
+    let local = chrono::DateTime::from_timestamp_millis(at_ms as i64 + 8 * 3_600_000).unwrap_or_default();
+    local.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+}
+
+/// The event's gist: its order, and for a hold who and what.
+fn feed_summary(event: &pb::FeedEvent) -> String {
+    use pb::feed_event::Event;
+    match &event.event {
+        Some(Event::SeatsHeld(held)) => {
+            let fare: u64 = held.tickets.iter().map(|ticket| ticket.fare_fen).sum();
+            let stops = format!("stops {}→{}", held.from_stop_index, held.to_stop_index);
+            format!(
+                "order {}  {}  {} tickets  {stops}  ¥{}",
+                held.order_id,
+                held.user_id,
+                held.tickets.len(),
+                yuan(fare)
+            )
+        }
+        Some(Event::OrderConfirmed(event)) => format!("order {}", event.order_id),
+        Some(Event::HoldCancelled(event)) => format!("order {}", event.order_id),
+        Some(Event::TicketsRefunded(event)) => format!("order {}", event.order_id),
+        Some(Event::HoldExpired(event)) => format!("order {}", event.order_id),
+        Some(Event::WaitlistJoined(joined)) => {
+            let choice = joined.choice.clone().unwrap_or_default();
+            format!("waitlist {}#{}  {}  order {}", choice.request_id, choice.index, joined.user_id, joined.order_id)
+        }
+        Some(Event::WaitlistSeatsReserved(reserved)) => {
+            let choice = reserved.choice.clone().unwrap_or_default();
+            format!("waitlist {}#{}  {} tickets", choice.request_id, choice.index, reserved.tickets.len())
+        }
+        Some(Event::WaitlistFulfilled(fulfilled)) => {
+            let choice = fulfilled.choice.clone().unwrap_or_default();
+            format!("waitlist {}#{}", choice.request_id, choice.index)
+        }
+        Some(Event::WaitlistLeft(left)) => {
+            let choice = left.choice.clone().unwrap_or_default();
+            let end = pb::WaitlistEnd::try_from(left.end).map(|end| end.as_str_name()).unwrap_or("?");
+            format!(
+                "waitlist {}#{}  {}",
+                choice.request_id,
+                choice.index,
+                end.trim_start_matches("WAITLIST_END_").to_ascii_lowercase()
+            )
+        }
+        Some(Event::ChangeStarted(change)) => format!("change {}  order {}", change.change_id, change.order_id),
+        Some(Event::ChangeSeatsTaken(change)) => format!("change {}  order {}", change.change_id, change.new_order_id),
+        Some(Event::ChangeCommitted(change)) => format!("change {}", change.change_id),
+        Some(Event::ChangeAborted(change)) => format!("change {}", change.change_id),
+        Some(Event::ChangeSeatsReleased(change)) => format!("change {}", change.change_id),
+        Some(Event::ChangeCompleted(change)) => format!("change {}", change.change_id),
+        Some(Event::TicketsChangedInPlace(change)) => {
+            format!("change {}  order {} → {}", change.change_id, change.order_id, change.new_order_id)
+        }
+        Some(Event::WaitlistRequest(request)) => format!("waitlist {}", request.request_id),
+        Some(Event::SalesClosed(_)) | None => String::new(),
+    }
+}
+
 /// Replaces enum numbers with their names, so JSON output is self-explaining.
 pub(crate) fn name_enums(value: &mut Value) {
     match value {
@@ -357,6 +446,9 @@ pub(crate) fn name_enums(value: &mut Value) {
                     "seat_class" => {
                         pb::SeatClass::try_from(number).ok().map(|c| c.as_str_name().trim_start_matches("SEAT_CLASS_"))
                     }
+                    "end" => pb::WaitlistEnd::try_from(number)
+                        .ok()
+                        .map(|end| end.as_str_name().trim_start_matches("WAITLIST_END_")),
                     "status" => pb::OrderStatus::try_from(number)
                         .ok()
                         .map(|s| s.as_str_name().trim_start_matches("ORDER_STATUS_")),

@@ -1,10 +1,11 @@
 //! The connection every server command uses: the channel, the bearer token
-//! seatctl picked, and the two service clients.
+//! seatctl picked, and the service clients.
 
 use crate::render::Output;
 use crate::{Args, Command, Failure};
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
+use api::pb::feed_client::FeedClient;
 use api::pb::ticket_change_client::TicketChangeClient;
 use api::pb::waitlist_client::WaitlistClient;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -16,6 +17,8 @@ use tonic::transport::Channel;
 pub type Booking = BookingClient<InterceptedService<Channel, Bearer>>;
 /// An admin client that sends the session's bearer token.
 pub type Admin = AdminClient<InterceptedService<Channel, Bearer>>;
+/// A feed client that sends the session's bearer token.
+pub type Feed = FeedClient<InterceptedService<Channel, Bearer>>;
 
 /// A waitlist client that sends the session's bearer token.
 pub type Waitlist = WaitlistClient<InterceptedService<Channel, Bearer>>;
@@ -27,6 +30,7 @@ pub struct Session {
     pub output: Output,
     pub booking: Booking,
     pub admin: Admin,
+    pub feed: Feed,
     pub waitlist: Waitlist,
     pub change: TicketChange,
 }
@@ -41,7 +45,8 @@ impl Session {
             booking: BookingClient::with_interceptor(channel.clone(), bearer.clone()),
             waitlist: WaitlistClient::with_interceptor(channel.clone(), bearer.clone()),
             change: TicketChangeClient::with_interceptor(channel.clone(), bearer.clone()),
-            admin: AdminClient::with_interceptor(channel, bearer),
+            admin: AdminClient::with_interceptor(channel.clone(), bearer.clone()),
+            feed: FeedClient::with_interceptor(channel, bearer),
         })
     }
 }
@@ -90,6 +95,9 @@ fn resolve_token(args: &Args) -> Result<String, Failure> {
         Command::Confirm { user: Some(_), .. } | Command::Cancel { user: Some(_), .. } => tokens.agent,
         Command::Order { user: Some(_), .. } => tokens.agent,
         Command::Waitlist { user: Some(_), .. } | Command::Change { user: Some(_), .. } => tokens.agent,
+        // A tokens file from before the feed role has no feed token.
+        Command::Feed { .. } if tokens.feed.is_empty() => tokens.admin,
+        Command::Feed { .. } => tokens.feed,
         _ => tokens.passenger,
     })
 }

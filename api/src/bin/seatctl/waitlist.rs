@@ -122,7 +122,7 @@ pub async fn change(session: &mut Session, args: ChangeArgs) -> Result<(), Failu
 }
 
 /// TRAIN:CLASS[@DATE], the date defaulting to `date`.
-fn choice_arg(text: &str, date: &str) -> Result<pb::WaitlistChoice, Failure> {
+fn choice_arg(text: &str, date: &str) -> Result<pb::RequestedChoice, Failure> {
     let usage = || Failure::Usage(format!("--choice {text:?}: expected TRAIN:CLASS[@DATE], e.g. G1:business"));
     let (head, date) = match text.split_once('@') {
         Some((head, own_date)) => (head, own_date),
@@ -130,7 +130,7 @@ fn choice_arg(text: &str, date: &str) -> Result<pb::WaitlistChoice, Failure> {
     };
     let (train, class) = head.split_once(':').ok_or_else(usage)?;
     let class: engine::domain::seat_class::SeatClass = class.trim().parse().map_err(Failure::Usage)?;
-    Ok(pb::WaitlistChoice {
+    Ok(pb::RequestedChoice {
         train_date: Some(train_date(train.trim().to_owned(), &date_arg("--choice", date)?.to_string())?),
         seat_class: api::convert::seat_class_to_pb(class).into(),
     })
