@@ -121,6 +121,18 @@ async fn a_refund_serves_the_waitlist_and_a_change_moves_a_ticket_to_another_tra
     assert_eq!(order.tickets.len(), 1);
     assert_eq!(remaining(&mut booking, "G1", FROM, TO, SeatClass::Business).await, refunded.tickets.len() as u32 - 1);
     assert_eq!(remaining(&mut booking, "G3", FROM, TO, SeatClass::Business).await, 0, "G3 kept nothing reserved");
+    // the feed carries every step, the request record's among them, as typed messages
+    let g1_only =
+        pb::StreamEventsRequest { train_dates: vec![train_date("G1", TOMORROW).unwrap()], ..Default::default() };
+    let mut stream = server.feed().await.stream_events(g1_only).await.expect("feed opens").into_inner();
+    let mut kinds = Vec::new();
+    while let Some(event) = stream.message().await.expect("feed reads") {
+        assert!(event.event.is_some(), "{} has its typed message", event.kind);
+        kinds.push(event.kind);
+    }
+    for kind in ["waitlist_request", "waitlist_joined", "waitlist_seats_reserved", "waitlist_fulfilled"] {
+        assert!(kinds.iter().any(|seen| seen == kind), "{kind} in the feed: {kinds:?}");
+    }
 
     // when that ticket is changed to G7 the same day
     let g1_free_before = remaining(&mut booking, "G1", FROM, TO, SeatClass::Business).await;
