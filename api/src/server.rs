@@ -62,6 +62,8 @@ pub async fn serve(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<BookingServer<BookingService>>().await;
     health_reporter.set_serving::<AdminServer<AdminService>>().await;
+    health_reporter.set_serving::<WaitlistServer<WaitlistService>>().await;
+    health_reporter.set_serving::<TicketChangeServer<WaitlistService>>().await;
     if feed.is_some() {
         health_reporter.set_serving::<FeedServer<FeedService>>().await;
     }
