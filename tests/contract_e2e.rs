@@ -11,9 +11,10 @@ use seat_tests::{IDS, TODAY, TOMORROW, TestServer, hold_request, reason, token, 
 use tonic::Code;
 
 /// Every Booking, Admin, Waitlist and TicketChange method.
-const METHODS: [&str; 24] = [
+const METHODS: [&str; 25] = [
     "/seat.v1.Booking/SearchTrains",
     "/seat.v1.Booking/GetAvailability",
+    "/seat.v1.Booking/WatchAvailability",
     "/seat.v1.Booking/GetSeatMap",
     "/seat.v1.Booking/Hold",
     "/seat.v1.Booking/Confirm",

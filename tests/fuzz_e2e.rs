@@ -54,6 +54,32 @@ async fn valid_requests(server: &TestServer) -> Vec<(&'static str, Vec<u8>)> {
             .encode_to_vec(),
         ),
         (
+            "/seat.v1.Booking/WatchAvailability",
+            pb::WatchAvailabilityRequest {
+                target: Some(pb::watch_availability_request::Target::Journeys(pb::WatchJourneys {
+                    journeys: vec![pb::GetAvailabilityRequest {
+                        train_date: key(),
+                        from_station: "VNP".into(),
+                        to_station: "NKH".into(),
+                    }],
+                })),
+                coarse: true,
+            }
+            .encode_to_vec(),
+        ),
+        (
+            "/seat.v1.Booking/WatchAvailability",
+            pb::WatchAvailabilityRequest {
+                target: Some(pb::watch_availability_request::Target::Search(pb::SearchTrainsRequest {
+                    date: TOMORROW.into(),
+                    from_station: "VNP".into(),
+                    to_station: "AOH".into(),
+                })),
+                coarse: false,
+            }
+            .encode_to_vec(),
+        ),
+        (
             "/seat.v1.Booking/GetSeatMap",
             pb::GetSeatMapRequest {
                 train_date: key(),

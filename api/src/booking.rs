@@ -3,11 +3,13 @@
 use crate::admission::{Admission, RpcClass};
 use crate::cluster::Cluster;
 use crate::cluster::route::{self, Route};
+use crate::pb::watch_availability_request::Target;
 use crate::pb::{self, booking_server};
-use crate::status::{engine_status, invalid_argument};
-use crate::{auth, convert, observe};
+use crate::status::{engine_status, invalid_argument, refusal};
+use crate::watch::{PLENTY_ABOVE_SEATS, UpdateStream, WatchGate, WatchLimits};
+use crate::{auth, convert, observe, watch};
 use engine::domain::state::TrainDateKey;
-use engine::facade::{Engine, HoldInput};
+use engine::facade::{Engine, HoldInput, WatchDisplay, WatchedJourney};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -20,11 +22,26 @@ pub struct BookingService {
     admission: Admission,
     /// In a cluster: this node's part, to route train-dates served elsewhere.
     cluster: Option<Arc<Cluster>>,
+    /// Counts open WatchAvailability streams against their limits.
+    watches: WatchGate,
 }
 
 impl BookingService {
     pub fn new(engine: Arc<Engine>, admission: Admission) -> Self {
-        BookingService { engine, admission, cluster: None }
+        let never_closing = tokio::sync::watch::channel(false).1;
+        BookingService {
+            engine,
+            admission,
+            cluster: None,
+            watches: WatchGate::new(WatchLimits::default(), never_closing),
+        }
+    }
+
+    /// Counts WatchAvailability streams with `watches`, which bounds them and
+    /// ends them at shutdown.
+    pub fn with_watches(mut self, watches: WatchGate) -> Self {
+        self.watches = watches;
+        self
     }
 
     /// Serves as one node of `cluster`.
@@ -149,6 +166,43 @@ impl booking_server::Booking for BookingService {
             let offer =
                 self.engine.availability(&key, &request.from_station, &request.to_station).map_err(engine_status)?;
             Ok(Response::new(convert::offer_pb(&offer, self.engine.catalog())))
+        })
+        .await
+    }
+
+    type WatchAvailabilityStream = UpdateStream;
+
+    async fn watch_availability(
+        &self,
+        request: Request<pb::WatchAvailabilityRequest>,
+    ) -> Reply<Self::WatchAvailabilityStream> {
+        let span = observe::span("WatchAvailability", &request);
+        observe::observed("WatchAvailability", span, async move {
+            self.admit_read(&request, None)?;
+            let call = self.call(&request)?;
+            let journeys = match &request.get_ref().target {
+                None => return Err(invalid_argument("target", "is required: search or journeys")),
+                Some(Target::Search(_)) => None,
+                Some(Target::Journeys(list)) => Some(watched_journeys(list)?),
+            };
+            let ticket = self.watches.enter(&call.caller, call.peer, !call.forwarded)?;
+            if let Some((cluster, address)) = self.watch_elsewhere(journeys.as_deref(), &request)? {
+                let onward = forward(cluster, request)?;
+                let updates = route::relayed(cluster.booking_client(&address)?.watch_availability(onward).await)?;
+                return Ok(Response::new(watch::proxied(updates.into_inner(), ticket)));
+            }
+            let request = request.into_inner();
+            let display = WatchDisplay { plenty_above: request.coarse.then_some(PLENTY_ABOVE_SEATS) };
+            let watched = match (&request.target, &journeys) {
+                (_, Some(journeys)) => self.engine.watch_journeys(journeys, display),
+                (Some(Target::Search(search)), None) => {
+                    let date = convert::date("search.date", &search.date)?;
+                    self.engine.watch_search(date, &search.from_station, &search.to_station, display)
+                }
+                (_, None) => unreachable!("a target without journeys is a search"),
+            }
+            .map_err(engine_status)?;
+            Ok(Response::new(watch::stream_updates(Arc::clone(&self.engine), watched, request.coarse, ticket)))
         })
         .await
     }
@@ -312,6 +366,43 @@ impl booking_server::Booking for BookingService {
 }
 
 impl BookingService {
+    /// In a cluster, where a watch is served: here (`None`), or the one
+    /// other node serving every listed journey. A search spans nodes, as do
+    /// journeys on train-dates of different nodes: WATCH_SPANS_NODES.
+    fn watch_elsewhere<T>(
+        &self,
+        journeys: Option<&[WatchedJourney]>,
+        request: &Request<T>,
+    ) -> Result<Option<(&Cluster, String)>, Status> {
+        if self.cluster.is_none() || route::local_scope(request) {
+            return Ok(None);
+        }
+        let Some(journeys) = journeys else {
+            return Err(refusal(
+                &crate::reasons::WATCH_SPANS_NODES,
+                "a search's train-dates are spread over the cluster's nodes: search, then watch its journeys",
+            ));
+        };
+        let mut serving: Option<Option<(&Cluster, String)>> = None;
+        for journey in journeys {
+            let here = self.elsewhere(&journey.key, request)?;
+            let same = |known: &Option<(&Cluster, String)>| {
+                known.as_ref().map(|(_, address)| address) == here.as_ref().map(|(_, address)| address)
+            };
+            match &serving {
+                None => serving = Some(here),
+                Some(known) if same(known) => {}
+                Some(_) => {
+                    return Err(refusal(
+                        &crate::reasons::WATCH_SPANS_NODES,
+                        "the journeys' train-dates are served by different nodes: watch each node's journeys apart",
+                    ));
+                }
+            }
+        }
+        Ok(serving.flatten())
+    }
+
     /// A user's orders from the journal's order index, each read from the
     /// node that serves its train-date.
     async fn list_orders_in_cluster(
@@ -350,6 +441,20 @@ impl BookingService {
         };
         Ok(pb::ListOrdersResponse { orders, next_page_token, total: total as u32 })
     }
+}
+
+/// The journeys of a watch, validated as GetAvailability validates its request.
+fn watched_journeys(list: &pb::WatchJourneys) -> Result<Vec<WatchedJourney>, Status> {
+    list.journeys
+        .iter()
+        .map(|journey| {
+            Ok(WatchedJourney {
+                key: convert::train_date("journeys.train_date", journey.train_date.as_ref())?,
+                from_station: journey.from_station.clone(),
+                to_station: journey.to_station.clone(),
+            })
+        })
+        .collect()
 }
 
 /// `request` as a call to another node, with the caller's token and deadline.

@@ -3,6 +3,7 @@
 //! `seatd.example.toml` at the repository root documents every key.
 
 use crate::admission::RateLimits;
+use crate::watch::WatchLimits;
 use clap::{Parser, ValueEnum};
 use engine::allocation::AllocationPolicy;
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,8 @@ pub struct SeatdConfig {
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
     pub rate_limits: RateLimits,
+    /// Bounds on open WatchAvailability streams.
+    pub watch_limits: WatchLimits,
     /// etcd client URLs; non-empty makes this node one of a cluster.
     pub cluster_etcd: Vec<String>,
     /// This node's id in the cluster: unique among live nodes.
@@ -101,6 +104,7 @@ impl Default for SeatdConfig {
             tls_cert_file: None,
             tls_key_file: None,
             rate_limits: RateLimits::default(),
+            watch_limits: WatchLimits::default(),
             cluster_etcd: Vec::new(),
             node_id: None,
             advertise: None,
@@ -207,6 +211,15 @@ pub struct Flags {
     pub peer_requests_per_sec: Option<u32>,
     #[arg(long, env = "SEATD_PEER_BURST")]
     pub peer_burst: Option<u32>,
+    /// Open WatchAvailability streams per passenger user [default: 4].
+    #[arg(long, env = "SEATD_WATCH_STREAMS_PER_USER_MAX")]
+    pub watch_streams_per_user_max: Option<usize>,
+    /// Open WatchAvailability streams per passenger address [default: 64].
+    #[arg(long, env = "SEATD_WATCH_STREAMS_PER_PEER_MAX")]
+    pub watch_streams_per_peer_max: Option<usize>,
+    /// Open WatchAvailability streams on the whole server [default: 20000].
+    #[arg(long, env = "SEATD_WATCH_STREAMS_MAX")]
+    pub watch_streams_max: Option<usize>,
     /// Run as one node of a cluster: etcd client URLs, comma-separated
     /// (needs --node-id, --advertise and a MySQL --database-url).
     #[arg(long, env = "SEATD_CLUSTER_ETCD", value_delimiter = ',')]
@@ -259,6 +272,16 @@ impl SeatdConfig {
         }
         take_limit!(user_reads_per_sec, user_read_burst, user_writes_per_sec, user_write_burst);
         take_limit!(peer_requests_per_sec, peer_burst);
+        let watch = &mut config.watch_limits;
+        for (flag, limit) in [
+            (flags.watch_streams_per_user_max, &mut watch.streams_per_user_max),
+            (flags.watch_streams_per_peer_max, &mut watch.streams_per_peer_max),
+            (flags.watch_streams_max, &mut watch.streams_max),
+        ] {
+            if let Some(value) = flag {
+                *limit = value;
+            }
+        }
         config.presale_time()?;
         if config.tls_cert_file.is_some() != config.tls_key_file.is_some() {
             return Err("tls_cert_file and tls_key_file go together".into());

@@ -14,6 +14,8 @@
 //! - `reasons`: the one table of ErrorInfo reasons, each with its gRPC status.
 //! - `status`: the one place engine errors become gRPC statuses, bounded in size.
 //! - `booking`: the Booking service.
+//! - `watch`: WatchAvailability's limits and its bounded, conflated update streams.
+//! - `board`: the live board page (HTML and JS, embedded) served beside gRPC.
 //! - `admin`: the Admin service.
 //! - `waitlist`: the Waitlist (候补) and TicketChange (改签) services.
 //! - `feed`: the Feed service: StreamEvents, the commit-ordered event feed.
@@ -25,6 +27,7 @@
 pub mod admin;
 pub mod admission;
 pub mod auth;
+pub mod board;
 pub mod booking;
 pub mod boot;
 pub mod cluster;
@@ -40,6 +43,7 @@ pub mod server;
 pub mod status;
 pub mod timetable;
 pub mod waitlist;
+pub mod watch;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod pb {

@@ -12,6 +12,8 @@
 //! - gauges `train_dates`, `held_tickets`, `sold_tickets`, `mailbox_depth_total`,
 //!   `mailbox_depth_max`, refreshed every second by `publish_engine_gauges`;
 //! - `feed_streams_open` (gauge) and `feed_events_sent_total` (the Feed service).
+//! - live availability (`watch`): gauge `watch_streams_open`, counters
+//!   `watch_updates_total` and `watch_streams_stalled_total`.
 
 use engine::facade::Engine;
 use std::future::Future;

@@ -87,6 +87,10 @@ reasons! {
     RATE_LIMITED => ResourceExhausted, "Too many calls for this user or address; RetryInfo says when to retry.";
     FEED_STREAMS_FULL => ResourceExhausted,
         "This seatd already serves its maximum of concurrent event feed streams; retry later or on another node.";
+    TOO_MANY_WATCHES => ResourceExhausted,
+        "Too many open WatchAvailability streams for this user, this address or the server; close one first.";
+    WATCH_STALLED => ResourceExhausted,
+        "A WatchAvailability stream was ended because its client read nothing for 30 s while updates waited.";
     MESSAGE_TOO_LARGE => OutOfRange,
         "The request message is larger than its service accepts (Booking 64 KiB, Admin 4 MiB).";
     FEED_POSITION_AHEAD => OutOfRange,
@@ -99,6 +103,8 @@ reasons! {
         "The write was decided but its commit failed, so it did not happen; retry with the same request_id.";
     TRAIN_DATE_STOPPED => Unavailable, "The train-date is shutting down or was archived.";
     NOT_IN_CLUSTER => FailedPrecondition, "A cluster call reached a seatd that runs alone.";
+    WATCH_SPANS_NODES => FailedPrecondition,
+        "In a cluster: a watch of a search, or of train-dates served by different nodes; watch each node's journeys apart.";
     SLOT_MOVED => Unavailable,
         "In a cluster: the train-date's slot is moving to another node, or this node lost it; retry with the same request_id.";
     STORE_UNAVAILABLE => Unavailable,

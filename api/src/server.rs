@@ -1,4 +1,5 @@
-//! The tonic server: booking, admin and feed services, health, and reflection.
+//! The tonic server: booking (also over gRPC-Web), admin and feed services,
+//! health, reflection, and the live board page.
 
 use crate::admin::AdminService;
 use crate::admission::Admission;
@@ -13,6 +14,7 @@ use crate::pb::{
 use crate::reasons::MESSAGE_TOO_LARGE;
 use crate::status::refusal;
 use crate::waitlist::WaitlistService;
+use crate::watch::{WatchGate, WatchLimits};
 use engine::facade::Engine;
 use persistence::writer::WriterStats;
 use std::future::Future;
@@ -21,6 +23,8 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codegen::http;
 use tonic::service::interceptor::InterceptedService;
+use tonic_web::GrpcWebLayer;
+use tower::Layer;
 
 /// Largest booking request accepted: five passengers fit in well under 4 KiB,
 /// so 64 KiB only ever refuses garbage. Larger requests are refused by tonic
@@ -44,6 +48,11 @@ pub struct ServeOptions {
     pub cluster: Option<Arc<Cluster>>,
     /// The event feed to serve (the Feed service), when the engine persists.
     pub feed: Option<FeedOptions>,
+    /// Bounds on open WatchAvailability streams.
+    pub watch_limits: WatchLimits,
+    /// With `--demo` only: the demo passenger's token, written into the
+    /// board page so it works on opening. Never set outside demo mode.
+    pub board_demo_token: Option<String>,
 }
 
 /// Largest StreamEvents request: 64 train-dates take about 2 KiB. Refused
@@ -57,7 +66,8 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let ServeOptions { authenticator, admission, writer_stats, tls, cluster, feed } = options;
+    let ServeOptions { authenticator, admission, writer_stats, tls, cluster, feed, watch_limits, board_demo_token } =
+        options;
     let pruner = tokio::spawn(forget_idle_buckets(admission.clone()));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<BookingServer<BookingService>>().await;
@@ -76,7 +86,16 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let booking = BookingService::new(Arc::clone(&engine), admission.clone()).in_cluster(cluster.clone());
+    // Watches never end by themselves, and a graceful shutdown waits for
+    // every open call: they are ended as soon as shutdown begins.
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing_tx.send(true);
+    };
+    let booking = BookingService::new(Arc::clone(&engine), admission.clone())
+        .in_cluster(cluster.clone())
+        .with_watches(WatchGate::new(watch_limits, closing.clone()));
     let booking = BookingServer::new(booking).max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let booking =
         InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
@@ -87,14 +106,16 @@ pub async fn serve(
     let change = TicketChangeServer::new(WaitlistService::new(Arc::clone(&engine), admission.clone()))
         .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let change = InterceptedService::new(change, authenticator.interceptor(PASSENGER_ROLES));
-    // Raised when shutdown begins, before tonic waits for open calls: following
-    // feed streams end then, or the wait would last as long as their consumers.
-    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    // Following feed streams end when shutdown begins too, or the wait would
+    // last as long as their consumers.
     let feed = feed.map(|options| {
-        let feed = FeedServer::new(FeedService::new(options, admission.clone(), stopped))
+        let feed = FeedServer::new(FeedService::new(options, admission.clone(), closing.clone()))
             .max_decoding_message_size(FEED_MESSAGE_BYTES_MAX);
         InterceptedService::new(feed, authenticator.interceptor(&[Role::Feed, Role::Admin]))
     });
+    // Browsers speak gRPC-Web (HTTP/1.1, trailers in the body); only the
+    // Booking service accepts it, and native gRPC passes through untouched.
+    let booking = GrpcWebLayer::new().layer(booking);
     let admin = AdminService::new(engine, admission.clone(), writer_stats).in_cluster(cluster);
     let admin = AdminServer::new(admin).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
     let admin = InterceptedService::new(admin, authenticator.interceptor(&[Role::Admin]));
@@ -102,20 +123,25 @@ pub async fn serve(
     if let Some(identity) = tls {
         builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
     }
-    builder
-        .layer(tower::util::MapResponseLayer::new(explain_refused_size))
+    let mut routes = tonic::service::Routes::builder();
+    routes
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(booking)
         .add_service(waitlist)
         .add_service(change)
-        .add_service(admin)
-        .add_optional_service(feed)
-        .serve_with_incoming_shutdown(incoming(listener), async move {
-            shutdown.await;
-            stopping.send_replace(true);
-        })
+        .add_service(admin);
+    if let Some(feed) = feed {
+        routes.add_service(feed);
+    }
+    let routes = crate::board::routes(routes.routes().into_axum_router(), board_demo_token.as_deref());
+    builder
+        // HTTP/1.1 for gRPC-Web and the board page; native gRPC stays on HTTP/2.
+        .accept_http1(true)
+        .layer(tower::util::MapResponseLayer::new(explain_refused_size))
+        .add_routes(routes.into())
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
     pruner.abort();
     Ok(())

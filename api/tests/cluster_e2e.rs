@@ -28,6 +28,11 @@
 //!    with a port-less or unreachable --advertise, and a second node with a
 //!    live node's id: each exits non-zero saying why; the first node serves on.
 //!
+//! 5. `watches_follow_the_owner`: a WatchAvailability of journeys that the
+//!    other node serves is forwarded there and sees a hold made through
+//!    the entry node; a search watch, or journeys on both nodes, is refused
+//!    with WATCH_SPANS_NODES.
+//!
 //! Needs etcd and MySQL: skips with a note without them, fails under `CI=true`.
 //! The scenarios run one at a time (they time failovers on a small box).
 
@@ -656,6 +661,79 @@ async fn bad_input_at_start_up() {
     assert_eq!(status.nodes[0].advertise, nodes.node("n1").address, "n1's registration is its own");
     let ledger = Ledger::default();
     first_ok_hold(&ledger, &targets(first), "after-twin", &loaded_train_dates()[0]).await;
+    drop(nodes);
+    env.drop_database().await;
+}
+
+/// Longest a forwarded watch may take to show a hold.
+const WATCH_UPDATE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_follow_the_owner() {
+    use api::pb::watch_availability_request::Target;
+    let _serial = SERIAL.lock().await;
+    let test = "watches_follow_the_owner";
+    let Some(env) = Env::new(test).await else { return };
+    let spec = &env.spec;
+    let mut nodes = Nodes::new();
+    nodes.start(spec, "w1", true).await;
+    nodes.start(spec, "w2", false).await;
+    let clients = nodes.clients(spec);
+    wait_spread(&clients, SPREAD_TIMEOUT).await;
+    let (entry, other) = (&clients[0], &clients[1]);
+    let (mut theirs, mut ours) = (None, None);
+    for train_date in loaded_train_dates() {
+        let (owner, _) = owner_of(entry, &train_date).await.expect("cluster status");
+        if owner == other.id {
+            theirs.get_or_insert(train_date);
+        } else if owner == entry.id {
+            ours.get_or_insert(train_date);
+        }
+    }
+    let theirs = theirs.expect("the other node serves a loaded train-date");
+    let ours = ours.expect("the entry node serves a loaded train-date");
+    let journey = |train_date: &pb::TrainDate| pb::GetAvailabilityRequest {
+        train_date: Some(train_date.clone()),
+        from_station: "VNP".into(),
+        to_station: "AOH".into(),
+    };
+    let watch = |journeys: Vec<pb::GetAvailabilityRequest>| pb::WatchAvailabilityRequest {
+        target: Some(Target::Journeys(pb::WatchJourneys { journeys })),
+        coarse: false,
+    };
+    let second = |update: &pb::AvailabilityUpdate| {
+        let classes = &update.trains.first().expect("the watched offer").classes;
+        classes.iter().find(|class| class.seat_class == pb::SeatClass::Second as i32).expect("second").remaining
+    };
+    let mut booking = entry.booking.clone();
+    let mut updates =
+        booking.watch_availability(watch(vec![journey(&theirs)])).await.expect("forwarded watch").into_inner();
+    let before = second(&updates.message().await.expect("first update").expect("open"));
+    let ledger = Ledger::default();
+    let acknowledged = first_ok_hold(&ledger, &targets(vec![entry.clone()]), "watcher", &theirs).await;
+    let update = tokio::time::timeout(WATCH_UPDATE_TIMEOUT, updates.message())
+        .await
+        .expect("the forwarded watch shows the hold")
+        .expect("open")
+        .expect("an update");
+    assert!(second(&update) < before, "{} then {}", before, second(&update));
+    eprintln!("forwarded watch: {} -> {} within {:?} of the ack", before, second(&update), acknowledged.elapsed());
+
+    let spans = |status: tonic::Status| {
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status}");
+        assert_eq!(api::status::reason_of(&status).as_deref(), Some("WATCH_SPANS_NODES"));
+    };
+    spans(booking.watch_availability(watch(vec![journey(&theirs), journey(&ours)])).await.expect_err("two nodes"));
+    let search = pb::WatchAvailabilityRequest {
+        target: Some(Target::Search(pb::SearchTrainsRequest {
+            date: theirs.date.clone(),
+            from_station: "VNP".into(),
+            to_station: "AOH".into(),
+        })),
+        coarse: false,
+    };
+    spans(booking.watch_availability(search).await.expect_err("a search spans nodes"));
+    drop(updates);
     drop(nodes);
     env.drop_database().await;
 }

@@ -2,7 +2,10 @@
 //! - holds from empty to sold out under realistic demand, tightest-fit vs first-fit,
 //!   and the same sale with the refused requests left out (every command takes or frees seats);
 //! - availability reads;
-//! - a search over every train serving one station pair (200 trains).
+//! - a search over every train serving one station pair (200 trains);
+//! - the change signal an actor gives live watchers on every publish, with
+//!   nobody watching and with a watcher (the cost WatchAvailability adds to
+//!   the booking hot path).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use engine::allocation::AllocationPolicy;
@@ -110,5 +113,19 @@ fn search_one_station_pair(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, holds_until_sold_out, availability_reads, search_one_station_pair);
+fn change_signal(c: &mut Criterion) {
+    use engine::actor::changes::ChangeSignal;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let signal = std::sync::Arc::new(ChangeSignal::new());
+    let mut group = c.benchmark_group("change_signal");
+    group.bench_function("published_unwatched", |bencher| bencher.iter(|| signal.published()));
+    // A watcher registered: every publish pokes the relay (a stored permit
+    // while the relay is busy, so most pokes are one atomic exchange).
+    let watcher = runtime.block_on(async { ChangeSignal::watch(&signal) });
+    group.bench_function("published_watched", |bencher| bencher.iter(|| signal.published()));
+    drop(watcher);
+    group.finish();
+}
+
+criterion_group!(benches, holds_until_sold_out, availability_reads, search_one_station_pair, change_signal);
 criterion_main!(benches);

@@ -192,6 +192,8 @@ impl TestServer {
                 tls,
                 cluster: None,
                 feed: Some(feed),
+                watch_limits: api::watch::WatchLimits::default(),
+                board_demo_token: None,
             };
             api::server::serve(listener, served_engine, options, async {
                 let _ = shutdown_rx.await;

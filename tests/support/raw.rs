@@ -52,8 +52,13 @@ impl Decoder for RawCodec {
     }
 }
 
+/// Methods that answer with a stream of messages.
+pub const SERVER_STREAMING: [&str; 1] = ["/seat.v1.Booking/WatchAvailability"];
+
 /// Calls `method` (such as "/seat.v1.Booking/Hold") with `message` as the
 /// request's bytes and `bearer` as its token; the reply's bytes or the status.
+/// A server-streaming method gives its first message (the stream is then
+/// dropped, which cancels it), or the status it ends with before one.
 pub async fn call(channel: &Channel, bearer: &str, method: &str, message: Vec<u8>) -> Result<Bytes, Status> {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready().await.map_err(|error| Status::unavailable(format!("not ready: {error}")))?;
@@ -61,7 +66,14 @@ pub async fn call(channel: &Channel, bearer: &str, method: &str, message: Vec<u8
     let mut request = tonic::Request::new(message);
     let value = format!("Bearer {bearer}").parse().expect("token is header-safe");
     request.metadata_mut().insert("authorization", value);
-    grpc.unary(request, path, RawCodec).await.map(tonic::Response::into_inner)
+    if !SERVER_STREAMING.contains(&method) {
+        return grpc.unary(request, path, RawCodec).await.map(tonic::Response::into_inner);
+    }
+    let mut stream = grpc.server_streaming(request, path, RawCodec).await?.into_inner();
+    match stream.message().await? {
+        Some(first) => Ok(first),
+        None => Err(Status::internal("a watch ended without a message or a status")),
+    }
 }
 
 /// Bytes `status` takes in the trailers: `grpc-status`, `grpc-message`

@@ -46,7 +46,7 @@ async fn main() -> Result<(), AnyError> {
 }
 
 async fn run(config: SeatdConfig, demo: bool) -> Result<(), AnyError> {
-    let authenticator = authenticator(&config, demo)?;
+    let (authenticator, board_demo_token) = authenticator(&config, demo)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let boot_config = BootConfig::from_config(&config);
     info!(database = %boot_config.database.describe(), ack = ?config.ack, arbiters = boot_config.engine.arbiters, "starting");
@@ -77,6 +77,7 @@ async fn run(config: SeatdConfig, demo: bool) -> Result<(), AnyError> {
     // Scripts and the crash test read the bound address from this line.
     let scheme = if config.tls_cert_file.is_some() { "TLS" } else { "plaintext" };
     info!("serving gRPC on {} ({scheme}; booking, admin, feed, health, reflection)", listener.local_addr()?);
+    info!("live board (gRPC-Web) on http://{}/board", listener.local_addr()?);
     let feed = FeedOptions {
         source: booted.feed,
         commits: booted.writer_stats.subscribe_commits(),
@@ -89,6 +90,8 @@ async fn run(config: SeatdConfig, demo: bool) -> Result<(), AnyError> {
         writer_stats: Some(booted.writer_stats),
         tls: config.tls_identity()?,
         cluster,
+        watch_limits: config.watch_limits,
+        board_demo_token,
     };
     let shutdown = async move {
         shutdown_signal().await;
@@ -152,14 +155,15 @@ fn init_logging(format: LogFormat) {
 }
 
 /// Verification keys from the config; with --demo and none configured, the
-/// demo's own secret, and ready tokens printed and written to the data directory.
-fn authenticator(config: &SeatdConfig, demo: bool) -> Result<Authenticator, AnyError> {
+/// demo's own secret, and ready tokens printed and written to the data
+/// directory, and the passenger's token for the board page.
+fn authenticator(config: &SeatdConfig, demo: bool) -> Result<(Authenticator, Option<String>), AnyError> {
     let read = |path: &std::path::PathBuf| std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()));
     let secret = config.jwt_secret_file.as_ref().map(read).transpose()?;
     let public_key = config.jwt_rs256_public_key.as_ref().map(read).transpose()?;
     if secret.is_some() || public_key.is_some() || !demo {
         let secret = secret.map(|bytes| String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec());
-        return Ok(Authenticator::new(secret.as_deref(), public_key.as_deref())?);
+        return Ok((Authenticator::new(secret.as_deref(), public_key.as_deref())?, None));
     }
     let secret = demo_secret(&config.data_dir)?;
     let tokens = write_demo_tokens(&config.data_dir, &secret)?;
@@ -167,7 +171,7 @@ fn authenticator(config: &SeatdConfig, demo: bool) -> Result<Authenticator, AnyE
     info!("  admin:     {}", tokens.admin);
     info!("  agent:     {}", tokens.agent);
     info!("  passenger: {}", tokens.passenger);
-    Ok(Authenticator::new(Some(&secret), None)?)
+    Ok((Authenticator::new(Some(&secret), None)?, Some(tokens.passenger)))
 }
 
 async fn shutdown_signal() {

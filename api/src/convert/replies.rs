@@ -87,6 +87,7 @@ pub fn offer_pb(offer: &TrainOffer, catalog: &Catalog) -> pb::TrainOffer {
                 seat_class: seat_class_to_pb(class.class).into(),
                 remaining: class.remaining,
                 fare_fen: class.fare_fen,
+                plenty: false,
             })
             .collect(),
     }

@@ -1,7 +1,11 @@
 //! The train-date actor: owns one `TrainDateState`, runs decide/apply for each
 //! message in turn, hands events to the journal, publishes availability, and
 //! drives hold expiry.
+//!
+//! - `view`: the availability an actor publishes for lock-free reads.
+//! - `changes`: the signal that tells live watchers a new view was published.
 
+pub mod changes;
 mod durable;
 mod messages;
 pub mod replies;
@@ -234,6 +238,7 @@ impl TrainDateActor {
 
     fn publish(&mut self) {
         self.shared.view.store(Arc::new(AvailabilityView::of(&self.state)));
+        self.shared.changes.published();
         self.changes_since_publish = 0;
     }
 

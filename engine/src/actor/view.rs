@@ -2,6 +2,7 @@
 //! totals, and the filter of passengers who hold journeys, which together let
 //! the sold-out gate answer as the actor would.
 
+use super::changes::ChangeSignal;
 use crate::decide::HoldFacts;
 use crate::domain::plan::TrainPlan;
 use crate::domain::seat_class::SeatClass;
@@ -99,6 +100,8 @@ pub struct TrainDateShared {
     pub pending_messages: AtomicUsize,
     /// The bound `pending_messages` is checked against.
     pub mailbox_pending_max: usize,
+    /// Poked after every publish, for live watchers of the counts.
+    pub changes: Arc<ChangeSignal>,
 }
 
 impl TrainDateShared {
@@ -112,6 +115,7 @@ impl TrainDateShared {
             passengers,
             pending_messages: AtomicUsize::new(0),
             mailbox_pending_max,
+            changes: Arc::new(ChangeSignal::new()),
         }
     }
 }

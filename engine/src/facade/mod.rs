@@ -10,6 +10,7 @@ mod recovery;
 mod search;
 mod slots;
 mod waitlist;
+mod watch;
 mod workflow;
 
 pub use crate::error::EngineError;
@@ -21,6 +22,7 @@ pub use recovery::RecoverySummary;
 pub use search::{ClassOffer, TrainOffer};
 pub use slots::SlotAdoption;
 pub use waitlist::{ACTIVATE_WAIT_MS, WAITLIST_LIST_MAX, WaitlistIndex, WaitlistInput, WaitlistView};
+pub use watch::{AvailabilityWatch, WATCH_TRAIN_DATES_MAX, WatchDisplay, WatchedJourney};
 pub use workflow::{EFFECT_ATTEMPTS_MAX, EFFECT_DELIVERIES_IN_FLIGHT_MAX, EFFECT_RETRY_FIRST_MS};
 
 use crate::actor::view::TrainDateShared;

@@ -7,6 +7,7 @@ use crate::domain::rejection::Rejection;
 use crate::domain::seat_class::SeatClass;
 use crate::domain::state::{TrainDateKey, service_day_start_ms};
 use crate::domain::timetable::{SERVICE_DAYS_MAX, StationCode};
+use crate::registry::TrainDateHandle;
 use chrono::{Days, NaiveDate};
 
 /// One train-date's offer for one journey.
@@ -46,6 +47,16 @@ impl Engine {
     /// Every open train-date that leaves `from` on `travel_date` (the date at
     /// the boarding station) and calls at `to` later, by departure time.
     pub fn search(&self, travel_date: NaiveDate, from: &str, to: &str) -> Result<Vec<TrainOffer>, EngineError> {
+        Ok(self.search_handles(travel_date, from, to)?.into_iter().map(|(_, offer)| offer).collect())
+    }
+
+    /// What `search` answers, with the handle each offer was read from.
+    pub(super) fn search_handles(
+        &self,
+        travel_date: NaiveDate,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(TrainDateHandle, TrainOffer)>, EngineError> {
         self.check_sales_window("date", travel_date, 0)?;
         let from = self.resolve_station("from_station", from)?;
         let to = self.resolve_station("to_station", to)?;
@@ -65,11 +76,12 @@ impl Engine {
                 let Some(offer) = offer_for(&view, &from, &to, now_ms) else { continue };
                 let boarding_date = crate::domain::state::service_date_of(offer.depart_at_ms);
                 if boarding_date == travel_date {
-                    offers.push(offer);
+                    drop(view);
+                    offers.push((handle, offer));
                 }
             }
         }
-        offers.sort_by(|a, b| (a.depart_at_ms, &a.key.train).cmp(&(b.depart_at_ms, &b.key.train)));
+        offers.sort_by(|(_, a), (_, b)| (a.depart_at_ms, &a.key.train).cmp(&(b.depart_at_ms, &b.key.train)));
         Ok(offers)
     }
 
@@ -123,7 +135,7 @@ fn offer_for(view: &AvailabilityView, from: &str, to: &str, now_ms: u64) -> Opti
     Some(build_offer(view, from_stop, to_stop, now_ms))
 }
 
-fn build_offer(view: &AvailabilityView, from_stop: usize, to_stop: usize, now_ms: u64) -> TrainOffer {
+pub(super) fn build_offer(view: &AvailabilityView, from_stop: usize, to_stop: usize, now_ms: u64) -> TrainOffer {
     let plan = &view.plan;
     let stops = &plan.template.stops;
     let day_start_ms = service_day_start_ms(view.key.date);
