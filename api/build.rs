@@ -5,8 +5,14 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from("../proto");
-    let protos = ["seat/v1/common.proto", "seat/v1/booking.proto", "seat/v1/admin.proto", "seat/v1/feed.proto"]
-        .map(|file| proto_root.join(file));
+    let protos = [
+        "seat/v1/common.proto",
+        "seat/v1/booking.proto",
+        "seat/v1/admin.proto",
+        "seat/v1/feed.proto",
+        "seat/v1/waitlist.proto",
+    ]
+    .map(|file| proto_root.join(file));
     for proto in &protos {
         println!("cargo:rerun-if-changed={}", proto.display());
     }

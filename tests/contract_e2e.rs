@@ -10,8 +10,8 @@ use seat_tests::raw::{self, assert_documented_refusal, trailer_bytes};
 use seat_tests::{IDS, TODAY, TOMORROW, TestServer, hold_request, reason, token, train_date};
 use tonic::Code;
 
-/// Every Booking and Admin method.
-const METHODS: [&str; 19] = [
+/// Every Booking, Admin, Waitlist and TicketChange method.
+const METHODS: [&str; 25] = [
     "/seat.v1.Booking/SearchTrains",
     "/seat.v1.Booking/GetAvailability",
     "/seat.v1.Booking/WatchAvailability",
@@ -31,6 +31,12 @@ const METHODS: [&str; 19] = [
     "/seat.v1.Admin/ListTrainDates",
     "/seat.v1.Admin/Stats",
     "/seat.v1.Admin/RunPresale",
+    "/seat.v1.Waitlist/SubmitWaitlist",
+    "/seat.v1.Waitlist/ActivateWaitlist",
+    "/seat.v1.Waitlist/CancelWaitlist",
+    "/seat.v1.Waitlist/GetWaitlist",
+    "/seat.v1.Waitlist/ListWaitlist",
+    "/seat.v1.TicketChange/ChangeOrder",
 ];
 /// Methods whose request message has no fields.
 const FIELDLESS: [&str; 2] = ["/seat.v1.Admin/Stats", "/seat.v1.Admin/RunPresale"];

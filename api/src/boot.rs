@@ -156,5 +156,7 @@ async fn boot_on<J: Journal>(journal: J, config: BootConfig, clock: Arc<dyn Cloc
     };
     let engine = Arc::new(engine);
     let recovery = engine.recover().await?;
+    // Steps the recovered waitlist requests and changes still owe each other.
+    engine.start_workflows().await;
     Ok(Booted { engine, writer, writer_stats, recovery, slots, feed })
 }

@@ -18,6 +18,7 @@
 //! - `watch`: WatchAvailability's limits and its bounded, conflated update streams.
 //! - `board`: the live board page (HTML and JS, embedded) served beside gRPC.
 //! - `admin`: the Admin service.
+//! - `waitlist`: the Waitlist (候补) and TicketChange (改签) services.
 //! - `feed`: the Feed service: StreamEvents, the commit-ordered event feed.
 //! - `scheduler`: runs the presale scheduler at start-up and daily at a set time.
 //! - `server`: builds the tonic server (services, health, reflection) and runs it.
@@ -43,6 +44,7 @@ pub mod scheduler;
 pub mod server;
 pub mod status;
 pub mod timetable;
+pub mod waitlist;
 pub mod watch;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

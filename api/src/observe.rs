@@ -97,6 +97,8 @@ pub const GAUGE_REFRESH: Duration = Duration::from_secs(1);
 
 /// Keeps the engine-wide gauges current, until the task is dropped.
 pub async fn publish_engine_gauges(engine: Arc<Engine>) {
+    // Waitlist queues given a gauge, so one that empties is set back to 0.
+    let mut published_queues = std::collections::HashSet::new();
     loop {
         let stats = engine.stats();
         metrics::gauge!("seat_train_dates").set(stats.train_dates as f64);
@@ -104,6 +106,18 @@ pub async fn publish_engine_gauges(engine: Arc<Engine>) {
         metrics::gauge!("seat_sold_tickets").set(stats.sold_tickets as f64);
         metrics::gauge!("seat_mailbox_depth_total").set(stats.mailbox_depth_total as f64);
         metrics::gauge!("seat_mailbox_depth_max").set(stats.mailbox_depth_max as f64);
+        metrics::gauge!("seat_waitlist_waiting").set(stats.waitlist_waiting as f64);
+        let mut queues = std::collections::HashSet::new();
+        for (key, class, waiting) in &stats.waitlist_queues {
+            let labels = vec![("train_date", key.to_string()), ("class", class.to_string())];
+            metrics::gauge!("seat_waitlist_queue_length", &labels).set(f64::from(*waiting));
+            queues.insert(labels);
+        }
+        // A queue that emptied reads 0, not its last length.
+        for labels in published_queues.difference(&queues) {
+            metrics::gauge!("seat_waitlist_queue_length", labels).set(0.0);
+        }
+        published_queues = queues;
         tokio::time::sleep(GAUGE_REFRESH).await;
     }
 }

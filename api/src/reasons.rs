@@ -7,6 +7,8 @@
 //! refusal the server sends carries a reason from here.
 
 use engine::domain::rejection::Rejection;
+use engine::domain::workflow::WorkflowRejection;
+use engine::workflow::request::RequestRejection;
 use tonic::Code;
 
 /// One ErrorInfo reason.
@@ -54,6 +56,31 @@ reasons! {
     HOLD_EXPIRED => FailedPrecondition, "The hold expired before it was confirmed.";
     NOT_CONFIRMABLE => FailedPrecondition, "The order is cancelled or refunded and cannot be confirmed.";
     PASSENGER_OVERLAP => AlreadyExists, "A passenger already holds an overlapping journey on this train-date.";
+    BOOK_NORMALLY => FailedPrecondition, "The choice can be booked now: waitlist only what is sold out; book it with Hold.";
+    WAITLIST_FULL => FailedPrecondition, "The train-date's waitlist queue for this class is at its bound.";
+    WAITLIST_DEADLINE_TOO_LATE => InvalidArgument, "The waitlist cut-off is later than the departure allows (by default 19:00 the day before).";
+    WAITLIST_DEADLINE_PASSED => FailedPrecondition, "The waitlist request's cut-off has passed.";
+    WAITLIST_NO_CHOICES => InvalidArgument, "A waitlist request names no (train-date, class) choice.";
+    WAITLIST_DATES => InvalidArgument, "A waitlist request names more departure dates than allowed, or dates that are not adjacent.";
+    WAITLIST_CHOICES_PER_DATE => InvalidArgument, "A waitlist request names more choices on one date than allowed.";
+    WAITLIST_STATIONS_DIFFER => InvalidArgument, "A waitlist request's choices do not all run between the same two stations.";
+    WAITLIST_OPEN_REQUESTS => FailedPrecondition, "The user already has as many open waitlist requests as allowed.";
+    WAITLIST_REQUEST_NOT_FOUND => NotFound, "No such waitlist request for this user: another user's answers exactly like a missing one.";
+    WAITLIST_REQUEST_STATUS => FailedPrecondition, "The waitlist request's status does not allow this step (cancel after a grant, activate after a cancel).";
+    WAITLIST_CHOICE_NOT_FOUND => NotFound, "A workflow step named a waitlist choice its train-date does not know.";
+    WAITLIST_NOT_RESERVED => FailedPrecondition, "A workflow step asked to fulfil a waitlist choice that has no seats reserved.";
+    WAITLIST_CHOICE_ENDED => FailedPrecondition, "The waitlist choice has already left its queue.";
+    NOT_CHANGEABLE => FailedPrecondition, "Only a confirmed order's tickets can be changed.";
+    CHANGE_IN_FLIGHT => FailedPrecondition, "The order is already being changed; wait for that change to end.";
+    CHANGE_LIMIT => FailedPrecondition, "The tickets have been changed as often as allowed (once by default).";
+    DESTINATION_CHANGED => FailedPrecondition, "Tickets from a change of destination cannot be changed again.";
+    CHANGE_OUTSIDE_PRESALE => FailedPrecondition, "The new train-date is outside the presale window.";
+    CHANGE_DEPARTED => FailedPrecondition, "The train has left: a change is allowed only to a train the same day.";
+    USE_CHANGE_IN_PLACE => InvalidArgument, "A change across train-dates named the order's own train-date.";
+    NOTHING_TO_CHANGE => InvalidArgument, "The change names the order's own train-date, class and journey.";
+    CHANGE_STATIONS_DIFFER => InvalidArgument, "The new journey does not run between the old journey's two stations.";
+    CHANGE_NOT_FOUND => NotFound, "A workflow step named a ticket change its train-date does not know.";
+    CHANGE_ENDED => FailedPrecondition, "The ticket change has already committed or aborted.";
     MAILBOX_FULL => ResourceExhausted, "The train-date has too much work queued; retry shortly.";
     JOURNAL_QUEUE_FULL => ResourceExhausted,
         "The journal writer is behind the database, so writes are refused at once; retry shortly.";
@@ -112,6 +139,20 @@ pub fn of_rejection(rejection: &Rejection) -> &'static Reason {
         Rejection::NotConfirmable { .. } => &NOT_CONFIRMABLE,
         Rejection::HoldExpired { .. } => &HOLD_EXPIRED,
     }
+}
+
+/// The reason of a refused waitlist or change step: the engine's own code,
+/// which the table lists (`every_workflow_rejection_has_a_reason` checks).
+pub fn of_workflow_rejection(rejection: &WorkflowRejection) -> &'static Reason {
+    match rejection {
+        WorkflowRejection::Hold(rejection) => of_rejection(rejection),
+        other => named(other.reason_code()).unwrap_or(&INVARIANT_BROKEN),
+    }
+}
+
+/// The reason of a step a waitlist request's record refused, as above.
+pub fn of_request_rejection(rejection: &RequestRejection) -> &'static Reason {
+    named(rejection.reason_code()).unwrap_or(&INVARIANT_BROKEN)
 }
 
 /// The name the gRPC spec gives `code`, as the .proto comments write it.
@@ -228,6 +269,59 @@ mod tests {
     fn names_are_unique() {
         for (index, reason) in REASONS.iter().enumerate() {
             assert!(!REASONS[..index].iter().any(|earlier| earlier.name == reason.name), "{} twice", reason.name);
+        }
+    }
+
+    #[test]
+    fn every_workflow_and_request_rejection_has_its_own_reason() {
+        use engine::domain::change::ChangeId;
+        use engine::domain::settings::ChangeWindow;
+        use engine::domain::waitlist::{ChoiceEnd, ChoiceRef, WaitlistRequestId};
+        use engine::workflow::request::RequestStatus;
+        let order_id = OrderId::generate();
+        let change_id = ChangeId(uuid::Uuid::nil());
+        let request_id = WaitlistRequestId(uuid::Uuid::nil());
+        let choice = ChoiceRef { request_id, index: 0 };
+        let class = SeatClass::Business;
+        let workflow = [
+            WorkflowRejection::BookNormally { class, requested: 1, remaining: 2 },
+            WorkflowRejection::QueueFull { class, max: 1 },
+            WorkflowRejection::DeadlineTooLate { latest_ms: 0 },
+            WorkflowRejection::DeadlinePassed,
+            WorkflowRejection::ChoiceNotFound { choice },
+            WorkflowRejection::NotReserved { choice },
+            WorkflowRejection::ChoiceEnded { choice, end: ChoiceEnd::Lost },
+            WorkflowRejection::NotChangeable { order_id, status: OrderStatus::Held },
+            WorkflowRejection::ChangeInFlight { order_id, change_id },
+            WorkflowRejection::ChangeLimit { order_id, changes: 1, max: 1 },
+            WorkflowRejection::DestinationChanged { order_id },
+            WorkflowRejection::ChangeWindow { window: ChangeWindow::OutsidePresale },
+            WorkflowRejection::ChangeWindow { window: ChangeWindow::DepartedNotSameDay },
+            WorkflowRejection::UseChangeInPlace,
+            WorkflowRejection::NothingToChange,
+            WorkflowRejection::StationsDiffer { from_station: "VNP".into(), to_station: "AOH".into() },
+            WorkflowRejection::ChangeNotFound { change_id },
+            WorkflowRejection::ChangeEnded { change_id, committed: true },
+        ];
+        for rejection in &workflow {
+            assert_eq!(of_workflow_rejection(rejection).name, rejection.reason_code(), "{rejection:?}");
+        }
+        let request = [
+            RequestRejection::PassengerCount { count: 4, max: 3 },
+            RequestRejection::DuplicatePassenger { passenger: 1 },
+            RequestRejection::NoChoices,
+            RequestRejection::Dates { max: 2 },
+            RequestRejection::ChoicesPerDate { max: 2 },
+            RequestRejection::StationsDiffer { choice: 1 },
+            RequestRejection::DeadlinePassed,
+            RequestRejection::OpenRequests { open: 1, max: 1 },
+            RequestRejection::RequestIdReused { request_id },
+            RequestRejection::NotFound,
+            RequestRejection::WrongStatus { status: RequestStatus::Active, expected: "submitted" },
+            RequestRejection::NoSuchChoice { choice: 3 },
+        ];
+        for rejection in &request {
+            assert_eq!(of_request_rejection(rejection).name, rejection.reason_code(), "{rejection:?}");
         }
     }
 

@@ -9,9 +9,11 @@ use crate::cluster::Cluster;
 use crate::feed::{FeedOptions, FeedService};
 use crate::pb::{
     FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer, feed_server::FeedServer,
+    ticket_change_server::TicketChangeServer, waitlist_server::WaitlistServer,
 };
 use crate::reasons::MESSAGE_TOO_LARGE;
 use crate::status::refusal;
+use crate::waitlist::WaitlistService;
 use crate::watch::{WatchGate, WatchLimits};
 use engine::facade::Engine;
 use persistence::writer::WriterStats;
@@ -70,6 +72,8 @@ pub async fn serve(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<BookingServer<BookingService>>().await;
     health_reporter.set_serving::<AdminServer<AdminService>>().await;
+    health_reporter.set_serving::<WaitlistServer<WaitlistService>>().await;
+    health_reporter.set_serving::<TicketChangeServer<WaitlistService>>().await;
     if feed.is_some() {
         health_reporter.set_serving::<FeedServer<FeedService>>().await;
     }
@@ -95,6 +99,13 @@ pub async fn serve(
     let booking = BookingServer::new(booking).max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let booking =
         InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
+    const PASSENGER_ROLES: &[Role] = &[Role::Passenger, Role::Agent, Role::Admin];
+    let waitlist = WaitlistServer::new(WaitlistService::new(Arc::clone(&engine), admission.clone()))
+        .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
+    let waitlist = InterceptedService::new(waitlist, authenticator.interceptor(PASSENGER_ROLES));
+    let change = TicketChangeServer::new(WaitlistService::new(Arc::clone(&engine), admission.clone()))
+        .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
+    let change = InterceptedService::new(change, authenticator.interceptor(PASSENGER_ROLES));
     // Following feed streams end when shutdown begins too, or the wait would
     // last as long as their consumers.
     let feed = feed.map(|options| {
@@ -118,6 +129,8 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(booking)
+        .add_service(waitlist)
+        .add_service(change)
         .add_service(admin);
     if let Some(feed) = feed {
         routes.add_service(feed);

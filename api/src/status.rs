@@ -6,8 +6,10 @@
 
 use crate::reasons::{self, Reason};
 use engine::domain::rejection::Rejection;
+use engine::domain::workflow::WorkflowRejection;
 use engine::durability::StoreError;
 use engine::error::{EngineError, NotFound, Overload, Unavailable};
+use engine::workflow::request::RequestRejection;
 use std::collections::HashMap;
 use tonic::Status;
 use tonic_types::{ErrorDetails, StatusExt};
@@ -54,6 +56,8 @@ pub fn engine_status(error: EngineError) -> Status {
         EngineError::InvalidArgument { field, reason } => invalid_argument(&field, &reason),
         EngineError::NotFound(what) => refusal(not_found_reason(&what), message),
         EngineError::Rejected(rejection) => rejection_status(&rejection),
+        EngineError::WorkflowRejected(rejection) => workflow_status(&rejection),
+        EngineError::RequestRejected(rejection) => request_status(&rejection),
         EngineError::Overloaded(why) => refusal(overload_reason(&why), message),
         EngineError::Unavailable(why) => refusal(unavailable_reason(&why), message),
         EngineError::DeadlineExceeded => refusal(&reasons::DEADLINE_EXCEEDED, message),
@@ -68,6 +72,40 @@ fn not_found_reason(what: &NotFound) -> &'static Reason {
         NotFound::TrainDate(_) => &reasons::TRAIN_DATE_NOT_FOUND,
         NotFound::Order(_) => &reasons::ORDER_NOT_FOUND,
         NotFound::Train(_) => &reasons::TRAIN_NOT_FOUND,
+        NotFound::WaitlistRequest(_) => &reasons::WAITLIST_REQUEST_NOT_FOUND,
+    }
+}
+
+/// A waitlist or change step a train-date refused; invalid input names its field.
+pub fn workflow_status(rejection: &WorkflowRejection) -> Status {
+    let message = rejection.to_string();
+    let reason = reasons::of_workflow_rejection(rejection);
+    match rejection {
+        WorkflowRejection::Hold(rejection) => rejection_status(rejection),
+        WorkflowRejection::DeadlineTooLate { .. } => field_refusal(reason, "cutoff_ms", message),
+        WorkflowRejection::UseChangeInPlace | WorkflowRejection::NothingToChange => {
+            field_refusal(reason, "train_date", message)
+        }
+        WorkflowRejection::StationsDiffer { .. } => field_refusal(reason, "to_station", message),
+        _ => refusal(reason, message),
+    }
+}
+
+/// A step a waitlist request's record refused; invalid input names its field.
+pub fn request_status(rejection: &RequestRejection) -> Status {
+    let message = rejection.to_string();
+    let reason = reasons::of_request_rejection(rejection);
+    match rejection {
+        RequestRejection::PassengerCount { .. } => field_refusal(reason, "passengers", message),
+        RequestRejection::DuplicatePassenger { passenger } => {
+            field_refusal(reason, &format!("passengers[{passenger}].id_number"), message)
+        }
+        RequestRejection::NoChoices | RequestRejection::Dates { .. } | RequestRejection::ChoicesPerDate { .. } => {
+            field_refusal(reason, "choices", message)
+        }
+        RequestRejection::StationsDiffer { choice } => field_refusal(reason, &format!("choices[{choice}]"), message),
+        RequestRejection::RequestIdReused { .. } => field_refusal(reason, "request_id", message),
+        _ => refusal(reason, message),
     }
 }
 

@@ -4,7 +4,10 @@
 use crate::domain::order::OrderId;
 use crate::domain::rejection::Rejection;
 use crate::domain::state::TrainDateKey;
+use crate::domain::waitlist::WaitlistRequestId;
+use crate::domain::workflow::WorkflowRejection;
 use crate::durability::StoreError;
+use crate::workflow::request::RequestRejection;
 use thiserror::Error;
 
 /// What a request named that does not exist (or is not the caller's: another
@@ -17,6 +20,8 @@ pub enum NotFound {
     Order(OrderId),
     #[error("no train {0:?}")]
     Train(String),
+    #[error("waitlist request {0} not found")]
+    WaitlistRequest(WaitlistRequestId),
 }
 
 /// Why work was refused at once for load, by where the queue was full.
@@ -61,6 +66,12 @@ pub enum Unavailable {
 pub enum CommandError {
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// A waitlist or ticket-change step a train-date refused.
+    #[error(transparent)]
+    WorkflowRejected(#[from] WorkflowRejection),
+    /// A step a waitlist request's record refused.
+    #[error(transparent)]
+    RequestRejected(#[from] RequestRejection),
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
     #[error(transparent)]
@@ -87,6 +98,12 @@ pub enum EngineError {
     /// A business rule said no.
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// A waitlist or ticket-change rule said no.
+    #[error(transparent)]
+    WorkflowRejected(#[from] WorkflowRejection),
+    /// A waitlist request's record said no.
+    #[error(transparent)]
+    RequestRejected(#[from] RequestRejection),
     /// Too much work queued; retry shortly.
     #[error(transparent)]
     Overloaded(#[from] Overload),
@@ -115,6 +132,8 @@ impl From<CommandError> for EngineError {
     fn from(error: CommandError) -> Self {
         match error {
             CommandError::Rejected(rejection) => EngineError::Rejected(rejection),
+            CommandError::WorkflowRejected(rejection) => EngineError::WorkflowRejected(rejection),
+            CommandError::RequestRejected(rejection) => EngineError::RequestRejected(rejection),
             CommandError::Unavailable(why) => EngineError::Unavailable(why),
             CommandError::Overloaded(why) => EngineError::Overloaded(why),
             CommandError::DeadlineExceeded => EngineError::DeadlineExceeded,

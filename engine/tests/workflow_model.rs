@@ -308,7 +308,11 @@ impl Reference {
             Event::SeatsHeld(held) => {
                 self.take(held.order_id, usize::from(held.from), usize::from(held.to), &tickets(&held.tickets))
             }
-            Event::OrderConfirmed { .. } | Event::ChangeStarted(_) | Event::ChangeCompleted { .. } => {}
+            // Request records are kept apart in this model (`records`), not in train-dates.
+            Event::OrderConfirmed { .. }
+            | Event::ChangeStarted(_)
+            | Event::ChangeCompleted { .. }
+            | Event::WaitlistRequest { .. } => {}
             Event::HoldCancelled { order_id, .. }
             | Event::HoldExpired { order_id, .. }
             | Event::TicketsRefunded { order_id, .. } => self.release(*order_id),

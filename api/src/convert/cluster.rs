@@ -34,6 +34,8 @@ pub fn add_stats(total: &mut pb::StatsResponse, share: &pb::StatsResponse) {
         *sum += count;
     }
     total.sold_out_gate_rejections += share.sold_out_gate_rejections;
+    total.waitlist_waiting += share.waitlist_waiting;
+    total.waitlist_queues.extend(share.waitlist_queues.iter().cloned());
 }
 
 pub fn cluster_status_pb(cluster: &Cluster, key: Option<&TrainDateKey>) -> pb::ClusterStatusResponse {

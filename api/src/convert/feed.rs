@@ -9,6 +9,8 @@ use engine::domain::event::{Event, EventRecord, SeatsHeld};
 use engine::domain::order::Ticket;
 use engine::domain::state::TrainDateKey;
 use engine::domain::waitlist::{ChoiceEnd, ChoiceRef, WaitingChoice, WaitlistPassenger};
+use engine::workflow::request::RequestEvent;
+use pb::waitlist_request_event::Step as RequestStep;
 use persistence::codec::decode;
 use persistence::feed::FeedBatch;
 use persistence::journal::{JournalError, parse_stream_id};
@@ -53,6 +55,10 @@ pub fn feed_events(batch: &FeedBatch) -> Result<Vec<pb::FeedEvent>, JournalError
 
 fn event_pb(event: &Event) -> FeedKind {
     match event {
+        Event::WaitlistRequest { request_id, event } => FeedKind::WaitlistRequest(pb::WaitlistRequestEvent {
+            request_id: request_id.to_string(),
+            step: Some(request_step_pb(event)),
+        }),
         Event::SeatsHeld(held) => FeedKind::SeatsHeld(seats_held_pb(held)),
         Event::OrderConfirmed { order_id, at_ms } => {
             FeedKind::OrderConfirmed(pb::OrderConfirmedEvent { order_id: order_id.to_string(), at_ms: *at_ms })
@@ -238,6 +244,51 @@ fn seats_held_pb(held: &SeatsHeld) -> pb::SeatsHeldEvent {
     }
 }
 
+fn request_step_pb(event: &RequestEvent) -> RequestStep {
+    let choice_step =
+        |choice: &u8, at_ms: &u64| pb::WaitlistRequestChoiceStep { choice: (*choice).into(), at_ms: *at_ms };
+    let refund = |refund_fen: &u64, at_ms: &u64| pb::WaitlistRequestRefund { refund_fen: *refund_fen, at_ms: *at_ms };
+    match event {
+        RequestEvent::Submitted { request } => RequestStep::Submitted(pb::WaitlistRequestSubmitted {
+            user_id: request.user_id.clone(),
+            passengers: passengers_pb(&request.passengers),
+            choices: request
+                .choices
+                .iter()
+                .map(|choice| pb::WaitlistRequestChoice {
+                    train_date: Some(train_date_pb(&choice.train_date)),
+                    seat_class: seat_class_to_pb(choice.class).into(),
+                    from_stop_index: choice.from.into(),
+                    to_stop_index: choice.to.into(),
+                    from_station: choice.from_station.to_string(),
+                    to_station: choice.to_station.to_string(),
+                    fare_fen: choice.fare_fen,
+                    order_id: choice.order_id.to_string(),
+                })
+                .collect(),
+            deadline_ms: request.deadline_ms,
+            allocation_policy: policy_name(request.policy),
+            submitted_at_ms: request.submitted_at_ms,
+        }),
+        RequestEvent::Activated { prepaid_fen, at_ms } => {
+            RequestStep::Activated(pb::WaitlistRequestActivated { prepaid_fen: *prepaid_fen, at_ms: *at_ms })
+        }
+        RequestEvent::Granted { choice, at_ms } => RequestStep::Granted(choice_step(choice, at_ms)),
+        RequestEvent::Fulfilled { choice, order_id, fare_fen, refund_fen, at_ms } => {
+            RequestStep::Fulfilled(pb::WaitlistRequestFulfilled {
+                choice: (*choice).into(),
+                order_id: order_id.to_string(),
+                fare_fen: *fare_fen,
+                refund_fen: *refund_fen,
+                at_ms: *at_ms,
+            })
+        }
+        RequestEvent::ChoiceEnded { choice, at_ms } => RequestStep::ChoiceEnded(choice_step(choice, at_ms)),
+        RequestEvent::Cancelled { refund_fen, at_ms } => RequestStep::Cancelled(refund(refund_fen, at_ms)),
+        RequestEvent::Expired { refund_fen, at_ms } => RequestStep::Expired(refund(refund_fen, at_ms)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +397,40 @@ mod tests {
         let Some(FeedKind::ChangeCommitted(committed)) = &sent[2].event else { panic!("committed") };
         assert_eq!(committed.change_id, change_id.to_string());
         assert_eq!(committed.settlement.map(|s| (s.old_fare_fen, s.new_fare_fen, s.fee_fen)), Some((100, 150, 5)));
+    }
+
+    #[test]
+    fn waitlist_request_steps_are_typed() {
+        use engine::domain::waitlist::WaitlistRequestId;
+        let request_id = WaitlistRequestId(uuid::Uuid::now_v7());
+        let key: TrainDateKey = "2026-12-01/G1".parse().unwrap();
+        let steps = [
+            RequestEvent::Activated { prepaid_fen: 158_160, at_ms: 3 },
+            RequestEvent::Granted { choice: 1, at_ms: 4 },
+            RequestEvent::Cancelled { refund_fen: 158_160, at_ms: 5 },
+        ];
+        let sent: Vec<pb::FeedEvent> = steps
+            .iter()
+            .zip(1..)
+            .map(|(event, seq)| {
+                let event = Event::WaitlistRequest { request_id, event: event.clone() };
+                feed_event(9, &key, 1, None, &record(seq, event))
+            })
+            .collect();
+        assert!(sent.iter().all(|event| event.kind == "waitlist_request"));
+        let Some(FeedKind::WaitlistRequest(activated)) = &sent[0].event else { panic!("a request step") };
+        assert_eq!(activated.request_id, request_id.to_string());
+        assert_eq!(
+            activated.step,
+            Some(RequestStep::Activated(pb::WaitlistRequestActivated { prepaid_fen: 158_160, at_ms: 3 }))
+        );
+        let Some(FeedKind::WaitlistRequest(granted)) = &sent[1].event else { panic!("a request step") };
+        assert_eq!(granted.step, Some(RequestStep::Granted(pb::WaitlistRequestChoiceStep { choice: 1, at_ms: 4 })));
+        let Some(FeedKind::WaitlistRequest(cancelled)) = &sent[2].event else { panic!("a request step") };
+        assert_eq!(
+            cancelled.step,
+            Some(RequestStep::Cancelled(pb::WaitlistRequestRefund { refund_fen: 158_160, at_ms: 5 }))
+        );
     }
 
     #[test]

@@ -126,7 +126,7 @@ fn passenger_request(index: usize, passenger: &pb::PassengerRequest) -> Result<P
     Ok(PassengerRequest { name, id_number, class, choice })
 }
 
-fn passenger_name(field: &str, name: &str) -> Result<String, Status> {
+pub fn passenger_name(field: &str, name: &str) -> Result<String, Status> {
     let name = name.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > PASSENGER_NAME_CHARS_MAX {

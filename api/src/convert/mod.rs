@@ -10,6 +10,7 @@ mod fields;
 mod page_token;
 mod replies;
 mod timetable;
+mod workflow;
 
 pub use catalogue::*;
 pub use cluster::*;
@@ -18,3 +19,4 @@ pub use fields::*;
 pub use page_token::*;
 pub use replies::*;
 pub use timetable::*;
+pub use workflow::*;

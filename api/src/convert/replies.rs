@@ -26,6 +26,8 @@ pub fn order_pb(snapshot: &OrderSnapshot) -> pb::Order {
         OrderStatus::Held => pb::OrderStatus::Held,
         OrderStatus::Confirmed => pb::OrderStatus::Confirmed,
         OrderStatus::Cancelled => pb::OrderStatus::Cancelled,
+        // A change's old order: its seats and fare moved to the new one.
+        OrderStatus::Refunded if order.change.changed_to.is_some() => pb::OrderStatus::Changed,
         OrderStatus::Refunded => pb::OrderStatus::Refunded,
         OrderStatus::Expired => pb::OrderStatus::Expired,
     };
@@ -57,6 +59,7 @@ pub fn order_pb(snapshot: &OrderSnapshot) -> pb::Order {
         held_at_ms: order.held_at_ms,
         expires_at_ms: order.expires_at_ms,
         updated_at_ms: order.updated_at_ms,
+        changed_to_order_id: order.change.changed_to.map(|order_id| order_id.to_string()).unwrap_or_default(),
     }
 }
 
@@ -133,6 +136,16 @@ pub fn stats_pb(stats: &EngineStats) -> pb::StatsResponse {
         mailbox_depth_max: stats.mailbox_depth_max,
         busiest: stats.busiest.as_ref().map(train_date_pb),
         sold_out_gate_rejections: stats.sold_out_gate_rejections,
+        waitlist_waiting: stats.waitlist_waiting,
+        waitlist_queues: stats
+            .waitlist_queues
+            .iter()
+            .map(|(key, class, waiting)| pb::WaitlistQueue {
+                train_date: Some(train_date_pb(key)),
+                seat_class: seat_class_to_pb(*class).into(),
+                waiting: *waiting,
+            })
+            .collect(),
         ..Default::default()
     }
 }

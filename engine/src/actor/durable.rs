@@ -4,8 +4,9 @@
 
 use super::{CommandError, TrainDateActor};
 use crate::domain::command::Command;
-use crate::domain::event::EventRecord;
+use crate::domain::event::{Event, EventRecord};
 use crate::domain::snapshot::TrainDateSnapshot;
+use crate::domain::state::TrainDateState;
 use crate::durability::{AckMode, JournalEntry, JournalFailure, JournalMessage};
 use crate::error::{Overload, Unavailable};
 use actix::{ActorContext, ActorFutureExt, AsyncContext, Context, ResponseActFuture, WrapFuture};
@@ -38,6 +39,17 @@ impl TrainDateActor {
         command: &Command,
         ctx: &mut Context<Self>,
     ) -> (Result<usize, CommandError>, Option<PendingAck>) {
+        self.write_with(ctx, |state, now_ms| crate::decide(state, command, now_ms).map_err(CommandError::from))
+    }
+
+    /// `write` for any decision: a booking command, a workflow step or a
+    /// request record's step. What the events ask of other states is handed
+    /// to the driver once they are durable.
+    pub(super) fn write_with(
+        &mut self,
+        ctx: &mut Context<Self>,
+        decide: impl FnOnce(&TrainDateState, u64) -> Result<Vec<Event>, CommandError>,
+    ) -> (Result<usize, CommandError>, Option<PendingAck>) {
         if let Some(refusal) = self.refusal() {
             return (Err(refusal), None);
         }
@@ -46,11 +58,14 @@ impl TrainDateActor {
             Ok(permit) => permit,
             Err(error) => return (Err(error), None),
         };
-        let (result, records) = match self.execute(command, ctx) {
+        let (result, records) = match self.execute(decide, ctx) {
             Ok(records) => (Ok(records.len()), records),
-            Err(rejection) => (Err(CommandError::from(rejection)), Vec::new()),
+            Err(error) => (Err(error), Vec::new()),
         };
+        let events: Vec<Event> = records.iter().map(|record| record.event.clone()).collect();
         let ack = permit.and_then(|permit| self.hand_off(permit, records));
+        let effects = self.effects_of(&events);
+        self.queue_effects(effects);
         (result, ack)
     }
 
@@ -137,7 +152,10 @@ impl TrainDateActor {
         };
         let (epoch, needs_seq) = (ack.epoch, ack.needs_seq);
         Box::pin(ack.receiver.into_actor(self).map(move |outcome, actor, ctx| match flatten(outcome) {
-            Ok(()) if actor.durable_seq.load(Ordering::Acquire) >= needs_seq => value,
+            Ok(()) if actor.durable_seq.load(Ordering::Acquire) >= needs_seq => {
+                actor.release_effects();
+                value
+            }
             // The entry itself landed, but an earlier one of this train-date
             // did not (a barrier behind a fenced append commits nothing and
             // is answered at once): what this reply reveals is not durable.
@@ -172,8 +190,9 @@ impl TrainDateActor {
     pub(super) fn watch_unacknowledged(&mut self, ack: Option<PendingAck>, ctx: &mut Context<Self>) {
         let Some(ack) = ack else { return };
         let epoch = ack.epoch;
-        ctx.spawn(ack.receiver.into_actor(self).map(move |outcome, actor, ctx| {
-            if let Err(failure) = flatten(outcome) {
+        ctx.spawn(ack.receiver.into_actor(self).map(move |outcome, actor, ctx| match flatten(outcome) {
+            Ok(()) => actor.release_effects(),
+            Err(failure) => {
                 actor.journal_failed(epoch, failure, ctx);
             }
         }));
@@ -254,6 +273,15 @@ impl TrainDateActor {
         self.degraded = None;
         self.publish();
         self.schedule_expiry(ctx);
+        // Effects of steps that never became durable are void; what the
+        // journal's state still owes others is sent again.
+        self.pending_effects.clear();
+        let mut owed = crate::workflow::pending_waitlist_effects(&self.state);
+        for record in self.state.waitlist_requests.values() {
+            owed.extend(crate::workflow::pending_request_effects(record));
+        }
+        self.queue_effects(owed);
+        self.schedule_workflow_expiry(ctx);
     }
 }
 

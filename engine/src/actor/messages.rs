@@ -113,15 +113,15 @@ pub struct Retire;
 #[rtype(result = "Vec<(OrderId, String)>")]
 pub struct Release;
 
-type Reply<T> = ResponseActFuture<TrainDateActor, Result<T, CommandError>>;
+pub(super) type Reply<T> = ResponseActFuture<TrainDateActor, Result<T, CommandError>>;
 
 /// A reply that is ready now.
-fn answered<T: 'static>(value: Result<T, CommandError>) -> Reply<T> {
+pub(super) fn answered<T: 'static>(value: Result<T, CommandError>) -> Reply<T> {
     Box::pin(actix::fut::ready(value))
 }
 
 /// Whether a caller's deadline has passed: its answer would go unheard.
-fn expired(deadline: Option<Instant>) -> bool {
+pub(super) fn expired(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|deadline| Instant::now() >= deadline)
 }
 

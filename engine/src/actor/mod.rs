@@ -10,6 +10,7 @@ mod durable;
 mod messages;
 pub mod replies;
 pub mod view;
+pub mod workflow;
 
 #[cfg(test)]
 mod tests;
@@ -22,7 +23,6 @@ use crate::decide;
 use crate::domain::apply::apply;
 use crate::domain::command::Command;
 use crate::domain::event::{EVENT_SCHEMA_VERSION, Event, EventRecord};
-use crate::domain::rejection::Rejection;
 use crate::domain::state::TrainDateState;
 use crate::durability::Persistence;
 use crate::durability::StoreError;
@@ -95,6 +95,13 @@ pub struct TrainDateActor {
     /// Set once the train-date is being handed to another node (or was
     /// fenced): writes are refused as SLOT_MOVED from then on.
     released: bool,
+    /// Where effects of durable steps go: the facade's workflow driver.
+    /// `None`: nobody delivers them (engine unit tests).
+    effects: Option<workflow::EffectSender>,
+    /// Effects waiting for their events (up to the seq) to be durable.
+    pending_effects: Vec<(u64, crate::workflow::Effect)>,
+    /// The cut-off the pending waitlist expiry timer is for, and its handle.
+    workflow_timer: Option<(u64, SpawnHandle)>,
 }
 
 impl Actor for TrainDateActor {
@@ -102,8 +109,9 @@ impl Actor for TrainDateActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.settings.mailbox_pending_max);
-        // Holds that fell due while the process was down expire now.
+        // Holds and waitlist cut-offs that fell due while the process was down expire now.
         self.schedule_expiry(ctx);
+        self.schedule_workflow_expiry(ctx);
     }
 }
 
@@ -132,7 +140,16 @@ impl TrainDateActor {
             expiry_timer: None,
             fence: None,
             released: false,
+            effects: None,
+            pending_effects: Vec::new(),
+            workflow_timer: None,
         }
+    }
+
+    /// Hands the effects of this actor's durable steps to `effects`.
+    pub fn with_effects(mut self, effects: workflow::EffectSender) -> Self {
+        self.effects = Some(effects);
+        self
     }
 
     /// Makes every journal entry carry `fence`, so only the slot's current
@@ -143,14 +160,23 @@ impl TrainDateActor {
     }
 
     /// Decides and applies one command; the applied records on success.
-    fn execute(&mut self, command: &Command, ctx: &mut Context<Self>) -> Result<Vec<EventRecord>, Rejection> {
+    fn execute(
+        &mut self,
+        decide: impl FnOnce(&TrainDateState, u64) -> Result<Vec<Event>, CommandError>,
+        ctx: &mut Context<Self>,
+    ) -> Result<Vec<EventRecord>, CommandError> {
         let now_ms = self.clock.now_ms();
-        let events = decide(&self.state, command, now_ms)?;
+        let events = decide(&self.state, now_ms)?;
+        let new_deadlines =
+            events.iter().any(|event| matches!(event, Event::WaitlistJoined(_) | Event::WaitlistRequest { .. }));
         let records: Vec<EventRecord> = events.into_iter().map(|event| self.apply_event(event)).collect();
         if !records.is_empty() {
             self.changes_since_publish += records.len() as u32;
             self.events_since_snapshot += records.len() as u64;
             self.schedule_expiry(ctx);
+        }
+        if new_deadlines {
+            self.schedule_workflow_expiry(ctx);
         }
         Ok(records)
     }
@@ -164,7 +190,29 @@ impl TrainDateActor {
                 self.shared.passengers.insert(&ticket.id_number);
             }
         }
+        if let Some(order_id) = self.order_born_of(&record.event) {
+            let order = &self.state.orders[&order_id];
+            self.orders.record(order_id, &self.state.key, &order.user_id);
+            for ticket in &order.tickets {
+                self.shared.passengers.insert(&ticket.id_number);
+            }
+        }
         record
+    }
+
+    /// The order a just-applied workflow event created: a fulfilled waitlist
+    /// choice or the new tickets of a change.
+    fn order_born_of(&self, event: &Event) -> Option<crate::domain::order::OrderId> {
+        match event {
+            Event::WaitlistFulfilled { choice, .. } => match self.state.waitlist.ended(choice)? {
+                crate::domain::waitlist::ChoiceEnd::Fulfilled { order_id } => Some(order_id),
+                _ => None,
+            },
+            Event::ChangeCompleted { change_id, .. } => Some(self.state.changes.incoming.get(change_id)?.new_order_id),
+            Event::TicketsChangedInPlace(change) => Some(change.new_order_id),
+            _ => None,
+        }
+        .filter(|order_id| self.state.orders.contains_key(order_id))
     }
 
     /// Handles one message from the mailbox: counts it out first (the

@@ -29,6 +29,8 @@ pub struct AvailabilityView {
     pub last_seq: u64,
     /// Unix ms of 00:00 (UTC+8) on the run's departure date; stop times count from it.
     pub service_day_start_ms: u64,
+    /// Waitlist choices waiting or reserved, per class that has any.
+    pub waitlist: Vec<(SeatClass, u32)>,
 }
 
 impl AvailabilityView {
@@ -41,6 +43,13 @@ impl AvailabilityView {
             totals: state.totals,
             last_seq: state.last_seq,
             service_day_start_ms: state.service_day_start_ms,
+            waitlist: state
+                .plan
+                .classes()
+                .iter()
+                .map(|class| (*class, state.waitlist.len(*class) as u32))
+                .filter(|(_, waiting)| *waiting > 0)
+                .collect(),
         }
     }
 

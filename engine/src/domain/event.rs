@@ -2,7 +2,8 @@
 
 use super::change::{ChangeId, ChangeSettlement, InPlaceChange, IncomingChange, OutgoingChange};
 use super::order::{OrderId, Ticket};
-use super::waitlist::{ChoiceEnd, ChoiceRef, WaitingChoice};
+use super::waitlist::{ChoiceEnd, ChoiceRef, WaitingChoice, WaitlistRequestId};
+use crate::workflow::request::RequestEvent;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever an event's stored shape changes; readers accept every
@@ -12,7 +13,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// - 1: holds, confirms, cancels, refunds, expiries, sales closed.
 /// - 2: refunds record their fee; waitlist and ticket-change events.
-pub const EVENT_SCHEMA_VERSION: u16 = 2;
+/// - 3: waitlist request records, kept by their home train-date.
+pub const EVENT_SCHEMA_VERSION: u16 = 3;
 
 /// An event with its place in its train-date's stream.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +104,14 @@ pub enum Event {
     },
     /// A change within one train-date (another class or journey), in one decision.
     TicketsChangedInPlace(InPlaceChange),
+    /// A step of a waitlist request's own record, which lives in its home
+    /// train-date (its first choice's): one actor decides it, and it is
+    /// journaled in that train-date's stream, so a request needs no stream
+    /// or actor kind of its own.
+    WaitlistRequest {
+        request_id: WaitlistRequestId,
+        event: RequestEvent,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +151,7 @@ impl Event {
             Event::ChangeSeatsReleased { .. } => "change_seats_released",
             Event::ChangeCompleted { .. } => "change_completed",
             Event::TicketsChangedInPlace(_) => "tickets_changed_in_place",
+            Event::WaitlistRequest { .. } => "waitlist_request",
         }
     }
 }

@@ -8,12 +8,14 @@ use super::plan::TrainPlan;
 use super::state::{PassengerJourney, SalesStatus, TrainDateKey, TrainDateState};
 use super::timetable::TrainTemplate;
 use super::waitlist::{ChoiceEnd, ChoiceRef, WaitingChoice};
+use crate::workflow::request::WaitlistRequest;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Bumped whenever the snapshot's stored shape changes. 2: waitlist choices
-/// (absent, so empty, in version-1 snapshots).
-pub const SNAPSHOT_SCHEMA_VERSION: u16 = 2;
+/// (absent, so empty, in version-1 snapshots). 3: waitlist request records
+/// (absent, so none, before).
+pub const SNAPSHOT_SCHEMA_VERSION: u16 = 3;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrainDateSnapshot {
@@ -40,6 +42,9 @@ pub struct TrainDateSnapshot {
     /// Changes released here before they took seats.
     #[serde(default)]
     pub changes_abandoned: Vec<ChangeId>,
+    /// Waitlist request records homed here, in id order.
+    #[serde(default)]
+    pub waitlist_requests: Vec<WaitlistRequest>,
 }
 
 impl TrainDateSnapshot {
@@ -57,6 +62,7 @@ impl TrainDateSnapshot {
             changes_out: state.changes.outgoing.values().cloned().collect(),
             changes_in: state.changes.incoming.values().cloned().collect(),
             changes_abandoned: state.changes.abandoned.iter().copied().collect(),
+            waitlist_requests: state.waitlist_requests.values().cloned().collect(),
         }
     }
 
@@ -102,6 +108,7 @@ impl TrainDateSnapshot {
         }
         state.changes.outgoing = self.changes_out.into_iter().map(|change| (change.change_id, change)).collect();
         state.changes.abandoned = self.changes_abandoned.into_iter().collect();
+        state.waitlist_requests = self.waitlist_requests.into_iter().map(|record| (record.id, record)).collect();
         state
     }
 }

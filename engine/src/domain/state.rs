@@ -6,10 +6,11 @@ use super::order::{Order, OrderId, OrderStatus};
 use super::plan::TrainPlan;
 use super::settings::TicketRules;
 use super::timetable::StationCode;
-use super::waitlist::TrainDateWaitlist;
+use super::waitlist::{TrainDateWaitlist, WaitlistRequestId};
+use crate::workflow::request::WaitlistRequest;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The maps every hold reads and writes. SipHash was an eighth of a hold's
 /// instructions; foldhash is several times cheaper and, seeded at random per
@@ -151,6 +152,10 @@ pub struct TrainDateState {
     /// Ticket changes out of and into this train-date; snapshots carry them as lists.
     #[serde(skip)]
     pub changes: TrainDateChanges,
+    /// Waitlist requests whose home (first choice) is this train-date, by id;
+    /// snapshots carry them as a list.
+    #[serde(skip)]
+    pub waitlist_requests: BTreeMap<WaitlistRequestId, WaitlistRequest>,
 }
 
 /// Counters a monitoring call reads without scanning.
@@ -198,6 +203,7 @@ impl TrainDateState {
             rules: Arc::default(),
             waitlist: TrainDateWaitlist::default(),
             changes: TrainDateChanges::default(),
+            waitlist_requests: BTreeMap::new(),
         }
     }
 

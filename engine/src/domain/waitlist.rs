@@ -127,6 +127,11 @@ impl TrainDateWaitlist {
         !self.deadlines.is_empty()
     }
 
+    /// The earliest cut-off of a waiting choice: when the expiry sweep is next due.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        self.deadlines.first().map(|(deadline_ms, _)| *deadline_ms)
+    }
+
     pub fn choice(&self, choice: &ChoiceRef) -> Option<&WaitingChoice> {
         let (class, position) = self.positions.get(choice)?;
         self.queues.get(class)?.get(position)

@@ -73,6 +73,10 @@ pub struct EngineStats {
     pub busiest: Option<TrainDateKey>,
     /// Holds refused by the sold-out gate without entering a mailbox.
     pub sold_out_gate_rejections: u64,
+    /// Waitlist choices waiting or reserved, over every queue.
+    pub waitlist_waiting: u64,
+    /// Every non-empty waitlist queue: train-date, class, choices in it.
+    pub waitlist_queues: Vec<(TrainDateKey, crate::domain::seat_class::SeatClass, u32)>,
 }
 
 impl Engine {
@@ -257,6 +261,10 @@ impl Engine {
             stats.held_orders += u64::from(view.totals.held_orders);
             stats.held_tickets += u64::from(view.totals.held_tickets);
             stats.sold_tickets += u64::from(view.totals.sold_tickets);
+            for (class, waiting) in &view.waitlist {
+                stats.waitlist_waiting += u64::from(*waiting);
+                stats.waitlist_queues.push((key.clone(), *class, *waiting));
+            }
             let depth = handle.mailbox_depth() as u64;
             stats.mailbox_depth_total += depth;
             if depth > stats.mailbox_depth_max {
@@ -264,6 +272,7 @@ impl Engine {
                 stats.busiest = Some(key.clone());
             }
         });
+        stats.waitlist_queues.sort();
         stats
     }
 

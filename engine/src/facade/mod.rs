@@ -4,20 +4,26 @@
 mod admin;
 mod booking;
 pub mod catalogue;
+mod change;
 mod presale;
 mod recovery;
 mod search;
 mod slots;
+mod waitlist;
 mod watch;
+mod workflow;
 
 pub use crate::error::EngineError;
 pub use admin::{EngineStats, OpenSummary, TrainDatePage, TrainDateSummary};
 pub use booking::{HoldInput, OrderPage};
+pub use change::{CHANGE_WAIT_MS, ChangeInput, ChangeProgress, ChangeView};
 pub use presale::{PresaleRun, RETIRE_AFTER_ARRIVAL_MS};
 pub use recovery::RecoverySummary;
 pub use search::{ClassOffer, TrainOffer};
 pub use slots::SlotAdoption;
+pub use waitlist::{ACTIVATE_WAIT_MS, WAITLIST_LIST_MAX, WaitlistIndex, WaitlistInput, WaitlistView};
 pub use watch::{AvailabilityWatch, WATCH_TRAIN_DATES_MAX, WatchDisplay, WatchedJourney};
+pub use workflow::{EFFECT_ATTEMPTS_MAX, EFFECT_DELIVERIES_IN_FLIGHT_MAX, EFFECT_RETRY_FIRST_MS};
 
 use crate::actor::view::TrainDateShared;
 use crate::actor::{ActorSettings, TrainDateActor};
@@ -73,13 +79,23 @@ pub struct Engine {
     /// only their train-dates run here. `None` on a single node, which
     /// serves every train-date.
     slots: Option<Arc<SlotTable>>,
+    /// Where actors hand the effects of durable workflow steps.
+    effects: tokio::sync::mpsc::Sender<crate::workflow::Effect>,
+    /// The driver's end of `effects`, taken by `start_workflows`.
+    effects_inbox: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<crate::workflow::Effect>>>,
+    /// Waitlist request id → home train-date, user → requests.
+    waitlist: WaitlistIndex,
 }
 
 impl Engine {
     /// Starts the arbiters; nothing is open yet. With `persistence`, every
     /// change is journaled and `recover` restores what the store holds.
     pub fn start(settings: EngineSettings, clock: Arc<dyn Clock>, persistence: Option<Persistence>) -> Self {
+        let (effects, effects_inbox) = workflow::effect_channel();
         Engine {
+            effects,
+            effects_inbox: std::sync::Mutex::new(Some(effects_inbox)),
+            waitlist: WaitlistIndex::default(),
             persistence,
             sold_out_gate_rejections: Default::default(),
             catalog: Catalog::default(),
@@ -164,8 +180,10 @@ impl Engine {
         let settings = self.settings.actor;
         let persistence = self.persistence.clone();
         let fence = self.slots.as_ref().and_then(|slots| Some((slots.fence_of(&state.key)?, Arc::clone(slots))));
+        let effects = self.effects.clone();
         let addr = TrainDateActor::start_in_arbiter(self.host.next_arbiter(), move |_| {
-            let actor = TrainDateActor::new(state, actor_shared, orders, clock, settings, persistence);
+            let actor =
+                TrainDateActor::new(state, actor_shared, orders, clock, settings, persistence).with_effects(effects);
             match fence {
                 Some((fence, slots)) => actor.with_fence(fence, slots),
                 None => actor,

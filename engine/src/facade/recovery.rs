@@ -146,6 +146,9 @@ impl Engine {
         for order in state.orders.values() {
             self.orders.record(order.id, &state.key, &order.user_id);
         }
+        for record in state.waitlist_requests.values() {
+            self.waitlist.record(record);
+        }
         let key = state.key.clone();
         self.registry.open_with(key, || self.spawn_state(state));
     }

@@ -6,6 +6,7 @@
 //! - `booking`, `catalogue`, `admin`: one function per booking, catalogue or
 //!   operator subcommand.
 //! - `feed`: the event feed subcommand.
+//! - `waitlist`: waitlist (候补) and ticket change (改签) subcommands and their output.
 //! - `offline`: subcommands that need no server (token).
 //! - `remembered`: which user each order held with `--user` was for.
 //! - `render`: tables for people, JSON with --json.
@@ -19,6 +20,7 @@ mod parse;
 mod remembered;
 mod render;
 mod session;
+mod waitlist;
 
 use clap::{Parser, Subcommand};
 use render::Output;
@@ -152,6 +154,35 @@ enum Command {
         #[arg(long, default_value = "")]
         page_token: String,
     },
+    /// Waitlist (候补) requests: submit one for sold-out trains, activate it
+    /// once paid, cancel it, show one or list yours.
+    Waitlist {
+        #[command(subcommand)]
+        action: WaitlistAction,
+        /// Act for this user (an agent's job); default: the token's own user.
+        #[arg(long, global = true)]
+        user: Option<String>,
+    },
+    /// Change (改签) a confirmed order's tickets to another train, date,
+    /// class or journey between the same stations.
+    Change {
+        order: String,
+        /// The new train.
+        train: String,
+        /// The new date: YYYY-MM-DD, today, tomorrow or +N.
+        #[arg(long, default_value = "today")]
+        date: String,
+        /// The new class; default: the old tickets'.
+        #[arg(long)]
+        class: Option<String>,
+        /// The new journey's stations; default: the old journey's.
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Open train-dates, a page at a time.
     TrainDates {
         #[arg(long)]
@@ -212,6 +243,35 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         ttl_hours: u64,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum WaitlistAction {
+    /// Waitlist sold-out choices, e.g.
+    /// `waitlist submit beijingnan shanghaihongqiao --choice G1:business --choice G3:business --passenger 张三,11010519491231002X`.
+    Submit {
+        from: String,
+        to: String,
+        /// TRAIN:CLASS[@DATE], in order of preference; DATE defaults to --date.
+        #[arg(long = "choice", required = true)]
+        choices: Vec<String>,
+        #[arg(long, default_value = "today")]
+        date: String,
+        /// NAME,ID_NUMBER; 1 to 3.
+        #[arg(long = "passenger", required = true)]
+        passengers: Vec<String>,
+        /// Unix ms cut-off; default: the latest the departures allow.
+        #[arg(long, default_value_t = 0)]
+        cutoff_ms: u64,
+    },
+    /// Report the prepayment made: the choices join their queues.
+    Activate { request: String },
+    /// Cancel a request; everything paid is refunded.
+    Cancel { request: String },
+    /// One request, each choice's state and place in its queue.
+    Get { request: String },
+    /// Your requests.
+    List,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -279,6 +339,20 @@ async fn run(args: Args) -> Result<(), Failure> {
         Command::Cancel { order, user } => booking::cancel(session, order, user).await,
         Command::Order { order, user } => booking::order(session, order, user).await,
         Command::Orders { user, page_size, page_token } => booking::orders(session, user, page_size, page_token).await,
+        Command::Waitlist { action, user } => match action {
+            WaitlistAction::Submit { from, to, choices, date, passengers, cutoff_ms } => {
+                let submit = waitlist::SubmitArgs { from, to, date, choices, passengers, user, cutoff_ms };
+                waitlist::submit(session, submit).await
+            }
+            WaitlistAction::Activate { request } => waitlist::request_step(session, "activate", request, user).await,
+            WaitlistAction::Cancel { request } => waitlist::request_step(session, "cancel", request, user).await,
+            WaitlistAction::Get { request } => waitlist::request_step(session, "get", request, user).await,
+            WaitlistAction::List => waitlist::list(session, user).await,
+        },
+        Command::Change { order, train, date, class, from, to, user } => {
+            let change = waitlist::ChangeArgs { order, train, date, class, from, to, user };
+            waitlist::change(session, change).await
+        }
         Command::TrainDates { date, page_size, page_token } => {
             admin::train_dates(session, date, page_size, page_token).await
         }
@@ -297,8 +371,10 @@ async fn run(args: Args) -> Result<(), Failure> {
 /// user, without `--user`: acts for that user (with the agent token), as
 /// the hold did.
 fn recall_order_user(mut args: Args, book: &remembered::OrderBook) -> Args {
-    if let Command::Confirm { order, user } | Command::Cancel { order, user } | Command::Order { order, user } =
-        &mut args.command
+    if let Command::Confirm { order, user }
+    | Command::Cancel { order, user }
+    | Command::Order { order, user }
+    | Command::Change { order, user, .. } = &mut args.command
         && user.is_none()
     {
         *user = book.user_of(order);

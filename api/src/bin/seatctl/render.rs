@@ -427,12 +427,13 @@ fn feed_summary(event: &pb::FeedEvent) -> String {
         Some(Event::TicketsChangedInPlace(change)) => {
             format!("change {}  order {} → {}", change.change_id, change.order_id, change.new_order_id)
         }
+        Some(Event::WaitlistRequest(request)) => format!("waitlist {}", request.request_id),
         Some(Event::SalesClosed(_)) | None => String::new(),
     }
 }
 
 /// Replaces enum numbers with their names, so JSON output is self-explaining.
-fn name_enums(value: &mut Value) {
+pub(crate) fn name_enums(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, entry) in map.iter_mut() {

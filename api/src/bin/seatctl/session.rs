@@ -6,6 +6,8 @@ use crate::{Args, Command, Failure};
 use api::pb::admin_client::AdminClient;
 use api::pb::booking_client::BookingClient;
 use api::pb::feed_client::FeedClient;
+use api::pb::ticket_change_client::TicketChangeClient;
+use api::pb::waitlist_client::WaitlistClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -18,12 +20,19 @@ pub type Admin = AdminClient<InterceptedService<Channel, Bearer>>;
 /// A feed client that sends the session's bearer token.
 pub type Feed = FeedClient<InterceptedService<Channel, Bearer>>;
 
+/// A waitlist client that sends the session's bearer token.
+pub type Waitlist = WaitlistClient<InterceptedService<Channel, Bearer>>;
+/// A ticket-change client that sends the session's bearer token.
+pub type TicketChange = TicketChangeClient<InterceptedService<Channel, Bearer>>;
+
 /// What a server command works with.
 pub struct Session {
     pub output: Output,
     pub booking: Booking,
     pub admin: Admin,
     pub feed: Feed,
+    pub waitlist: Waitlist,
+    pub change: TicketChange,
 }
 
 impl Session {
@@ -34,6 +43,8 @@ impl Session {
         Ok(Session {
             output: Output { json: args.json },
             booking: BookingClient::with_interceptor(channel.clone(), bearer.clone()),
+            waitlist: WaitlistClient::with_interceptor(channel.clone(), bearer.clone()),
+            change: TicketChangeClient::with_interceptor(channel.clone(), bearer.clone()),
             admin: AdminClient::with_interceptor(channel.clone(), bearer.clone()),
             feed: FeedClient::with_interceptor(channel, bearer),
         })
@@ -83,6 +94,7 @@ fn resolve_token(args: &Args) -> Result<String, Failure> {
         Command::Hold { user: Some(_), .. } | Command::Orders { user: Some(_), .. } => tokens.agent,
         Command::Confirm { user: Some(_), .. } | Command::Cancel { user: Some(_), .. } => tokens.agent,
         Command::Order { user: Some(_), .. } => tokens.agent,
+        Command::Waitlist { user: Some(_), .. } | Command::Change { user: Some(_), .. } => tokens.agent,
         // A tokens file from before the feed role has no feed token.
         Command::Feed { .. } if tokens.feed.is_empty() => tokens.admin,
         Command::Feed { .. } => tokens.feed,
