@@ -10,7 +10,7 @@
 # Needs MariaDB on 127.0.0.1:3306 (root, no password).
 #
 # Prints one line per run (writes/s, p50/p99 ms, CPU per acknowledged write of
-# MariaDB, seatd and seatbench, MariaDB statements and rows inserted per
+# MariaDB, seatd and seatbench, MariaDB statements and rows written (Handler_write) per
 # write), then the medians per side and the median of the pair-by-pair B/A
 # ratios. Every run is bounded by `seconds`; the whole script by pairs × 2 runs.
 set -euo pipefail
@@ -24,11 +24,13 @@ port=50141
 mysql_url=mysql://root@127.0.0.1:3306
 ticks=$(getconf CLK_TCK)
 rows=$(mktemp)
-trap 'rm -f "$rows"' EXIT
+seatd_pid=
+trap 'rm -f "$rows"; [ -z "$seatd_pid" ] || kill "$seatd_pid" 2>/dev/null' EXIT
 
 cpu_ticks() { if [ -r "/proc/$1/stat" ]; then awk '{print $14 + $15}' "/proc/$1/stat"; else echo 0; fi; }
+# Handler_write then Questions (the server lists them by name).
 mariadb_counters() {
-    mysql -uroot -N -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions','Innodb_rows_inserted')" |
+    mysql -uroot -N -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions','Handler_write')" |
         awk '{printf "%s ", $2}'
 }
 
@@ -40,6 +42,7 @@ run_side() {
     (cd "$work" && exec "$dir/seatd" --demo --database-url "$mysql_url/seat_ab" \
         --listen 127.0.0.1:$port --metrics-listen off >"$work/seatd.log" 2>&1) &
     pid=$!
+    seatd_pid=$pid
     for _ in $(seq 1 120); do grep -q "serving gRPC" "$work/seatd.log" && break; sleep 0.5; done
     db_pid=$(pgrep -o -x mariadbd)
     before_db=$(cpu_ticks "$db_pid"); before_seatd=$(cpu_ticks "$pid"); counters_before=$(mariadb_counters)
@@ -59,10 +62,11 @@ print(json.dumps({"side": side, "writes_per_sec": run["writes_per_sec"],
     "p50": run["latency_ms"]["p50"], "p99": run["latency_ms"]["p99"],
     "mariadb_us": us(db), "seatd_us": us(seatd),
     "seatbench_us": sum(map(float, usage.split()[-2:])) * 1e6 / writes,
-    "statements": (a[0] - b[0]) / writes, "rows_inserted": (a[1] - b[1]) / writes}))
+    "statements": (a[1] - b[1]) / writes, "rows_written": (a[0] - b[0]) / writes}))
 PY
     tail -1 "$rows"
     kill "$pid"; wait "$pid" || true
+    seatd_pid=
     mysql -uroot -e "DROP DATABASE seat_ab"
     rm -rf "$work"
 }
@@ -76,7 +80,7 @@ done
 python3 - "$rows" <<'PY'
 import json, statistics, sys
 runs = [json.loads(line) for line in open(sys.argv[1])]
-keys = ["writes_per_sec", "p50", "p99", "mariadb_us", "seatd_us", "seatbench_us", "statements", "rows_inserted"]
+keys = ["writes_per_sec", "p50", "p99", "mariadb_us", "seatd_us", "seatbench_us", "statements", "rows_written"]
 a = [r for r in runs if r["side"] == "A"]; b = [r for r in runs if r["side"] == "B"]
 print("| figure | A median | B median | B/A, median of pairs |")
 print("| --- | --- | --- | --- |")
