@@ -22,10 +22,11 @@
 //!   milliseconds (`HH:MM:SS.mmm`, the feed's commit instants). Everything
 //!   else must match exactly.
 
+mod served;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const README: &str = include_str!("../../README.md");
@@ -292,27 +293,15 @@ struct Seatd {
 
 impl Seatd {
     fn start(args: &[&str], directory: &Path) -> Seatd {
-        let mut process = Command::new(env!("CARGO_BIN_EXE_seatd"))
-            .args(args)
-            // A free port, and no metrics port shared with other tests.
-            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off"])
-            .current_dir(directory)
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("seatd starts");
-        let stdout = process.stdout.take().expect("stdout piped");
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
-        // Reads the bound address from seatd's log, then keeps draining it so
-        // seatd never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("serving gRPC on ").nth(1) {
-                    let _ = address_tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-                }
-            }
-        });
+        let (mut process, address_rx) = served::spawn_serving(
+            Command::new(env!("CARGO_BIN_EXE_seatd"))
+                .args(args)
+                // A free port, and no metrics port shared with other tests.
+                .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off"])
+                .current_dir(directory)
+                .env("NO_COLOR", "1")
+                .env("RUST_LOG", "info"),
+        );
         let started = Instant::now();
         let address = address_rx.recv_timeout(START_TIMEOUT).unwrap_or_else(|_| {
             let _ = process.kill();

@@ -4,14 +4,15 @@
 //!
 //! - `webdriver`: a minimal WebDriver client for headless Chromium.
 
+#[path = "../served/mod.rs"]
+mod served;
 pub mod webdriver;
 
 use api::auth::{Role, mint_hs256, unix_now_secs};
 use api::demo::{DEMO_SECRET_FILE, DEMO_TOKENS_FILE, DemoTokens};
 use api::pb::booking_client::BookingClient;
 use api::pb::{self};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -53,30 +54,19 @@ impl Seatd {
     }
 
     fn start_in(directory: tempfile::TempDir, args: &[&str]) -> Seatd {
-        let mut process = Command::new(env!("CARGO_BIN_EXE_seatd"))
-            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off"])
-            .args(["--user-writes-per-sec", "100000", "--user-write-burst", "100000"])
-            .args(["--user-reads-per-sec", "100000", "--user-read-burst", "100000"])
-            .args(["--peer-requests-per-sec", "100000", "--peer-burst", "100000"])
-            .args(args)
-            .arg("--data-dir")
-            .arg(directory.path().join("data"))
-            .current_dir(directory.path())
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("seatd starts");
-        let stdout = process.stdout.take().expect("stdout piped");
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
-        // Reads the bound address, then keeps draining so seatd never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("serving gRPC on ").nth(1) {
-                    let _ = address_tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-                }
-            }
-        });
+        let (mut process, address_rx) = served::spawn_serving(
+            Command::new(env!("CARGO_BIN_EXE_seatd"))
+                .args(["--listen", "127.0.0.1:0", "--metrics-listen", "off"])
+                .args(["--user-writes-per-sec", "100000", "--user-write-burst", "100000"])
+                .args(["--user-reads-per-sec", "100000", "--user-read-burst", "100000"])
+                .args(["--peer-requests-per-sec", "100000", "--peer-burst", "100000"])
+                .args(args)
+                .arg("--data-dir")
+                .arg(directory.path().join("data"))
+                .current_dir(directory.path())
+                .env("NO_COLOR", "1")
+                .env("RUST_LOG", "info"),
+        );
         let Ok(address) = address_rx.recv_timeout(START_TIMEOUT) else {
             let _ = process.kill();
             panic!("seatd did not serve within {START_TIMEOUT:?}");
