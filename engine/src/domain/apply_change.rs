@@ -70,7 +70,7 @@ pub(super) fn completed(state: &mut TrainDateState, change_id: &ChangeId, at_ms:
     let mut order = confirmed_order(
         &incoming.user_id,
         incoming.new_order_id,
-        *change_id,
+        format!("change:{change_id}"),
         incoming.from,
         incoming.to,
         incoming.tickets,
@@ -89,7 +89,7 @@ pub(super) fn changed_in_place(state: &mut TrainDateState, change: &InPlaceChang
     let mut order = confirmed_order(
         &user_id,
         change.new_order_id,
-        change.change_id,
+        format!("change:{}", change.change_id),
         change.from,
         change.to,
         change.tickets.clone(),
@@ -100,10 +100,12 @@ pub(super) fn changed_in_place(state: &mut TrainDateState, change: &InPlaceChang
     insert_order(state, order);
 }
 
-fn confirmed_order(
+/// A paid order taken at `at_ms` without a hold before it: the order a
+/// change moves into, or a fulfilled waitlist choice.
+pub(super) fn confirmed_order(
     user_id: &str,
     id: super::order::OrderId,
-    change_id: ChangeId,
+    request_id: String,
     from: u8,
     to: u8,
     tickets: Vec<Ticket>,
@@ -112,7 +114,7 @@ fn confirmed_order(
     Order {
         id,
         user_id: user_id.to_owned(),
-        request_id: format!("change:{change_id}"),
+        request_id,
         from,
         to,
         tickets,
@@ -125,10 +127,13 @@ fn confirmed_order(
     }
 }
 
-fn insert_order(state: &mut TrainDateState, order: Order) {
+/// Adds a `confirmed_order` to the train-date's orders, its tickets to the
+/// sold count, and its idempotency key.
+pub(super) fn insert_order(state: &mut TrainDateState, order: Order) {
     state.totals.sold_tickets += order.tickets.len() as u32;
     let previous_request = state.requests.insert((order.user_id.clone(), order.request_id.clone()), order.id);
     assert!(previous_request.is_none(), "{} applied twice", order.request_id);
-    let previous = state.orders.insert(order.id, order);
-    assert!(previous.is_none(), "changed-into order exists twice");
+    let order_id = order.id;
+    let previous = state.orders.insert(order_id, order);
+    assert!(previous.is_none(), "order {order_id} exists twice");
 }

@@ -2,7 +2,8 @@
 //! inventory and indexed for the passenger-overlap rule under the order id
 //! the choice will become, so holds and later choices see them.
 
-use super::order::{Order, OrderStatus, Ticket};
+use super::apply_change::{confirmed_order, insert_order};
+use super::order::Ticket;
 use super::state::TrainDateState;
 use super::waitlist::{ChoiceEnd, ChoiceRef, WaitingChoice};
 
@@ -21,25 +22,9 @@ pub(super) fn fulfilled(state: &mut TrainDateState, choice: &ChoiceRef, at_ms: u
     let order_id = state.waitlist.choice(choice).expect("fulfilled choice is queued").order_id;
     let entry = state.waitlist.remove(choice, ChoiceEnd::Fulfilled { order_id });
     let tickets = entry.reserved.clone().expect("only a reserved choice is fulfilled");
-    let order = Order {
-        id: entry.order_id,
-        user_id: entry.user_id.clone(),
-        request_id: entry.order_request_id(),
-        from: entry.from,
-        to: entry.to,
-        status: OrderStatus::Confirmed,
-        held_at_ms: at_ms,
-        expires_at_ms: at_ms,
-        updated_at_ms: at_ms,
-        refund_fee_fen: 0,
-        change: Default::default(),
-        tickets,
-    };
-    state.totals.sold_tickets += order.tickets.len() as u32;
-    let previous_request = state.requests.insert((order.user_id.clone(), order.request_id.clone()), order.id);
-    assert!(previous_request.is_none(), "choice {choice} fulfilled twice");
-    let previous = state.orders.insert(order.id, order);
-    assert!(previous.is_none(), "order of choice {choice} exists twice");
+    let order =
+        confirmed_order(&entry.user_id, entry.order_id, entry.order_request_id(), entry.from, entry.to, tickets, at_ms);
+    insert_order(state, order);
 }
 
 pub(super) fn left(state: &mut TrainDateState, choice: &ChoiceRef, end: ChoiceEnd) {
