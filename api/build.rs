@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "seat/v1/admin.proto",
         "seat/v1/feed.proto",
         "seat/v1/waitlist.proto",
+        "seat/v1/peer.proto",
     ]
     .map(|file| proto_root.join(file));
     for proto in &protos {

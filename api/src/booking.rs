@@ -2,7 +2,7 @@
 
 use crate::admission::{Admission, RpcClass};
 use crate::cluster::Cluster;
-use crate::cluster::route::{self, Route};
+use crate::cluster::route::{self, Route, forward};
 use crate::pb::watch_availability_request::Target;
 use crate::pb::{self, booking_server};
 use crate::status::{engine_status, invalid_argument, refusal};
@@ -455,13 +455,6 @@ fn watched_journeys(list: &pb::WatchJourneys) -> Result<Vec<WatchedJourney>, Sta
             })
         })
         .collect()
-}
-
-/// `request` as a call to another node, with the caller's token and deadline.
-fn forward<T>(cluster: &Cluster, request: Request<T>) -> Result<Request<T>, Status> {
-    let deadline = crate::admission::deadline(&request)?;
-    let metadata = request.metadata().clone();
-    Ok(cluster.onward(&metadata, request.into_inner(), deadline, false))
 }
 
 /// Asks every other member for its share of a search; a member that does

@@ -317,7 +317,7 @@ mod tests {
             RequestRejection::OpenRequests { open: 1, max: 1 },
             RequestRejection::RequestIdReused { request_id },
             RequestRejection::NotFound,
-            RequestRejection::WrongStatus { status: RequestStatus::Active, expected: "submitted" },
+            RequestRejection::WrongStatus { status: RequestStatus::Active, expected: "submitted".into() },
             RequestRejection::NoSuchChoice { choice: 3 },
         ];
         for rejection in &request {

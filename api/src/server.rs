@@ -6,10 +6,11 @@ use crate::admission::Admission;
 use crate::auth::{Authenticator, Role};
 use crate::booking::BookingService;
 use crate::cluster::Cluster;
+use crate::cluster::peers::PeerService;
 use crate::feed::{FeedOptions, FeedService};
 use crate::pb::{
     FILE_DESCRIPTOR_SET, admin_server::AdminServer, booking_server::BookingServer, feed_server::FeedServer,
-    ticket_change_server::TicketChangeServer, waitlist_server::WaitlistServer,
+    peer_server::PeerServer, ticket_change_server::TicketChangeServer, waitlist_server::WaitlistServer,
 };
 use crate::reasons::MESSAGE_TOO_LARGE;
 use crate::status::refusal;
@@ -100,11 +101,11 @@ pub async fn serve(
     let booking =
         InterceptedService::new(booking, authenticator.interceptor(&[Role::Passenger, Role::Agent, Role::Admin]));
     const PASSENGER_ROLES: &[Role] = &[Role::Passenger, Role::Agent, Role::Admin];
-    let waitlist = WaitlistServer::new(WaitlistService::new(Arc::clone(&engine), admission.clone()))
-        .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
+    let waitlist = WaitlistService::new(Arc::clone(&engine), admission.clone()).in_cluster(cluster.clone());
+    let waitlist = WaitlistServer::new(waitlist).max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let waitlist = InterceptedService::new(waitlist, authenticator.interceptor(PASSENGER_ROLES));
-    let change = TicketChangeServer::new(WaitlistService::new(Arc::clone(&engine), admission.clone()))
-        .max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
+    let change = WaitlistService::new(Arc::clone(&engine), admission.clone()).in_cluster(cluster.clone());
+    let change = TicketChangeServer::new(change).max_decoding_message_size(BOOKING_MESSAGE_BYTES_MAX);
     let change = InterceptedService::new(change, authenticator.interceptor(PASSENGER_ROLES));
     // Following feed streams end when shutdown begins too, or the wait would
     // last as long as their consumers.
@@ -116,6 +117,12 @@ pub async fn serve(
     // Browsers speak gRPC-Web (HTTP/1.1, trailers in the body); only the
     // Booking service accepts it, and native gRPC passes through untouched.
     let booking = GrpcWebLayer::new().layer(booking);
+    // Node-to-node workflow calls: members only, checked by the service
+    // itself (nodes carry no client token), and only in a cluster.
+    let peer = cluster.as_ref().map(|cluster| {
+        PeerServer::new(PeerService::new(Arc::downgrade(cluster)))
+            .max_decoding_message_size(crate::cluster::peers::PEER_MESSAGE_BYTES_MAX)
+    });
     let admin = AdminService::new(engine, admission.clone(), writer_stats).in_cluster(cluster);
     let admin = AdminServer::new(admin).max_decoding_message_size(ADMIN_MESSAGE_BYTES_MAX);
     let admin = InterceptedService::new(admin, authenticator.interceptor(&[Role::Admin]));
@@ -134,6 +141,9 @@ pub async fn serve(
         .add_service(admin);
     if let Some(feed) = feed {
         routes.add_service(feed);
+    }
+    if let Some(peer) = peer {
+        routes.add_service(peer);
     }
     let routes = crate::board::routes(routes.routes().into_axum_router(), board_demo_token.as_deref());
     builder

@@ -127,7 +127,7 @@ fn unavailable_reason(why: &Unavailable) -> &'static Reason {
         Unavailable::ReadOnly { .. } => &reasons::TRAIN_DATE_READ_ONLY,
         Unavailable::NotDurable { .. } => &reasons::NOT_DURABLE,
         Unavailable::Stopped { .. } => &reasons::TRAIN_DATE_STOPPED,
-        Unavailable::SlotMoved { .. } => &reasons::SLOT_MOVED,
+        Unavailable::SlotMoved { .. } | Unavailable::Peer { .. } => &reasons::SLOT_MOVED,
         Unavailable::Store { .. } => &reasons::STORE_UNAVAILABLE,
     }
 }

@@ -1,13 +1,21 @@
 //! The Waitlist and TicketChange services: validate, convert, call the
-//! engine, map errors, as `booking` does. Served by the node a call reaches:
-//! in a cluster, the request's or order's train-dates must be served there.
+//! engine, map errors, as `booking` does. In a cluster a call is forwarded
+//! to the node serving its request's record (the slot the request id names,
+//! or the first choice's train-date for a new one) or its order's
+//! train-date; that node's engine carries the workflow's steps to the nodes
+//! serving the other train-dates (`cluster::peers`). ListWaitlist gathers
+//! every node's share.
 
 use crate::admission::{Admission, RpcClass};
 use crate::booking::Call;
+use crate::cluster::Cluster;
+use crate::cluster::route::{self, Route, forward};
 use crate::pb::{self, ticket_change_server, waitlist_server};
-use crate::status::engine_status;
-use crate::{auth, convert, observe};
-use engine::facade::{ChangeInput, Engine, WaitlistInput};
+use crate::status::{engine_status, refusal};
+use crate::{auth, convert, observe, reasons};
+use engine::domain::waitlist::WaitlistRequestId;
+use engine::facade::{ChangeInput, Engine, WAITLIST_LIST_MAX, WaitlistInput};
+use engine::slots::{SlotId, slot_of};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -16,20 +24,67 @@ type Reply<T> = Result<Response<T>, Status>;
 pub struct WaitlistService {
     engine: Arc<Engine>,
     admission: Admission,
+    /// In a cluster: this node's part, to forward calls to the node serving them.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl WaitlistService {
     pub fn new(engine: Arc<Engine>, admission: Admission) -> Self {
-        WaitlistService { engine, admission }
+        WaitlistService { engine, admission, cluster: None }
     }
 
-    /// Admits a write by the user it acts for (the caller, or whom an agent names).
+    pub fn in_cluster(mut self, cluster: Option<Arc<Cluster>>) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    fn call<T>(&self, request: &Request<T>) -> Result<Call, Status> {
+        let mut call = Call::of(request)?;
+        call.forwarded = self.cluster.as_ref().is_some_and(|cluster| cluster.forwarded_by_member(request));
+        Ok(call)
+    }
+
+    /// Admits a write by the user it acts for (the caller, or whom an agent
+    /// names); a call another member forwarded was admitted there.
     fn admit_write(&self, call: &Call, user: Option<&str>) -> Result<(), Status> {
+        if call.forwarded {
+            return Ok(());
+        }
         self.admission.admit(&call.caller, user.unwrap_or(&call.caller.user), call.peer, RpcClass::Write)
     }
 
     fn admit_read(&self, call: &Call, user: Option<&str>) -> Result<(), Status> {
+        if call.forwarded {
+            return Ok(());
+        }
         self.admission.admit(&call.caller, user.unwrap_or(&call.caller.user), call.peer, RpcClass::Read)
+    }
+
+    /// The node serving `slot`, if not this one: the cluster and its address.
+    fn slot_elsewhere<T>(&self, slot: SlotId, request: &Request<T>) -> Result<Option<(&Cluster, String)>, Status> {
+        let Some(cluster) = &self.cluster else { return Ok(None) };
+        let forwarded = request.metadata().get(route::FORWARDED_HEADER).is_some();
+        match cluster.route_slot(slot, forwarded) {
+            Ok(Route::Local) => Ok(None),
+            Ok(Route::Remote(address)) => Ok(Some((cluster, address))),
+            Err(slot) => Err(refusal(
+                &reasons::SLOT_MOVED,
+                format!("the node serving this request (slot {slot}) is changing; retry"),
+            )),
+        }
+    }
+
+    /// The node serving a request named by `request_id` (its home slot).
+    fn request_elsewhere<T>(
+        &self,
+        request_id: &str,
+        request: &Request<T>,
+    ) -> Result<Option<(&Cluster, String)>, Status> {
+        if self.cluster.is_none() {
+            return Ok(None);
+        }
+        let request_id: WaitlistRequestId = convert::waitlist_request_id("request_id", request_id)?;
+        self.slot_elsewhere(request_id.home_slot(), request)
     }
 
     /// The request a call names and the user its lookup is limited to.
@@ -49,9 +104,16 @@ impl waitlist_server::Waitlist for WaitlistService {
     async fn submit_waitlist(&self, request: Request<pb::SubmitWaitlistRequest>) -> Reply<pb::WaitlistRequest> {
         let span = observe::span("SubmitWaitlist", &request);
         observe::observed("SubmitWaitlist", span, async move {
-            let call = Call::of(&request)?;
+            let call = self.call(&request)?;
             let user_id = auth::acting_user(&call.caller, &request.get_ref().user_id)?;
             self.admit_write(&call, Some(&user_id))?;
+            if let Some(first) = request.get_ref().choices.first() {
+                let home = convert::train_date("choices[0].train_date", first.train_date.as_ref())?;
+                if let Some((cluster, address)) = self.slot_elsewhere(slot_of(&home), &request)? {
+                    let onward = forward(cluster, request)?;
+                    return route::relayed(cluster.waitlist_client(&address)?.submit_waitlist(onward).await);
+                }
+            }
             let request = request.into_inner();
             let input = WaitlistInput {
                 deadline: call.deadline,
@@ -71,8 +133,12 @@ impl waitlist_server::Waitlist for WaitlistService {
     async fn activate_waitlist(&self, request: Request<pb::WaitlistRequestRef>) -> Reply<pb::WaitlistRequest> {
         let span = observe::span("ActivateWaitlist", &request);
         observe::observed("ActivateWaitlist", span, async move {
-            let call = Call::of(&request)?;
+            let call = self.call(&request)?;
             let (request_id, user) = self.request_ref(&call, request.get_ref())?;
+            if let Some((cluster, address)) = self.request_elsewhere(&request.get_ref().request_id, &request)? {
+                let onward = forward(cluster, request)?;
+                return route::relayed(cluster.waitlist_client(&address)?.activate_waitlist(onward).await);
+            }
             self.admit_write(&call, user.as_deref())?;
             let view = self
                 .engine
@@ -87,8 +153,12 @@ impl waitlist_server::Waitlist for WaitlistService {
     async fn cancel_waitlist(&self, request: Request<pb::WaitlistRequestRef>) -> Reply<pb::WaitlistRequest> {
         let span = observe::span("CancelWaitlist", &request);
         observe::observed("CancelWaitlist", span, async move {
-            let call = Call::of(&request)?;
+            let call = self.call(&request)?;
             let (request_id, user) = self.request_ref(&call, request.get_ref())?;
+            if let Some((cluster, address)) = self.request_elsewhere(&request.get_ref().request_id, &request)? {
+                let onward = forward(cluster, request)?;
+                return route::relayed(cluster.waitlist_client(&address)?.cancel_waitlist(onward).await);
+            }
             self.admit_write(&call, user.as_deref())?;
             let view =
                 self.engine.cancel_waitlist(request_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
@@ -100,8 +170,12 @@ impl waitlist_server::Waitlist for WaitlistService {
     async fn get_waitlist(&self, request: Request<pb::WaitlistRequestRef>) -> Reply<pb::WaitlistRequest> {
         let span = observe::span("GetWaitlist", &request);
         observe::observed("GetWaitlist", span, async move {
-            let call = Call::of(&request)?;
+            let call = self.call(&request)?;
             let (request_id, user) = self.request_ref(&call, request.get_ref())?;
+            if let Some((cluster, address)) = self.request_elsewhere(&request.get_ref().request_id, &request)? {
+                let onward = forward(cluster, request)?;
+                return route::relayed(cluster.waitlist_client(&address)?.get_waitlist(onward).await);
+            }
             self.admit_read(&call, user.as_deref())?;
             let view = self.engine.get_waitlist(request_id, user.as_deref()).await.map_err(engine_status)?;
             Ok(Response::new(convert::waitlist_pb(&view)))
@@ -112,11 +186,18 @@ impl waitlist_server::Waitlist for WaitlistService {
     async fn list_waitlist(&self, request: Request<pb::ListWaitlistRequest>) -> Reply<pb::ListWaitlistResponse> {
         let span = observe::span("ListWaitlist", &request);
         observe::observed("ListWaitlist", span, async move {
-            let call = Call::of(&request)?;
+            let call = self.call(&request)?;
             let user = auth::acting_user(&call.caller, &request.get_ref().user_id)?;
             self.admit_read(&call, Some(&user))?;
             let views = self.engine.list_waitlist(&user).await.map_err(engine_status)?;
-            Ok(Response::new(pb::ListWaitlistResponse { requests: views.iter().map(convert::waitlist_pb).collect() }))
+            let mut requests: Vec<pb::WaitlistRequest> = views.iter().map(convert::waitlist_pb).collect();
+            if let Some(cluster) = self.cluster.as_ref().filter(|_| !route::local_scope(&request)) {
+                requests.extend(gather_lists(cluster, &request).await?);
+                // Ids are UUID v7: by id is oldest first, as one node answers.
+                requests.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+                requests.truncate(WAITLIST_LIST_MAX);
+            }
+            Ok(Response::new(pb::ListWaitlistResponse { requests }))
         })
         .await
     }
@@ -127,10 +208,14 @@ impl ticket_change_server::TicketChange for WaitlistService {
     async fn change_order(&self, request: Request<pb::ChangeOrderRequest>) -> Reply<pb::ChangeOrderResponse> {
         let span = observe::span("ChangeOrder", &request);
         observe::observed("ChangeOrder", span, async move {
-            let call = Call::of(&request)?;
+            let call = self.call(&request)?;
             let order_id = convert::order_id("order_id", &request.get_ref().order_id)?;
             let user = auth::order_scope(&call.caller, &request.get_ref().user_id)?;
             self.admit_write(&call, user.as_deref())?;
+            if let Some((cluster, address)) = self.order_elsewhere(order_id, &request).await? {
+                let onward = forward(cluster, request)?;
+                return route::relayed(cluster.ticket_change_client(&address)?.change_order(onward).await);
+            }
             let request = request.into_inner();
             let target = convert::train_date("train_date", request.train_date.as_ref())?;
             let class = match request.seat_class {
@@ -152,4 +237,39 @@ impl ticket_change_server::TicketChange for WaitlistService {
         })
         .await
     }
+}
+
+impl WaitlistService {
+    /// The node serving an order's train-date, found in the journal's order
+    /// index, if not this one. `None`: serve here (NOT_FOUND if nobody's).
+    async fn order_elsewhere<T>(
+        &self,
+        order_id: engine::domain::order::OrderId,
+        request: &Request<T>,
+    ) -> Result<Option<(&Cluster, String)>, Status> {
+        if self.cluster.is_none() {
+            return Ok(None);
+        }
+        match self.engine.locate_order(order_id).await.map_err(engine_status)? {
+            Some(key) => self.slot_elsewhere(slot_of(&key), request),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Every other member's share of a user's requests. A member that does not
+/// answer fails the call (UNAVAILABLE, SLOT_MOVED): a list missing an open
+/// request would tell the user it is gone.
+async fn gather_lists(
+    cluster: &Cluster,
+    request: &Request<pb::ListWaitlistRequest>,
+) -> Result<Vec<pb::WaitlistRequest>, Status> {
+    let deadline = crate::admission::deadline(request)?;
+    let mut requests = Vec::new();
+    for (_, address) in cluster.peers() {
+        let onward = cluster.onward(request.metadata(), request.get_ref().clone(), deadline, true);
+        let reply = route::relayed(cluster.waitlist_client(&address)?.list_waitlist(onward).await)?;
+        requests.extend(reply.into_inner().requests);
+    }
+    Ok(requests)
 }

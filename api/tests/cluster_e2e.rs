@@ -32,6 +32,11 @@
 //!    other node serves is forwarded there and sees a hold made through
 //!    the entry node; a search watch, or journeys on both nodes, is refused
 //!    with WATCH_SPANS_NODES.
+//! 6. `waitlist_fulfilment_survives_the_kill_of_its_records_node`: a
+//!    waitlist request with choices on two nodes; the node holding its
+//!    record is stopped while the other reserves freed seats for it, then
+//!    killed; the survivor finishes the fulfilment exactly once. Then a
+//!    ticket moves between nodes with ChangeOrder.
 //!
 //! Needs etcd and MySQL: skips with a note without them, fails under `CI=true`.
 //! The scenarios run one at a time (they time failovers on a small box).
@@ -734,6 +739,156 @@ async fn watches_follow_the_owner() {
     };
     spans(booking.watch_availability(search).await.expect_err("a search spans nodes"));
     drop(updates);
+    drop(nodes);
+    env.drop_database().await;
+}
+
+/// Longest a waitlist fulfilment may take once its record's node is dead:
+/// a lease to notice, a claim and recovery, then a parked step's next try.
+const FULFIL_AFTER_KILL_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// Two train-dates of one date that different nodes serve (`via`'s view),
+/// and a third on the first one's node: the waitlist's home choice, its
+/// other choice, and where a change moves a ticket to across nodes.
+async fn spread_train_dates(via: &NodeClients) -> (pb::TrainDate, pb::TrainDate, pb::TrainDate) {
+    let mut by_owner: BTreeMap<String, Vec<pb::TrainDate>> = BTreeMap::new();
+    for train in cluster::booking_load::TRAINS {
+        let train_date = cluster::booking_load::train_date(train, 1);
+        let (owner, _) = owner_of(via, &train_date).await.expect("cluster status");
+        by_owner.entry(owner).or_default().push(train_date);
+    }
+    let mut owners = by_owner.into_values().filter(|train_dates| !train_dates.is_empty());
+    let (Some(mut first), Some(mut second)) = (owners.next(), owners.next()) else {
+        panic!("tomorrow's loaded trains are all on one node; pick other trains")
+    };
+    if first.len() < 2 {
+        std::mem::swap(&mut first, &mut second);
+    }
+    assert!(first.len() >= 2, "one node serves two of tomorrow's loaded trains");
+    (first.remove(0), second.remove(0), first.remove(0))
+}
+
+/// 6. A waitlist request whose choices live on two nodes is fulfilled
+/// exactly once although the node holding its record is stopped, then
+/// killed, in the middle of the fulfilment; then a ticket moves between
+/// nodes with ChangeOrder. Both nodes are called through the other one,
+/// so every call is forwarded and every step crosses nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waitlist_fulfilment_survives_the_kill_of_its_records_node() {
+    use cluster::waitlist::{FROM, TO, business_left, clients, poll_request, sell_out, states};
+    let _serial = SERIAL.lock().await;
+    let test = "waitlist_fulfilment_survives_the_kill_of_its_records_node";
+    let Some(env) = Env::new(test).await else { return };
+    let spec = &env.spec;
+    let mut nodes = Nodes::new();
+    nodes.start(spec, "v1", true).await;
+    nodes.start(spec, "v2", false).await;
+    wait_spread(&nodes.clients(spec), SPREAD_TIMEOUT).await;
+    let all = nodes.clients(spec);
+    let (home, other, change_target) = spread_train_dates(&all[0]).await;
+    let (home_node, _) = owner_of(&all[0], &home).await.expect("cluster status");
+    let (other_node, _) = owner_of(&all[0], &other).await.expect("cluster status");
+    let via_home = all.iter().find(|node| node.id == home_node).expect("home node").clone();
+    let via_other = all.iter().find(|node| node.id == other_node).expect("other node").clone();
+    let agent = cluster::seatd::bearer(&spec.agent_token());
+    let (mut waitlist, mut change) = clients(&via_other, agent.clone());
+
+    // given both choices sold out, and a request on them, active, called
+    // through the node that does not hold its record
+    let mut serial = 7_000_000;
+    sell_out(&via_other, &home, "seller", &mut serial).await;
+    let other_orders = sell_out(&via_home, &other, "seller", &mut serial).await;
+    serial += 1;
+    let choice = |train_date: &pb::TrainDate| pb::RequestedChoice {
+        train_date: Some(train_date.clone()),
+        seat_class: pb::SeatClass::Business.into(),
+    };
+    let submit = pb::SubmitWaitlistRequest {
+        user_id: "waiting-user".into(),
+        passengers: vec![pb::WaitlistPassenger {
+            name: "王五".into(),
+            id_number: cluster::booking_load::passenger_id(serial),
+        }],
+        from_station: FROM.into(),
+        to_station: TO.into(),
+        choices: vec![choice(&home), choice(&other)],
+        cutoff_ms: 0,
+    };
+    let submitted = waitlist.submit_waitlist(submit).await.expect("both choices sold out").into_inner();
+    let reference = pb::WaitlistRequestRef { request_id: submitted.request_id.clone(), user_id: "waiting-user".into() };
+    waitlist.activate_waitlist(reference.clone()).await.expect("activates");
+    let waiting = [pb::ChoiceState::Waiting, pb::ChoiceState::Waiting];
+    poll_request(&mut waitlist, &reference, SPREAD_TIMEOUT, |request| states(request) == waiting).await;
+
+    // when the record's node stops, seats free up on the other choice's
+    // node (which reserves them and asks the stopped record for the grant),
+    // and the stopped node is killed
+    nodes.node(&home_node).signal("STOP");
+    let mut booking = via_other.booking.clone();
+    let refunded = &other_orders[0];
+    let cancel = pb::CancelRequest { order_id: refunded.order_id.clone(), user_id: "seller".into() };
+    booking.cancel(cancel).await.expect("the refund commits on the other node");
+    tokio::time::sleep(LEASE_TTL).await;
+    let killed_at = Instant::now();
+    nodes.node(&home_node).kill9().await;
+
+    // then the survivor takes the record over and the request is fulfilled
+    // on the other choice, once; the home choice is withdrawn as lost
+    let done = |request: &pb::WaitlistRequest| request.status == pb::WaitlistStatus::Fulfilled as i32;
+    let fulfilled = poll_request(&mut waitlist, &reference, FULFIL_AFTER_KILL_TIMEOUT, done).await;
+    eprintln!("waitlist: fulfilled {:?} after the kill of the record's node", killed_at.elapsed());
+    let lost_then_fulfilled = [pb::ChoiceState::Lost, pb::ChoiceState::Fulfilled];
+    let ended =
+        poll_request(&mut waitlist, &reference, SPREAD_TIMEOUT, |request| states(request) == lost_then_fulfilled).await;
+    assert_eq!(ended.order_id, fulfilled.order_id);
+    assert_eq!(ended.choices[1].order_id, fulfilled.order_id, "the other choice's order");
+    let get = |order_id: &str| pb::GetOrderRequest { order_id: order_id.into(), user_id: "waiting-user".into() };
+    let order = booking.get_order(get(&fulfilled.order_id)).await.expect("the order exists").into_inner();
+    assert_eq!(order.status, pb::OrderStatus::Confirmed as i32);
+    assert_eq!(order.train_date.as_ref(), Some(&other));
+    let home_choice_order = booking.get_order(get(&ended.choices[0].order_id)).await;
+    assert_eq!(home_choice_order.expect_err("the lost choice has no order").code(), tonic::Code::NotFound);
+    let freed = refunded.tickets.len() as u32;
+    assert_eq!(business_left(&via_other, &other).await, freed - 1, "one freed seat went to the waiting passenger");
+    assert_eq!(business_left(&via_other, &home).await, 0, "nothing stays reserved on the home choice");
+
+    // and after the killed node comes back, nothing changes: every step
+    // it owed was idempotent and is refused or repeated harmlessly
+    nodes.start(spec, &home_node, false).await;
+    wait_spread(&nodes.clients(spec), SPREAD_TIMEOUT).await;
+    let all = nodes.clients(spec);
+    let via_home = all.iter().find(|node| node.id == home_node).expect("home node").clone();
+    let (mut waitlist, _) = clients(&via_home, agent.clone());
+    let again = poll_request(&mut waitlist, &reference, SPREAD_TIMEOUT, |_| true).await;
+    assert_eq!((again.status, states(&again)), (fulfilled.status, lost_then_fulfilled.to_vec()));
+    assert_eq!(business_left(&via_home, &other).await, freed - 1);
+    let listed = waitlist
+        .list_waitlist(pb::ListWaitlistRequest { user_id: "waiting-user".into() })
+        .await
+        .expect("lists across nodes")
+        .into_inner();
+    assert_eq!(listed.requests.len(), 1, "one request, listed once: {listed:?}");
+
+    // when the waitlisted ticket moves to a train another node serves
+    let target_left = business_left(&via_home, &change_target).await;
+    let moved = change
+        .change_order(pb::ChangeOrderRequest {
+            order_id: fulfilled.order_id.clone(),
+            user_id: "waiting-user".into(),
+            train_date: Some(change_target.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("changes across nodes")
+        .into_inner();
+
+    // then the new seat is confirmed there and the old one is free again
+    assert_eq!(moved.outcome, pb::ChangeOutcome::Committed as i32, "{moved:?}");
+    let new_order = moved.new_order.expect("the new order");
+    assert_eq!(new_order.status, pb::OrderStatus::Confirmed as i32);
+    assert_eq!(new_order.train_date.as_ref(), Some(&change_target));
+    assert_eq!(business_left(&via_home, &change_target).await, target_left - 1);
+    assert_eq!(business_left(&via_home, &other).await, freed, "the old seat is free again");
     drop(nodes);
     env.drop_database().await;
 }

@@ -56,6 +56,10 @@ pub enum Unavailable {
     /// same call succeeds once routed to the slot's owner.
     #[error("train-date {key} is served by another node now (slot {slot}); retry")]
     SlotMoved { key: TrainDateKey, slot: crate::slots::SlotId },
+    /// The node serving a workflow step or read elsewhere in the cluster
+    /// could not be reached or could not take it now (`facade::peers`).
+    #[error("the node serving slot {slot:?} could not take the call now ({detail}); retry")]
+    Peer { slot: Option<crate::slots::SlotId>, detail: String },
     /// An admin change or recovery could not use the store.
     #[error("{what} not saved: {cause}")]
     Store { what: &'static str, cause: StoreError },

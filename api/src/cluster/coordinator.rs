@@ -349,6 +349,11 @@ async fn adopt(cluster: &Cluster, client: &mut Client, fences: &[SlotFence]) {
                 recovery_ms = adoption.recovery_ms,
                 "adopted"
             );
+            // The workflow steps the recovered train-dates owe (their old
+            // owner may have died before sending them) go out in the
+            // background: they may wait on other nodes.
+            let engine = std::sync::Arc::clone(&cluster.engine);
+            tokio::spawn(async move { engine.resume_workflows(adoption.keys).await });
             for stale in adoption.stale {
                 warn!(
                     slot = stale.slot,

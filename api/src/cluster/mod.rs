@@ -3,6 +3,7 @@
 //!
 //! - `etcd`: the keys the cluster keeps in etcd and its transactions there.
 //! - `lease`: the node's lease, kept alive, and when it must have expired.
+//! - `peers`: workflow steps and reads carried to the node serving them.
 //! - `coordinator`: the loop that claims, hands off and drops slots as the
 //!   membership changes, and self-fences when the lease is lost.
 //! - `presale`: the presale scheduler, run by the leader of an etcd election.
@@ -17,6 +18,7 @@
 pub mod coordinator;
 pub mod etcd;
 pub mod lease;
+pub mod peers;
 pub mod presale;
 pub mod relay;
 pub mod route;
@@ -71,8 +73,10 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// The node's part, installed as its engine's carrier of workflow
+    /// steps to other nodes (`peers`).
     pub fn new(config: ClusterConfig, engine: Arc<Engine>, slots: Arc<SlotTable>) -> Arc<Self> {
-        Arc::new(Cluster {
+        let cluster = Arc::new(Cluster {
             keys: Keys::new(&config.prefix),
             config,
             engine,
@@ -82,7 +86,9 @@ impl Cluster {
             channels: route::Channels::default(),
             etcd_seen_at_ms: AtomicU64::new(0),
             etcd: std::sync::OnceLock::new(),
-        })
+        });
+        cluster.engine.set_peers(Arc::new(peers::ClusterPeers::new(Arc::downgrade(&cluster))));
+        cluster
     }
 
     pub fn node_id(&self) -> &str {

@@ -8,10 +8,12 @@
 use super::Cluster;
 use crate::pb::admin_client::AdminClient;
 use crate::pb::booking_client::BookingClient;
+use crate::pb::ticket_change_client::TicketChangeClient;
+use crate::pb::waitlist_client::WaitlistClient;
 use dashmap::DashMap;
 use engine::domain::state::TrainDateKey;
 use engine::facade::EngineError;
-use engine::slots::slot_of;
+use engine::slots::{SlotId, slot_of};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -40,7 +42,7 @@ pub struct Channels {
 }
 
 impl Channels {
-    fn get(&self, address: &str) -> Result<Channel, Status> {
+    pub(super) fn get(&self, address: &str) -> Result<Channel, Status> {
         if let Some(channel) = self.by_address.get(address) {
             return Ok(channel.clone());
         }
@@ -68,20 +70,25 @@ impl Cluster {
     /// owner now (being claimed or recovered) or a forwarded call reached a
     /// node that does not serve it.
     pub fn route(&self, key: &TrainDateKey, forwarded: bool) -> Result<Route, EngineError> {
-        let slot = slot_of(key);
+        self.route_slot(slot_of(key), forwarded).map_err(|_| self.engine.slot_moved(key))
+    }
+
+    /// The route of calls about `slot` (a waitlist request's home slot).
+    /// `Err(slot)` when the slot has no ready owner now: SLOT_MOVED.
+    pub fn route_slot(&self, slot: SlotId, forwarded: bool) -> Result<Route, SlotId> {
         if self.slots.is_ready(slot) {
             return Ok(Route::Local);
         }
         if forwarded {
-            return Err(self.engine.slot_moved(key));
+            return Err(slot);
         }
         let view = self.view.load();
         match view.owner(slot) {
             Some(owner) if owner.node != self.node_id() => match view.members.get(&owner.node) {
                 Some(address) => Ok(Route::Remote(address.clone())),
-                None => Err(self.engine.slot_moved(key)),
+                None => Err(slot),
             },
-            _ => Err(self.engine.slot_moved(key)),
+            _ => Err(slot),
         }
     }
 
@@ -103,6 +110,14 @@ impl Cluster {
 
     pub fn admin_client(&self, address: &str) -> Result<AdminClient<Channel>, Status> {
         Ok(AdminClient::new(self.channels.get(address)?))
+    }
+
+    pub fn waitlist_client(&self, address: &str) -> Result<WaitlistClient<Channel>, Status> {
+        Ok(WaitlistClient::new(self.channels.get(address)?))
+    }
+
+    pub fn ticket_change_client(&self, address: &str) -> Result<TicketChangeClient<Channel>, Status> {
+        Ok(TicketChangeClient::new(self.channels.get(address)?))
     }
 
     /// `message` as a call from this node, carrying the caller's token and
@@ -153,6 +168,13 @@ pub fn relayed<T>(reply: Result<Response<T>, Status>) -> Result<Response<T>, Sta
             format!("the node serving this train-date did not answer ({}); retry", status.code()),
         )),
     }
+}
+
+/// `request` as a call to another node, with the caller's token and deadline.
+pub fn forward<T>(cluster: &Cluster, request: Request<T>) -> Result<Request<T>, Status> {
+    let deadline = crate::admission::deadline(&request)?;
+    let metadata = request.metadata().clone();
+    Ok(cluster.onward(&metadata, request.into_inner(), deadline, false))
 }
 
 fn host_ip(address: &str) -> Option<IpAddr> {

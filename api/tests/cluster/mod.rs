@@ -9,3 +9,4 @@ pub mod checker;
 pub mod partition_node;
 pub mod seatd;
 pub mod services;
+pub mod waitlist;

@@ -256,7 +256,7 @@ pub struct NodeClients {
     pub admin: Admin,
 }
 
-fn bearer(token: &str) -> Bearer {
+pub fn bearer(token: &str) -> Bearer {
     Bearer(format!("Bearer {token}").parse().expect("header-safe token"))
 }
 

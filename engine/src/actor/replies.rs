@@ -6,7 +6,7 @@ use crate::domain::state::{TrainDateKey, TrainDateState};
 use crate::domain::timetable::StationCode;
 
 /// An order with everything a ticket shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderSnapshot {
     pub key: TrainDateKey,
     /// The order as the actor holds it, tickets in passenger order.

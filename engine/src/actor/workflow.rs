@@ -32,7 +32,7 @@ pub const REQUEST_EXPIRIES_PER_SWEEP_MAX: usize = 256;
 pub type EffectSender = mpsc::Sender<Effect>;
 
 /// One waitlist or ticket-change step for this train-date to decide.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Step {
     /// A step of the train-date itself (`decide_workflow`).
     TrainDate(WorkflowCommand),
@@ -286,7 +286,7 @@ impl super::Query for RequestQuery {
 }
 
 /// Where one choice stands in this train-date's queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ChoiceStanding {
     /// Not joined (yet): the request is not active, or its join is on its way.
     NotJoined,
@@ -325,7 +325,7 @@ pub struct WaitlistableQuery {
     pub now_ms: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChoiceFacts {
     /// One ticket's fare.
     pub fare_fen: u64,

@@ -20,6 +20,27 @@ use uuid::Uuid;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WaitlistRequestId(pub Uuid);
 
+impl WaitlistRequestId {
+    /// A new id for a request whose record lives in slot `home_slot`: a UUID
+    /// v7 whose 12 bits after the version (random in v7) carry the slot.
+    /// Any node can then route a call that names only the id to the node
+    /// serving its record, without a lookup; the timestamp and the 62
+    /// random bits after the variant keep ids unique and time-ordered.
+    pub fn homed(uuid_v7: Uuid, home_slot: crate::slots::SlotId) -> Self {
+        const { assert!(crate::slots::SLOT_COUNT <= 1 << 12, "a slot must fit v7's 12-bit rand_a") };
+        let mut bytes = *uuid_v7.as_bytes();
+        bytes[6] = (bytes[6] & 0xf0) | ((home_slot >> 8) as u8 & 0x0f);
+        bytes[7] = (home_slot & 0xff) as u8;
+        WaitlistRequestId(Uuid::from_bytes(bytes))
+    }
+
+    /// The slot this request's record lives in (see `homed`).
+    pub fn home_slot(&self) -> crate::slots::SlotId {
+        let bytes = self.0.as_bytes();
+        ((u16::from(bytes[6] & 0x0f) << 8) | u16::from(bytes[7])) % crate::slots::SLOT_COUNT
+    }
+}
+
 impl fmt::Display for WaitlistRequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -225,5 +246,24 @@ impl TrainDateWaitlist {
     /// not recorded; this is for restore only).
     pub(crate) fn restore_ended(&mut self, choice: ChoiceRef, end: ChoiceEnd) {
         self.ended.insert(choice, end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WaitlistRequestId;
+    use crate::slots::SLOT_COUNT;
+    use uuid::Uuid;
+
+    #[test]
+    fn a_homed_id_carries_its_slot_and_stays_a_v7_uuid() {
+        for slot in [0, 1, 255, 256, 777, SLOT_COUNT - 1] {
+            let raw = Uuid::now_v7();
+            let id = WaitlistRequestId::homed(raw, slot);
+            assert_eq!(id.home_slot(), slot);
+            assert_eq!(id.0.get_version_num(), 7);
+            assert_eq!(id.0.get_variant(), raw.get_variant());
+            assert_eq!(id.0.get_timestamp(), raw.get_timestamp(), "the time order is kept");
+        }
     }
 }

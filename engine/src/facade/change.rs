@@ -2,6 +2,7 @@
 //! and waits, bounded, for its outcome while the steps run between the two
 //! train-dates.
 
+use super::peers::{PeerAnswer, PeerCall, unexpected};
 use super::search::journey_stops;
 use super::{Engine, EngineError};
 use crate::actor::replies::OrderSnapshot;
@@ -10,6 +11,7 @@ use crate::domain::change::{ChangeId, ChangeTarget};
 use crate::domain::order::OrderId;
 use crate::domain::seat_class::SeatClass;
 use crate::domain::state::TrainDateKey;
+use crate::domain::timetable::StationCode;
 use crate::domain::workflow::{ChangeInPlace, StartChange, WorkflowCommand};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -58,7 +60,6 @@ pub enum ChangeProgress {
 impl Engine {
     pub async fn change_order(&self, input: ChangeInput) -> Result<ChangeView, EngineError> {
         let old = self.get_order(input.order_id, input.user_id.as_deref()).await?;
-        let target_view = self.handle(&input.target)?.shared.view.load_full();
         let from_station = match &input.from_station {
             Some(text) => self.resolve_station("from_station", text)?,
             None => old.from_station.clone(),
@@ -67,7 +68,7 @@ impl Engine {
             Some(text) => self.resolve_station("to_station", text)?,
             None => old.to_station.clone(),
         };
-        let (from, to) = journey_stops(&target_view, &from_station, &to_station)?;
+        let (from, to) = self.target_stops(&input.target, &from_station, &to_station).await?;
         let class = match input.class {
             Some(class) => class,
             None => old
@@ -108,7 +109,39 @@ impl Engine {
             })
         };
         self.step(&old.key, Step::TrainDate(command), input.deadline).await?;
-        self.await_change(change_id, input.order_id, new_order_id).await
+        self.await_change(change_id, input.order_id, &input.target, new_order_id).await
+    }
+
+    /// The journey's stop indexes on the change's new train-date, here or on its node.
+    async fn target_stops(
+        &self,
+        target: &TrainDateKey,
+        from_station: &StationCode,
+        to_station: &StationCode,
+    ) -> Result<(usize, usize), EngineError> {
+        if !self.elsewhere(target) {
+            return journey_stops(&self.handle(target)?.shared.view.load_full(), from_station, to_station);
+        }
+        let call = PeerCall::JourneyStops {
+            key: target.clone(),
+            from_station: from_station.clone(),
+            to_station: to_station.clone(),
+        };
+        match self.peer(call).await? {
+            PeerAnswer::JourneyStops { from, to } => Ok((from, to)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The change's new order, here or on its train-date's node.
+    async fn new_order(&self, target: &TrainDateKey, order_id: OrderId) -> Option<OrderSnapshot> {
+        if !self.elsewhere(target) {
+            return self.get_order(order_id, None).await.ok();
+        }
+        match self.peer(PeerCall::Order { key: target.clone(), order_id }).await {
+            Ok(PeerAnswer::Order(order)) => Some(*order),
+            Ok(_) | Err(_) => None,
+        }
     }
 
     /// Reads the old order until the change has ended there and, if it
@@ -117,12 +150,13 @@ impl Engine {
         &self,
         change_id: ChangeId,
         order_id: OrderId,
+        target: &TrainDateKey,
         new_order_id: OrderId,
     ) -> Result<ChangeView, EngineError> {
         let started = Instant::now();
         loop {
             let old_order = self.get_order(order_id, None).await?;
-            let new_order = self.get_order(new_order_id, None).await.ok();
+            let new_order = self.new_order(target, new_order_id).await;
             let change = &old_order.order.change;
             let outcome = match (change.changing, change.changed_to, &new_order) {
                 (None, Some(_), Some(_)) => ChangeProgress::Committed,

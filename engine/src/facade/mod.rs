@@ -5,6 +5,7 @@ mod admin;
 mod booking;
 pub mod catalogue;
 mod change;
+pub mod peers;
 mod presale;
 mod recovery;
 mod search;
@@ -85,6 +86,13 @@ pub struct Engine {
     effects_inbox: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<crate::workflow::Effect>>>,
     /// Waitlist request id → home train-date, user → requests.
     waitlist: WaitlistIndex,
+    /// In a cluster, carries workflow steps and reads to the node serving
+    /// a train-date this node does not (`peers`). Unset on a single node.
+    peers: std::sync::OnceLock<Arc<dyn peers::Peers>>,
+    /// Effects the driver could not deliver within its attempts (the
+    /// state's node was down or moving), sent again every
+    /// `PARKED_RETRY_MS` until delivered (`workflow`).
+    parked: std::sync::Mutex<Vec<crate::workflow::Effect>>,
 }
 
 impl Engine {
@@ -96,6 +104,8 @@ impl Engine {
             effects,
             effects_inbox: std::sync::Mutex::new(Some(effects_inbox)),
             waitlist: WaitlistIndex::default(),
+            peers: std::sync::OnceLock::new(),
+            parked: std::sync::Mutex::new(Vec::new()),
             persistence,
             sold_out_gate_rejections: Default::default(),
             catalog: Catalog::default(),

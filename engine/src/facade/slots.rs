@@ -23,6 +23,8 @@ pub struct SlotAdoption {
     pub stale: Vec<SlotFence>,
     /// Train-dates recovered from the journal for them.
     pub train_dates: usize,
+    /// Their keys: the workflow steps they owe are sent next (`resume_workflows`).
+    pub keys: Vec<TrainDateKey>,
     /// Orders those train-dates hold.
     pub orders: usize,
     /// Time spent raising fences.
@@ -59,6 +61,7 @@ impl Engine {
         for fence in fences {
             slots.set(*fence);
         }
+        let keys: Vec<TrainDateKey> = train_dates.iter().map(|(key, _)| key.clone()).collect();
         let (started_count, orders) = self.start_stored(train_dates).await?;
         for fence in fences {
             // Released meanwhile (a newer claim, or shutdown): stays unready.
@@ -70,6 +73,7 @@ impl Engine {
             adopted: fences.iter().map(|fence| fence.slot).collect(),
             stale,
             train_dates: started_count,
+            keys,
             orders,
             fence_ms,
             recovery_ms: started.elapsed().as_millis() as u64 - fence_ms,

@@ -2,16 +2,19 @@
 //! paid, cancel, read and list. Each request's record lives in its home
 //! train-date (its first choice's), found through `WaitlistIndex`.
 
+use super::peers::{PeerAnswer, PeerCall, unexpected};
 use super::search::journey_stops;
 use super::{Engine, EngineError};
 use crate::actor::Read;
-use crate::actor::workflow::{ChoiceQuery, ChoiceStanding, RequestQuery, Step, WaitlistableQuery};
+use crate::actor::workflow::{ChoiceFacts, ChoiceQuery, ChoiceStanding, RequestQuery, Step, WaitlistableQuery};
 use crate::domain::order::OrderId;
 use crate::domain::seat_class::SeatClass;
 use crate::domain::state::TrainDateKey;
+use crate::domain::timetable::StationCode;
 use crate::domain::waitlist::{ChoiceRef, WaitlistPassenger, WaitlistRequestId};
 use crate::domain::workflow::JoinWaitlist;
 use crate::error::NotFound;
+use crate::slots::slot_of;
 use crate::workflow::request::{RequestChoice, RequestCommand, RequestStatus, SubmitRequest, WaitlistRequest};
 use dashmap::DashMap;
 use std::time::Instant;
@@ -83,38 +86,35 @@ impl Engine {
         }
         let from = self.resolve_station("from_station", &input.from_station)?;
         let to = self.resolve_station("to_station", &input.to_station)?;
-        let request_id = WaitlistRequestId(Uuid::now_v7());
+        let request_id = WaitlistRequestId::homed(Uuid::now_v7(), slot_of(&input.choices[0].0));
         let now_ms = self.now_ms();
-        let mut stops = Vec::with_capacity(input.choices.len());
         for (index, (key, _)) in input.choices.iter().enumerate() {
             self.check_sales_window(&format!("choices[{index}].train_date.date"), key.date, 0)?;
-            let view = self.handle(key)?.shared.view.load_full();
-            stops.push(journey_stops(&view, &from, &to)?);
         }
         let mut choices = Vec::with_capacity(input.choices.len());
         let mut latest_ms = u64::MAX;
-        for (index, ((key, class), (from, to))) in input.choices.iter().zip(&stops).enumerate() {
+        for (index, (key, class)) in input.choices.iter().enumerate() {
             let join = JoinWaitlist {
                 choice: ChoiceRef { request_id, index: index as u8 },
                 activated_at_ms: now_ms,
                 user_id: input.user_id.clone(),
                 order_id: OrderId::generate(),
                 class: *class,
-                from: *from,
-                to: *to,
+                // The train-date fills in its stops for the journey.
+                from: 0,
+                to: 0,
                 passengers: input.passengers.clone(),
                 deadline_ms: input.cutoff_ms.unwrap_or(0),
                 policy: self.settings.actor.policy,
             };
             let order_id = join.order_id;
-            let handle = self.handle(key)?;
-            let facts = handle.ask(key, Read(WaitlistableQuery { join, now_ms })).await??.map_err(EngineError::from)?;
+            let (from, to, facts) = self.choice_facts(key, &from, &to, join, now_ms).await?;
             latest_ms = latest_ms.min(facts.latest_deadline_ms);
             choices.push(RequestChoice {
                 train_date: key.clone(),
                 class: *class,
-                from: *from as u8,
-                to: *to as u8,
+                from: from as u8,
+                to: to as u8,
                 from_station: facts.from_station,
                 to_station: facts.to_station,
                 fare_fen: facts.fare_fen,
@@ -126,7 +126,8 @@ impl Engine {
             let reason = format!("the cut-off may be no later than {latest_ms} (Unix ms) for these choices");
             return Err(EngineError::invalid("cutoff_ms", reason));
         }
-        let user_open_requests = self.open_requests_of(&input.user_id).await?;
+        let user_open_requests =
+            self.local_open_requests(&input.user_id).await? + self.open_requests_elsewhere(&input.user_id).await?;
         let submit = SubmitRequest {
             request_id,
             user_id: input.user_id,
@@ -232,7 +233,50 @@ impl Engine {
         request.filter(|request| user_id.is_none_or(|user| request.user_id == user)).ok_or_else(not_found)
     }
 
-    async fn open_requests_of(&self, user_id: &str) -> Result<usize, EngineError> {
+    /// Facts of one choice from its train-date, here or on its node, with
+    /// the journey's stops there; refused unless it may be waitlisted now.
+    async fn choice_facts(
+        &self,
+        key: &TrainDateKey,
+        from_station: &StationCode,
+        to_station: &StationCode,
+        join: JoinWaitlist,
+        now_ms: u64,
+    ) -> Result<(usize, usize, ChoiceFacts), EngineError> {
+        if !self.elsewhere(key) {
+            return self.local_choice_facts(key, from_station, to_station, join, now_ms).await;
+        }
+        let call = PeerCall::Waitlistable {
+            key: key.clone(),
+            from_station: from_station.clone(),
+            to_station: to_station.clone(),
+            join,
+            now_ms,
+        };
+        match self.peer(call).await? {
+            PeerAnswer::Waitlistable { from, to, facts } => Ok((from, to, facts)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub(super) async fn local_choice_facts(
+        &self,
+        key: &TrainDateKey,
+        from_station: &StationCode,
+        to_station: &StationCode,
+        mut join: JoinWaitlist,
+        now_ms: u64,
+    ) -> Result<(usize, usize, ChoiceFacts), EngineError> {
+        let handle = self.handle(key)?;
+        let (from, to) = journey_stops(&handle.shared.view.load_full(), from_station, to_station)?;
+        join.from = from;
+        join.to = to;
+        let facts = handle.ask(key, Read(WaitlistableQuery { join, now_ms })).await??.map_err(EngineError::from)?;
+        Ok((from, to, facts))
+    }
+
+    /// Open requests of `user_id` homed on this node.
+    pub(super) async fn local_open_requests(&self, user_id: &str) -> Result<usize, EngineError> {
         let mut open = 0;
         for request_id in self.waitlist.of_user(user_id) {
             match self.owned_request(request_id, Some(user_id)).await {
@@ -248,6 +292,15 @@ impl Engine {
         let mut choices = Vec::with_capacity(request.choices.len());
         for (index, choice) in request.choices.iter().enumerate() {
             let standing = match self.handle(&choice.train_date) {
+                Err(_) if self.elsewhere(&choice.train_date) => {
+                    let call =
+                        PeerCall::Standing { key: choice.train_date.clone(), choice: request.choice_ref(index as u8) };
+                    match self.peer(call).await {
+                        Ok(PeerAnswer::Standing(standing)) => standing,
+                        // Its node is moving: shown as not joined until it answers.
+                        Ok(_) | Err(_) => ChoiceStanding::NotJoined,
+                    }
+                }
                 Ok(handle) => {
                     let query = ChoiceQuery(request.choice_ref(index as u8));
                     handle.ask(&choice.train_date, Read(query)).await??

@@ -1,9 +1,13 @@
 //! The workflow driver: delivers the effects actors hand on once a step's
 //! events are durable to the state each names, outside the deterministic
-//! core; and, at start-up after recovery, sends every step the recovered
-//! states still owe each other. Every step is idempotent, so a repeat is
-//! harmless and a lost one is found again by the next start-up.
+//! core, on this node or (in a cluster) on the node serving it (`peers`);
+//! and, at start-up after recovery and whenever this node adopts slots,
+//! sends every step the recovered states still owe each other. An effect
+//! that cannot be delivered within its attempts (its node is down or the
+//! slot is moving) is parked and sent again every `PARKED_RETRY_MS`. Every
+//! step is idempotent, so a repeat is harmless.
 
+use super::peers::{PeerAnswer, PeerCall};
 use super::{Engine, EngineError};
 use crate::actor::Read;
 use crate::actor::workflow::{
@@ -27,6 +31,13 @@ pub const EFFECT_DELIVERIES_IN_FLIGHT_MAX: usize = 64;
 pub const EFFECT_ATTEMPTS_MAX: u32 = 6;
 /// First wait between attempts, doubled each time (100 ms .. 3.2 s).
 pub const EFFECT_RETRY_FIRST_MS: u64 = 100;
+/// How often parked effects are sent again: a failover takes a lease TTL
+/// or two (seconds), so sooner only spins.
+pub const PARKED_RETRY_MS: u64 = 1_000;
+/// Most effects parked at once. Past it an effect is dropped and counted;
+/// the state that owes it still records the step, so the next recovery of
+/// that state (a start-up, or a slot adoption) sends it again.
+pub const PARKED_EFFECTS_MAX: usize = 65_536;
 
 /// The channel actors hand effects to, and its receiving end for the driver.
 pub(super) fn effect_channel() -> (mpsc::Sender<Effect>, mpsc::Receiver<Effect>) {
@@ -39,7 +50,14 @@ impl Engine {
     pub async fn start_workflows(self: &Arc<Self>) {
         let Some(inbox) = self.effects_inbox.lock().expect("effects inbox lock").take() else { return };
         tokio::spawn(drive(Arc::downgrade(self), inbox));
-        let owed = self.pending_effects().await;
+        tokio::spawn(resend_parked(Arc::downgrade(self)));
+        self.resume_workflows(self.registry.sorted_keys()).await;
+    }
+
+    /// Sends every step the train-dates `keys` (just recovered here) and
+    /// their requests still owe.
+    pub async fn resume_workflows(&self, keys: Vec<TrainDateKey>) {
+        let owed = self.pending_effects(keys).await;
         if !owed.is_empty() {
             info!(steps = owed.len(), "sending the workflow steps recovery found pending");
         }
@@ -50,10 +68,10 @@ impl Engine {
         }
     }
 
-    /// Every step the running train-dates and their requests still owe.
-    async fn pending_effects(&self) -> Vec<Effect> {
+    /// Every step the train-dates `keys` and their requests still owe.
+    async fn pending_effects(&self, keys: Vec<TrainDateKey>) -> Vec<Effect> {
         let mut owed = Vec::new();
-        for key in self.registry.sorted_keys() {
+        for key in keys {
             let Ok(handle) = self.handle(&key) else { continue };
             let pending = match handle.ask(&key, Read(PendingEffectsQuery)).await {
                 Ok(Ok(pending)) => pending,
@@ -79,6 +97,17 @@ impl Engine {
         let target = change.target.train_date.clone();
         let change_id = change.change_id;
         let not_started = change.outcome.is_none();
+        if self.elsewhere(&target) {
+            let call = PeerCall::NextChangeStep { source: source.clone(), change };
+            return match self.peer(call).await {
+                Ok(PeerAnswer::NextChangeStep(next)) => next,
+                Err(EngineError::NotFound(NotFound::TrainDate(_))) if not_started => {
+                    Some(Effect::TrainDate { key: source.clone(), command: WorkflowCommand::AbortChange { change_id } })
+                }
+                // Its node is moving: the next adoption of either side asks again.
+                Ok(_) | Err(_) => None,
+            };
+        }
         let Ok(handle) = self.handle(&target) else {
             // The new train-date is gone (archived): nothing there to take, release or complete.
             return not_started.then(|| Effect::TrainDate {
@@ -101,26 +130,25 @@ impl Engine {
         Ok(handle.ask(key, ExecuteStep { deadline, step }).await??)
     }
 
-    /// Delivers one effect, retrying while its state is overloaded or unavailable.
+    /// Delivers one effect, retrying while its state is overloaded or
+    /// unavailable; parks it once the attempts run out.
     async fn deliver(&self, effect: Effect) {
         let mut delay_ms = EFFECT_RETRY_FIRST_MS;
         for attempt in 1..=EFFECT_ATTEMPTS_MAX {
-            let (key, step) = match self.route(&effect) {
-                Ok(routed) => routed,
-                Err(error) => {
-                    warn!(?effect, %error, "workflow step has nowhere to go");
-                    return;
-                }
-            };
-            match self.step(&key, step, None).await {
-                Ok(_) => return,
+            match self.deliver_once(&effect).await {
+                Ok(()) => return,
                 Err(EngineError::NotFound(NotFound::TrainDate(_))) => {
                     self.deliver_to_closed(&effect);
                     return;
                 }
                 Err(
                     error @ (EngineError::Overloaded(_) | EngineError::Unavailable(_) | EngineError::DeadlineExceeded),
-                ) if attempt < EFFECT_ATTEMPTS_MAX => {
+                ) => {
+                    if attempt == EFFECT_ATTEMPTS_MAX {
+                        debug!(?effect, %error, "workflow step not taken; parked");
+                        self.park(effect);
+                        return;
+                    }
                     debug!(?effect, %error, attempt, "workflow step not taken; retrying");
                     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                     delay_ms *= 2;
@@ -131,7 +159,7 @@ impl Engine {
                     return;
                 }
                 Err(error) => {
-                    warn!(?effect, %error, attempt, "workflow step not delivered; the next start-up sends it again");
+                    warn!(?effect, %error, attempt, "workflow step not delivered; the next recovery sends it again");
                     metrics::counter!("seat_workflow_steps_undelivered_total").increment(1);
                     return;
                 }
@@ -139,15 +167,40 @@ impl Engine {
         }
     }
 
-    /// Which train-date decides `effect`: a request's step goes to its home.
-    fn route(&self, effect: &Effect) -> Result<(TrainDateKey, Step), EngineError> {
-        match effect {
-            Effect::TrainDate { key, command } => Ok((key.clone(), Step::TrainDate(command.clone()))),
-            Effect::Request { request_id, command } => {
-                let key = self.waitlist.home_of(request_id).ok_or(NotFound::WaitlistRequest(*request_id))?;
-                Ok((key, Step::Request { request_id: *request_id, command: command.clone() }))
+    /// One attempt: the step, decided here or by the node serving its
+    /// state. A request's step goes to its home (the slot its id names).
+    async fn deliver_once(&self, effect: &Effect) -> Result<(), EngineError> {
+        let call = match effect {
+            Effect::TrainDate { key, command } => {
+                let step = Step::TrainDate(command.clone());
+                if !self.elsewhere(key) {
+                    return self.step(key, step, None).await.map(drop);
+                }
+                PeerCall::Step { key: key.clone(), step }
             }
+            Effect::Request { request_id, command } => {
+                if let Some(home) = self.waitlist.home_of(request_id) {
+                    let step = Step::Request { request_id: *request_id, command: command.clone() };
+                    return self.step(&home, step, None).await.map(drop);
+                }
+                if self.peers.get().is_none() {
+                    return Err(NotFound::WaitlistRequest(*request_id).into());
+                }
+                PeerCall::RequestStep { request_id: *request_id, command: command.clone() }
+            }
+        };
+        self.peer(call).await.map(drop)
+    }
+
+    /// Keeps `effect` for the next `resend_parked` round, within `PARKED_EFFECTS_MAX`.
+    fn park(&self, effect: Effect) {
+        let mut parked = self.parked.lock().expect("parked effects lock");
+        if parked.len() >= PARKED_EFFECTS_MAX {
+            metrics::counter!("seat_workflow_effects_dropped_total").increment(1);
+            return;
         }
+        parked.push(effect);
+        metrics::gauge!("seat_workflow_effects_parked").set(parked.len() as f64);
     }
 
     /// A step for a train-date that is not open: change seats it cannot
@@ -178,5 +231,32 @@ async fn drive(engine: Weak<Engine>, mut inbox: mpsc::Receiver<Effect>) {
             engine.deliver(effect).await;
             drop(permit);
         });
+    }
+}
+
+/// Every `PARKED_RETRY_MS`, hands the parked effects back to the driver,
+/// until the engine is dropped. One that does not fit the queue now stays.
+async fn resend_parked(engine: Weak<Engine>) {
+    let mut ticks = tokio::time::interval(Duration::from_millis(PARKED_RETRY_MS));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(engine) = engine.upgrade() else { return };
+        let parked = std::mem::take(&mut *engine.parked.lock().expect("parked effects lock"));
+        let mut kept = Vec::new();
+        for effect in parked {
+            if let Err(error) = engine.effects.try_send(effect) {
+                kept.push(error.into_inner());
+            }
+        }
+        let mut parked = engine.parked.lock().expect("parked effects lock");
+        for effect in kept {
+            if parked.len() < PARKED_EFFECTS_MAX {
+                parked.push(effect);
+            } else {
+                metrics::counter!("seat_workflow_effects_dropped_total").increment(1);
+            }
+        }
+        metrics::gauge!("seat_workflow_effects_parked").set(parked.len() as f64);
     }
 }

@@ -83,7 +83,7 @@ use crate::domain::workflow::{WorkflowCommand, WorkflowRejection};
 use request::{GrantAnswer, RequestCommand, RequestEvent, RequestStatus, WaitlistRequest};
 
 /// A step one state must decide next.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Effect {
     TrainDate { key: TrainDateKey, command: WorkflowCommand },
     Request { request_id: WaitlistRequestId, command: RequestCommand },

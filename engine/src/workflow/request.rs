@@ -213,7 +213,7 @@ pub enum RequestRejection {
     #[error("waitlist request not found")]
     NotFound,
     #[error("waitlist request is {status:?}; this step needs it {expected}")]
-    WrongStatus { status: RequestStatus, expected: &'static str },
+    WrongStatus { status: RequestStatus, expected: String },
     #[error("choices[{choice}] does not exist")]
     NoSuchChoice { choice: u8 },
 }
@@ -259,7 +259,8 @@ pub fn decide_request(
         (None, _) => return Err(RequestRejection::NotFound),
         (Some(record), _) => record,
     };
-    let wrong = |expected| Err(RequestRejection::WrongStatus { status: record.status, expected });
+    let wrong =
+        |expected: &str| Err(RequestRejection::WrongStatus { status: record.status, expected: expected.into() });
     match command {
         RequestCommand::Submit(_) => unreachable!("handled above"),
         RequestCommand::Activate => match record.status {
