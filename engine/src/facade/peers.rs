@@ -170,9 +170,12 @@ impl Engine {
         let _ = self.peers.set(peers);
     }
 
-    /// Whether `key` is served by another node (so calls about it are carried).
+    /// Whether calls about `key` are carried (`peer`): in a cluster, unless
+    /// this node serves its slot and has finished recovering it. A slot
+    /// being adopted here is carried too, and answered "retry" until ready,
+    /// rather than taken for a train-date that is not open.
     pub(super) fn elsewhere(&self, key: &TrainDateKey) -> bool {
-        self.peers.get().is_some() && self.registry.get(key).is_none() && !self.serves(key)
+        self.peers.get().is_some() && self.slots.as_ref().is_some_and(|slots| !slots.is_ready(slot_of(key)))
     }
 
     /// `call` on the node serving it, which may be this one.

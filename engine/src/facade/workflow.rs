@@ -179,7 +179,8 @@ impl Engine {
                 PeerCall::Step { key: key.clone(), step }
             }
             Effect::Request { request_id, command } => {
-                if let Some(home) = self.waitlist.home_of(request_id) {
+                // The index may still name a home whose slot moved away since.
+                if let Some(home) = self.waitlist.home_of(request_id).filter(|home| !self.elsewhere(home)) {
                     let step = Step::Request { request_id: *request_id, command: command.clone() };
                     return self.step(&home, step, None).await.map(drop);
                 }
