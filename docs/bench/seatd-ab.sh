@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A/B of two seatd builds under the same load, in turn A B A B …, each run on
 # a fresh MySQL database: for a change whose cost is in seatd or in what it
-# asks of MariaDB (the event feed's clock and feed_log rows, for example).
+# asks of MariaDB (the event feed's clock and feed rows, for example).
 #
 # Usage: docs/bench/seatd-ab.sh A_BIN_DIR B_BIN_DIR [seconds] [clients] [pairs]
 #   A_BIN_DIR, B_BIN_DIR: directories holding a release `seatd` each (build the

@@ -5,9 +5,11 @@
 //! Each append gives every stream it commits one position, taken from the
 //! database's `feed_clock` row as the transaction's last write before COMMIT
 //! (see migration 0005 for why that makes positions follow commit order
-//! with no gap). `feed_log` maps each position to the stream's seqs, so a
-//! reader asks only "what comes after position N" and never skips an event
-//! that committed late.
+//! with no gap). One `feed_commits` row per append (migration 0006) maps
+//! its positions to the streams' seqs, so a reader asks only "what comes
+//! after position N" and never skips an event that committed late. One row
+//! per append, not per stream: a row per stream cost a write about one more
+//! row per booking on a spread load.
 //!
 //! InnoDB releases a transaction's locks and shows its rows when it commits
 //! in memory, before its log flush: concurrent appends still share their
@@ -41,8 +43,8 @@ pub struct FeedBatch {
     pub events: Vec<StoredEvent>,
 }
 
-/// A `feed_log` row as fetched.
-#[derive(Clone, Debug, sqlx::FromRow)]
+/// One position of the feed: a stream's seqs in one append.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct FeedRow {
     pub position: u64,
     pub train_date: String,
@@ -52,7 +54,17 @@ pub(crate) struct FeedRow {
     pub fence_token: Option<u64>,
 }
 
-/// One stream's events in an append: the seqs a `feed_log` row covers.
+/// A `feed_commits` row as fetched: one append's positions, its spans
+/// packed one per line (`feed_values`).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct FeedCommitRow {
+    pub first_position: u64,
+    pub last_position: u64,
+    pub committed_at_ms: u64,
+    pub spans: String,
+}
+
+/// One stream's events in an append: the seqs one position covers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct FeedSpan<'a> {
     pub stream: &'a str,
@@ -85,24 +97,65 @@ pub(crate) fn feed_spans(batch: &[StreamAppend]) -> Vec<FeedSpan<'_>> {
     spans
 }
 
-/// The `feed_log` rows of `spans`, which took the positions ending at
-/// `last_position` (the clock after the append raised it).
-pub(crate) fn feed_values<'a>(spans: &[FeedSpan<'a>], last_position: u64, committed_at_ms: u64) -> Vec<[Value<'a>; 6]> {
+/// The one `feed_commits` row of an append whose `spans` took the
+/// positions ending at `last_position` (the clock after the append raised it).
+pub(crate) fn feed_values<'a>(spans: &[FeedSpan<'a>], last_position: u64, committed_at_ms: u64) -> [Value<'a>; 4] {
+    assert!(!spans.is_empty(), "an append with no events takes no position");
     let first_position = last_position + 1 - spans.len() as u64;
-    spans
-        .iter()
-        .zip(first_position..)
-        .map(|(span, position)| {
-            [
-                Value::Int(sql_int(position)),
-                Value::Text(span.stream.into()),
-                Value::Int(sql_int(span.first_seq)),
-                Value::Int(sql_int(span.last_seq)),
-                Value::Int(sql_int(committed_at_ms)),
-                Value::MaybeInt(span.fence_token.map(sql_int)),
-            ]
-        })
-        .collect()
+    let mut packed = String::with_capacity(spans.len() * 32);
+    for span in spans {
+        use std::fmt::Write;
+        debug_assert!(!span.stream.contains([' ', '\n']), "stream ids have no space or newline");
+        let token = span.fence_token.map_or_else(|| "-".to_owned(), |token| token.to_string());
+        let _ = writeln!(packed, "{} {} {} {token}", span.stream, span.first_seq, span.last_seq);
+    }
+    [
+        Value::Int(sql_int(last_position)),
+        Value::Int(sql_int(first_position)),
+        Value::Int(sql_int(committed_at_ms)),
+        Value::Text(packed.into()),
+    ]
+}
+
+/// The positions after `after_position` that fetched `commits` hold, at
+/// most `limit`, in order. Corrupt when a row's spans do not fill its range.
+pub(crate) fn unpack(
+    commits: Vec<FeedCommitRow>,
+    after_position: u64,
+    limit: usize,
+) -> Result<Vec<FeedRow>, JournalError> {
+    let mut rows = Vec::new();
+    for commit in commits {
+        let corrupt = |what: &str| {
+            JournalError::Corrupt(format!("feed_commits {}..={}: {what}", commit.first_position, commit.last_position))
+        };
+        let lines: Vec<&str> = commit.spans.lines().collect();
+        if commit.last_position < commit.first_position
+            || lines.len() as u64 != commit.last_position + 1 - commit.first_position
+        {
+            return Err(corrupt("the spans do not fill the positions"));
+        }
+        for (line, position) in lines.into_iter().zip(commit.first_position..) {
+            if position <= after_position {
+                continue;
+            }
+            let fields: Vec<&str> = line.split(' ').collect();
+            let [stream, first, last, token] = fields[..] else { return Err(corrupt("a span is not 4 fields")) };
+            let number = |text: &str| text.parse::<u64>().map_err(|_| corrupt("a span's number does not parse"));
+            rows.push(FeedRow {
+                position,
+                train_date: stream.to_owned(),
+                first_seq: number(first)?,
+                last_seq: number(last)?,
+                committed_at_ms: commit.committed_at_ms,
+                fence_token: if token == "-" { None } else { Some(number(token)?) },
+            });
+            if rows.len() == limit {
+                return Ok(rows);
+            }
+        }
+    }
+    Ok(rows)
 }
 
 type FeedFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, JournalError>> + Send + 'a>>;
@@ -126,7 +179,7 @@ impl<J: Journal> FeedSource for J {
     }
 }
 
-/// Joins fetched `feed_log` rows with their events (sorted by stream, then
+/// Joins the feed's positions with their events (sorted by stream, then
 /// seq), checking each row got exactly the events it names.
 pub(crate) fn assemble(
     rows: Vec<FeedRow>,
@@ -144,7 +197,7 @@ pub(crate) fn assemble(
         let events = stream_events[start..end].to_vec();
         if events.len() as u64 != row.last_seq + 1 - row.first_seq {
             return Err(JournalError::Corrupt(format!(
-                "feed_log position {}: {} seqs {}..={} but {} events stored",
+                "feed position {}: {} seqs {}..={} but {} events stored",
                 row.position,
                 row.train_date,
                 row.first_seq,
@@ -196,8 +249,21 @@ mod tests {
                 FeedSpan { stream: "a", first_seq: 1, last_seq: 1, fence_token: Some(3) },
             ]
         );
-        let rows = feed_values(&spans, 12, 99);
-        assert_eq!(rows[0][0], Value::Int(11));
-        assert_eq!(rows[1][0], Value::Int(12));
+        let row = feed_values(&spans, 12, 99);
+        assert_eq!(row[..3], [Value::Int(12), Value::Int(11), Value::Int(99)]);
+        let Value::Text(packed) = &row[3] else { panic!("spans are text") };
+        assert_eq!(packed.as_ref(), "b 4 9 -\na 1 1 3\n");
+        let commit =
+            FeedCommitRow { first_position: 11, last_position: 12, committed_at_ms: 99, spans: packed.to_string() };
+        let unpacked = unpack(vec![commit.clone()], 0, 10).unwrap();
+        let summary: Vec<_> = unpacked
+            .iter()
+            .map(|row| (row.position, row.train_date.as_str(), row.first_seq, row.last_seq, row.fence_token))
+            .collect();
+        assert_eq!(summary, [(11, "b", 4, 9, None), (12, "a", 1, 1, Some(3))]);
+        assert_eq!(unpack(vec![commit.clone()], 11, 10).unwrap()[0].position, 12, "positions read already are skipped");
+        assert_eq!(unpack(vec![commit.clone()], 0, 1).unwrap().len(), 1, "at most the limit");
+        let short = FeedCommitRow { last_position: 13, ..commit };
+        assert!(matches!(unpack(vec![short], 0, 10), Err(JournalError::Corrupt(_))));
     }
 }

@@ -58,10 +58,10 @@ pub(crate) const ORDER_HOME: &str = "SELECT train_date, user_id FROM orders WHER
 pub(crate) const USER_ORDERS_AFTER: &str =
     "SELECT order_id FROM orders WHERE user_id = ? AND order_id > ? ORDER BY order_id LIMIT ?";
 pub(crate) const USER_ORDER_COUNT: &str = "SELECT COUNT(*) FROM orders WHERE user_id = ?";
-pub(crate) const INSERT_FEED_LOG: &str =
-    "INSERT INTO feed_log (position, train_date, first_seq, last_seq, committed_at_ms, fence_token) ";
-pub(crate) const READ_FEED_LOG: &str = "SELECT position, train_date, first_seq, last_seq, committed_at_ms, \
-     fence_token FROM feed_log WHERE position > ? ORDER BY position LIMIT ?";
+pub(crate) const INSERT_FEED_COMMITS: &str =
+    "INSERT INTO feed_commits (last_position, first_position, committed_at_ms, spans) ";
+pub(crate) const READ_FEED_COMMITS: &str = "SELECT first_position, last_position, committed_at_ms, spans \
+     FROM feed_commits WHERE last_position > ? ORDER BY last_position LIMIT ?";
 pub(crate) const FEED_HEAD: &str = "SELECT position FROM feed_clock WHERE id = 1";
 /// The events of several feed rows: READ_EVENTS_AFTER_HEAD, then
 /// `(train_date = ? AND seq BETWEEN ? AND ?)` terms joined by OR (one index

@@ -5,7 +5,7 @@
 use crate::batch::{AppendRows, check_sequences, streams_to_check};
 use crate::chunks::{BULK_SHAPES, ROW_SHAPES, padded_chunks};
 use crate::codec::{StoredEvent, StreamEvent};
-use crate::feed::{FeedBatch, FeedRow, assemble, feed_spans, feed_values};
+use crate::feed::{FeedBatch, FeedCommitRow, assemble, feed_spans, feed_values, unpack};
 use crate::journal::{
     AppendOutcome, FencedStream, Journal, JournalError, OrderRow, StoredSnapshot, StoredTrainDate, StreamAppend,
     StreamSnapshot, parse_stream_id,
@@ -55,7 +55,7 @@ pub trait Dialect: Send + Sync + 'static {
 
     /// Raises the one `feed_clock` row by `positions` and returns its new
     /// value, in one round trip: the append's last write before COMMIT, so
-    /// the row's exclusive lock is held only across the `feed_log` insert
+    /// the row's exclusive lock is held only across the `feed_commits` insert
     /// and the commit, and the next append takes its positions after this
     /// one has committed (see `append`).
     fn raise_feed_clock(
@@ -233,7 +233,7 @@ where
     for<'r> (u64, u64): FromRow<'r, RowOf<D>>,
     for<'r> (String, String): FromRow<'r, RowOf<D>>,
     for<'r> (i64,): FromRow<'r, RowOf<D>>,
-    for<'r> FeedRow: FromRow<'r, RowOf<D>>,
+    for<'r> FeedCommitRow: FromRow<'r, RowOf<D>>,
 {
     fn appends_in_flight_max(&self) -> usize {
         D::APPENDS_IN_FLIGHT_MAX
@@ -272,22 +272,24 @@ where
         if !spans.is_empty() {
             let committed_at_ms = unix_ms_now();
             let head = D::raise_feed_clock(&mut tx, spans.len() as u64).await?;
-            let feed_rows = feed_values(&spans, head, committed_at_ms);
-            insert_rows(&mut tx, sql::INSERT_FEED_LOG, "", &feed_rows, ROW_SHAPES).await?;
+            let feed_row = feed_values(&spans, head, committed_at_ms);
+            insert_rows(&mut tx, sql::INSERT_FEED_COMMITS, "", &[feed_row], ROW_SHAPES).await?;
         }
         tx.commit().await?;
         Ok(AppendOutcome { fenced })
     }
 
     async fn read_feed(&self, after_position: u64, limit: usize) -> Result<Vec<FeedBatch>, JournalError> {
-        // Two statements outside a transaction are enough: a feed_log row is
+        // Two statements outside a transaction are enough: a feed_commits row is
         // visible only once its append committed, events included.
-        let rows: Vec<FeedRow> = sqlx::query_as(sql::READ_FEED_LOG)
+        // Each commit row holds at least one position: `limit` rows hold enough.
+        let commits: Vec<FeedCommitRow> = sqlx::query_as(sql::READ_FEED_COMMITS)
             .bind(sql_int(after_position))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await
-            .map_err(decode_error("feed_log"))?;
+            .map_err(decode_error("feed_commits"))?;
+        let rows = unpack(commits, after_position, limit)?;
         let mut events = Vec::new();
         for chunk in padded_chunks(&rows, ROW_SHAPES) {
             let mut query = QueryBuilder::<D::Database>::new(sql::READ_EVENTS_AFTER_HEAD);

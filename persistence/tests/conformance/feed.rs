@@ -142,7 +142,7 @@ async fn a_reader_following_concurrent_appends_misses_nothing(journal: &impl Jou
     }
 }
 
-/// Migration 0005 on a journal written before it: each stream's history
+/// Migrations 0005 and 0006 on a journal written before them: each stream's history
 /// gets positions (per fence token, in seq order), the clock starts after
 /// them, and new appends continue from there.
 async fn backfill_feeds_history(journal: impl Journal, raw: Raw) {
@@ -160,7 +160,7 @@ async fn backfill_feeds_history(journal: impl Journal, raw: Raw) {
     assert_eq!(journal.feed_head().await.unwrap(), 3);
     journal.append(&[append("2026-12-02/G1", 2..=2)]).await.unwrap();
     assert_eq!(summary(&journal.read_feed(3, 10).await.unwrap()), [(4, "2026-12-02/G1".to_owned(), 2, 2)]);
-    assert_eq!(raw.count("SELECT COUNT(*) FROM feed_log").await, 4);
+    assert_eq!(raw.count("SELECT COUNT(*) FROM feed_commits").await, 4);
 }
 
 /// Rows a pre-0005 journal holds: two streams, one of them partly written
