@@ -80,12 +80,67 @@ pub struct SqlJournal<D: Dialect> {
     /// refused like a stale one, so an actor started without its slot's
     /// token can never write.
     fences_required: bool,
+    /// The last seq this journal committed per stream, and the fence token
+    /// it wrote under: the sequence check of a later append of the stream
+    /// reads it here instead of asking the database (one statement less
+    /// per commit). Exact because one writer owns a stream: on one node
+    /// this process, in a cluster the holder of the token it is keyed by (a
+    /// stream written under another token is read from the database). A
+    /// failed append forgets its streams, since its outcome may be unknown.
+    /// One entry per stream this process has written: bounded by the open
+    /// train-dates, and emptied of archived ones.
+    committed_seqs: CommittedSeqs,
+}
+
+/// Stream → (last committed seq, fence token), see `SqlJournal::committed_seqs`.
+#[derive(Default)]
+struct CommittedSeqs(std::sync::Mutex<HashMap<String, (u64, Option<u64>)>>);
+
+impl CommittedSeqs {
+    /// The known last seqs of `streams` written under their batch's token,
+    /// and the streams whose seq must be read from the database.
+    fn split<'a>(&self, batch: &[StreamAppend], streams: Vec<&'a str>) -> (HashMap<String, u64>, Vec<&'a str>) {
+        let known = self.0.lock().expect("committed seqs lock");
+        let mut cached = HashMap::new();
+        let mut unknown = Vec::new();
+        for stream in streams {
+            let token = batch
+                .iter()
+                .find(|append| append.stream == stream)
+                .and_then(|append| append.fence)
+                .map(|fence| fence.token);
+            match known.get(stream) {
+                Some(&(seq, written_under)) if written_under == token => {
+                    cached.insert(stream.to_owned(), seq);
+                }
+                _ => unknown.push(stream),
+            }
+        }
+        (cached, unknown)
+    }
+
+    /// Records a committed batch's streams' last seqs.
+    fn committed(&self, batch: &[StreamAppend]) {
+        let mut known = self.0.lock().expect("committed seqs lock");
+        for append in batch {
+            if let Some(last) = append.events.last() {
+                known.insert(append.stream.clone(), (last.seq, append.fence.map(|fence| fence.token)));
+            }
+        }
+    }
+
+    fn forget<'a>(&self, streams: impl IntoIterator<Item = &'a str>) {
+        let mut known = self.0.lock().expect("committed seqs lock");
+        for stream in streams {
+            known.remove(stream);
+        }
+    }
 }
 
 impl<D: Dialect> SqlJournal<D> {
     /// A journal on `pool`, whose schema the caller has already migrated.
     pub(crate) fn on_pool(pool: Pool<D::Database>) -> Self {
-        SqlJournal { pool, fences_required: false }
+        SqlJournal { pool, fences_required: false, committed_seqs: CommittedSeqs::default() }
     }
 
     /// Refuses every append stream that carries no fence (cluster mode).
@@ -206,6 +261,62 @@ where
     Ok(fences)
 }
 
+/// The append path, with the bounds it needs (see the `Journal` impl's).
+impl<D: Dialect> SqlJournal<D>
+where
+    for<'c> &'c mut ConnectionOf<D>: Executor<'c, Database = D::Database>,
+    ArgumentsOf<D>: IntoArguments<D::Database>,
+    for<'t> &'t str: Encode<'t, D::Database> + Type<D::Database>,
+    for<'t> i64: Encode<'t, D::Database> + Type<D::Database>,
+    for<'t> Option<i64>: Encode<'t, D::Database> + Type<D::Database>,
+    for<'r> (String, Option<u64>): FromRow<'r, RowOf<D>>,
+    for<'r> (u64,): FromRow<'r, RowOf<D>>,
+    for<'r> (u64, u64): FromRow<'r, RowOf<D>>,
+{
+    /// The append's transaction: fence check, sequence check, rows, feed
+    /// position, commit.
+    async fn append_in_transaction(&self, batch: &[StreamAppend]) -> Result<AppendOutcome, JournalError> {
+        let mut tx = self.begin_write().await?;
+        let fenced = fenced_streams::<D>(&mut tx, batch, self.fences_required).await?;
+        let admitted: Vec<StreamAppend>;
+        let batch = if fenced.is_empty() {
+            batch
+        } else {
+            // Rare: a slot moved. Its streams are left out; the rest commit.
+            admitted =
+                batch.iter().filter(|append| !fenced.iter().any(|f| f.stream == append.stream)).cloned().collect();
+            &admitted
+        };
+        let rows = AppendRows::of(batch);
+        let (mut stored, unknown) = self.committed_seqs.split(batch, streams_to_check(batch));
+        if !unknown.is_empty() {
+            stored.extend(stored_seqs::<D>(&mut tx, &unknown).await?);
+        }
+        check_sequences(batch, &stored)?;
+        insert_rows(&mut tx, sql::INSERT_EVENTS, "", &rows.events, ROW_SHAPES).await?;
+        insert_rows(&mut tx, sql::INSERT_ORDERS, "", &rows.orders, ROW_SHAPES).await?;
+        insert_rows(&mut tx, sql::INSERT_SNAPSHOTS, D::REPLACE_SNAPSHOTS, &rows.snapshots, ROW_SHAPES).await?;
+        for stream in rows.snapshotted {
+            sqlx::query(sql::PRUNE_SNAPSHOTS).bind(stream).bind(stream).execute(&mut *tx).await?;
+        }
+        // Feed positions last. Taking them locks the clock row until COMMIT,
+        // so an append that commits later also takes its positions later:
+        // positions follow commit order, and a reader that sees N+1 sees N.
+        // Held only for the one insert below and the commit. A rollback
+        // takes its positions back with it. Fenced streams, left out above,
+        // get none.
+        let spans = feed_spans(batch);
+        if !spans.is_empty() {
+            let committed_at_ms = unix_ms_now();
+            let head = D::raise_feed_clock(&mut tx, spans.len() as u64).await?;
+            let feed_row = feed_values(&spans, head, committed_at_ms);
+            insert_rows(&mut tx, sql::INSERT_FEED_COMMITS, "", &[feed_row], ROW_SHAPES).await?;
+        }
+        tx.commit().await?;
+        Ok(AppendOutcome { fenced })
+    }
+}
+
 /// The bounds say only that the database runs queries on a connection, binds
 /// text and integers, and decodes the journal's row types. They stand here,
 /// not on `Dialect`, because Rust does not carry a trait's where clauses to
@@ -243,40 +354,21 @@ where
         if AppendRows::of(batch).is_empty() {
             return Ok(AppendOutcome::default());
         }
-        let mut tx = self.begin_write().await?;
-        let fenced = fenced_streams::<D>(&mut tx, batch, self.fences_required).await?;
-        let admitted: Vec<StreamAppend>;
-        let batch = if fenced.is_empty() {
-            batch
-        } else {
-            // Rare: a slot moved. Its streams are left out; the rest commit.
-            admitted =
-                batch.iter().filter(|append| !fenced.iter().any(|f| f.stream == append.stream)).cloned().collect();
-            &admitted
-        };
-        let rows = AppendRows::of(batch);
-        check_sequences(batch, &stored_seqs::<D>(&mut tx, &streams_to_check(batch)).await?)?;
-        insert_rows(&mut tx, sql::INSERT_EVENTS, "", &rows.events, ROW_SHAPES).await?;
-        insert_rows(&mut tx, sql::INSERT_ORDERS, "", &rows.orders, ROW_SHAPES).await?;
-        insert_rows(&mut tx, sql::INSERT_SNAPSHOTS, D::REPLACE_SNAPSHOTS, &rows.snapshots, ROW_SHAPES).await?;
-        for stream in rows.snapshotted {
-            sqlx::query(sql::PRUNE_SNAPSHOTS).bind(stream).bind(stream).execute(&mut *tx).await?;
+        let appended = self.append_in_transaction(batch).await;
+        match &appended {
+            Ok(outcome) if outcome.fenced.is_empty() => self.committed_seqs.committed(batch),
+            Ok(outcome) => {
+                let committed: Vec<StreamAppend> = batch
+                    .iter()
+                    .filter(|append| !outcome.fenced.iter().any(|fenced| fenced.stream == append.stream))
+                    .cloned()
+                    .collect();
+                self.committed_seqs.committed(&committed);
+                self.committed_seqs.forget(outcome.fenced.iter().map(|fenced| fenced.stream.as_str()));
+            }
+            Err(_) => self.committed_seqs.forget(batch.iter().map(|append| append.stream.as_str())),
         }
-        // Feed positions last. Taking them locks the clock row until COMMIT,
-        // so an append that commits later also takes its positions later:
-        // positions follow commit order, and a reader that sees N+1 sees N.
-        // Held only for the one insert below and the commit. A rollback
-        // takes its positions back with it. Fenced streams, left out above,
-        // get none.
-        let spans = feed_spans(batch);
-        if !spans.is_empty() {
-            let committed_at_ms = unix_ms_now();
-            let head = D::raise_feed_clock(&mut tx, spans.len() as u64).await?;
-            let feed_row = feed_values(&spans, head, committed_at_ms);
-            insert_rows(&mut tx, sql::INSERT_FEED_COMMITS, "", &[feed_row], ROW_SHAPES).await?;
-        }
-        tx.commit().await?;
-        Ok(AppendOutcome { fenced })
+        appended
     }
 
     async fn read_feed(&self, after_position: u64, limit: usize) -> Result<Vec<FeedBatch>, JournalError> {
@@ -486,6 +578,7 @@ where
             sqlx::query(sql::ARCHIVE_TRAIN_DATE).bind(sql_int(now_ms)).bind(stream.as_str()).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.committed_seqs.forget(streams.iter().map(String::as_str));
         Ok(())
     }
 
