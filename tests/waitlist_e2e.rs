@@ -68,6 +68,7 @@ async fn a_refund_serves_the_waitlist_and_a_change_moves_a_ticket_to_another_tra
             to_station: "上海虹桥".into(),
             choices: vec![choice("G1"), choice("G3")],
             cutoff_ms: 0,
+            client_request_id: String::new(),
         })
         .await
         .expect("both choices are sold out")
@@ -201,6 +202,42 @@ async fn a_choice_that_can_be_booked_is_refused_and_a_cancel_refunds_everything(
         WaitlistClient::with_interceptor(server.channel().await, Bearer::new(&token(Role::Passenger, "somebody-else")));
     let hidden = other.get_waitlist(stranger).await.expect_err("another user's request");
     assert_eq!(seat_tests::reason(&hidden), "WAITLIST_REQUEST_NOT_FOUND");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeated_submit_with_the_same_client_request_id_records_one_request() {
+    let server = TestServer::start().await;
+    let mut booking = server.booking().await;
+    let mut waitlist =
+        WaitlistClient::with_interceptor(server.channel().await, Bearer::new(&token(Role::Passenger, "retrying")));
+    let mut serial = 900;
+    sell_out(&mut booking, "G1", &mut serial).await;
+    let passenger = pb::WaitlistPassenger { name: "李四".into(), id_number: next_id(&mut serial) };
+    let submit = |key: &str, class: SeatClass| pb::SubmitWaitlistRequest {
+        passengers: vec![passenger.clone()],
+        from_station: FROM.into(),
+        to_station: TO.into(),
+        choices: vec![pb::RequestedChoice { train_date: train_date("G1", TOMORROW), seat_class: class.into() }],
+        client_request_id: key.into(),
+        ..Default::default()
+    };
+    let first = waitlist.submit_waitlist(submit("k-1", SeatClass::Business)).await.expect("sold out").into_inner();
+
+    // a retry of the same Submit (its answer lost) answers the same request
+    let again = waitlist.submit_waitlist(submit("k-1", SeatClass::Business)).await.expect("a repeat").into_inner();
+    assert_eq!(again.request_id, first.request_id);
+    assert_eq!(again.submitted_at_ms, first.submitted_at_ms);
+    let listed = waitlist.list_waitlist(pb::ListWaitlistRequest::default()).await.expect("lists").into_inner();
+    assert_eq!(listed.requests.len(), 1, "one request recorded");
+
+    // the same key for another request is refused, naming the field
+    let reused = waitlist.submit_waitlist(submit("k-1", SeatClass::First)).await.expect_err("another request");
+    assert_eq!(seat_tests::reason(&reused), "REQUEST_ID_REUSED");
+    assert_eq!(reused.code(), tonic::Code::InvalidArgument);
+    assert_eq!(api::status::field_of(&reused).as_deref(), Some("client_request_id"));
+    let bad = waitlist.submit_waitlist(submit(&"x".repeat(65), SeatClass::Business)).await.expect_err("too long");
+    assert_eq!(seat_tests::reason(&bad), "INVALID_ARGUMENT");
     server.stop().await;
 }
 

@@ -44,7 +44,7 @@ reasons! {
     DUPLICATE_PASSENGER => InvalidArgument, "The same id_number appears twice on one order.";
     CLASS_NOT_ON_TRAIN => InvalidArgument, "The train carries no seats of a passenger's class.";
     INVALID_SEAT_CHOICE => InvalidArgument, "A pick or exact seat does not exist on this train or class.";
-    REQUEST_ID_REUSED => InvalidArgument, "The user already used this request_id for a different hold.";
+    REQUEST_ID_REUSED => InvalidArgument, "The user already used this request id for a different hold or waitlist request.";
     TRAIN_NOT_FOUND => NotFound, "No train with this code is in the timetable.";
     TRAIN_DATE_NOT_FOUND => NotFound, "The train-date is not open (never opened, or archived after its run).";
     ORDER_NOT_FOUND => NotFound,

@@ -104,7 +104,7 @@ pub fn request_status(rejection: &RequestRejection) -> Status {
             field_refusal(reason, "choices", message)
         }
         RequestRejection::StationsDiffer { choice } => field_refusal(reason, &format!("choices[{choice}]"), message),
-        RequestRejection::RequestIdReused { .. } => field_refusal(reason, "request_id", message),
+        RequestRejection::RequestIdReused { .. } => field_refusal(reason, "client_request_id", message),
         _ => refusal(reason, message),
     }
 }

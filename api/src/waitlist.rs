@@ -123,6 +123,10 @@ impl waitlist_server::Waitlist for WaitlistService {
                 to_station: request.to_station,
                 choices: convert::waitlist_choices(&request.choices)?,
                 cutoff_ms: (request.cutoff_ms > 0).then_some(request.cutoff_ms),
+                client_request_id: match request.client_request_id.as_str() {
+                    "" => None,
+                    key => Some(convert::client_id("client_request_id", key)?),
+                },
             };
             let view = self.engine.submit_waitlist(input).await.map_err(engine_status)?;
             Ok(Response::new(convert::waitlist_pb(&view)))
@@ -193,8 +197,8 @@ impl waitlist_server::Waitlist for WaitlistService {
             let mut requests: Vec<pb::WaitlistRequest> = views.iter().map(convert::waitlist_pb).collect();
             if let Some(cluster) = self.cluster.as_ref().filter(|_| !route::local_scope(&request)) {
                 requests.extend(gather_lists(cluster, &request).await?);
-                // Ids are UUID v7: by id is oldest first, as one node answers.
-                requests.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+                // Oldest first, as one node answers.
+                requests.sort_by(|a, b| (a.submitted_at_ms, &a.request_id).cmp(&(b.submitted_at_ms, &b.request_id)));
                 requests.truncate(WAITLIST_LIST_MAX);
             }
             Ok(Response::new(pb::ListWaitlistResponse { requests }))

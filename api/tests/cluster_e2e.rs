@@ -813,6 +813,7 @@ async fn waitlist_fulfilment_survives_the_kill_of_its_records_node() {
         to_station: TO.into(),
         choices: vec![choice(&home), choice(&other)],
         cutoff_ms: 0,
+        client_request_id: String::new(),
     };
     let submitted = waitlist.submit_waitlist(submit).await.expect("both choices sold out").into_inner();
     let reference = pb::WaitlistRequestRef { request_id: submitted.request_id.clone(), user_id: "waiting-user".into() };

@@ -16,6 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use uuid::Uuid;
 
+/// The UUID v5 namespace of keyed request ids (`WaitlistRequestId::keyed`):
+/// fixed forever, or a repeated Submit would make a new request.
+const KEYED_REQUEST_NAMESPACE: Uuid = Uuid::from_u128(0x5ea7_0c1d_14e5_4a6b_9c3e_77a0_b1d2_e3f4);
+
 /// Globally unique waitlist request id (UUID v7, chosen by the caller).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WaitlistRequestId(pub Uuid);
@@ -32,6 +36,18 @@ impl WaitlistRequestId {
         bytes[6] = (bytes[6] & 0xf0) | ((home_slot >> 8) as u8 & 0x0f);
         bytes[7] = (home_slot & 0xff) as u8;
         WaitlistRequestId(Uuid::from_bytes(bytes))
+    }
+
+    /// The id of the request a client keys with `client_request_id`: a UUID
+    /// v5 of (user, key), so a repeated Submit names the same request and
+    /// the record answers it (idempotent), carrying the home slot as
+    /// `homed` does. Not time-ordered.
+    pub fn keyed(user_id: &str, client_request_id: &str, home_slot: crate::slots::SlotId) -> Self {
+        // The user id's length first, so ("ab", "c") and ("a", "bc") differ.
+        let name = format!("{}:{user_id}{client_request_id}", user_id.len());
+        let hashed = Uuid::new_v5(&KEYED_REQUEST_NAMESPACE, name.as_bytes());
+        let WaitlistRequestId(uuid) = Self::homed(hashed, home_slot);
+        WaitlistRequestId(uuid)
     }
 
     /// The slot this request's record lives in (see `homed`).
@@ -265,5 +281,15 @@ mod tests {
             assert_eq!(id.0.get_variant(), raw.get_variant());
             assert_eq!(id.0.get_timestamp(), raw.get_timestamp(), "the time order is kept");
         }
+    }
+
+    #[test]
+    fn a_keyed_id_is_the_same_for_the_same_user_and_key_only() {
+        let id = WaitlistRequestId::keyed("alice", "k1", 42);
+        assert_eq!(id, WaitlistRequestId::keyed("alice", "k1", 42));
+        assert_eq!(id.home_slot(), 42);
+        assert_ne!(id, WaitlistRequestId::keyed("alice", "k2", 42));
+        assert_ne!(id, WaitlistRequestId::keyed("bob", "k1", 42));
+        assert_ne!(WaitlistRequestId::keyed("ab", "c", 1), WaitlistRequestId::keyed("a", "bc", 1));
     }
 }

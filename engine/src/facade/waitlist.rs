@@ -15,7 +15,9 @@ use crate::domain::waitlist::{ChoiceRef, WaitlistPassenger, WaitlistRequestId};
 use crate::domain::workflow::JoinWaitlist;
 use crate::error::NotFound;
 use crate::slots::slot_of;
-use crate::workflow::request::{RequestChoice, RequestCommand, RequestStatus, SubmitRequest, WaitlistRequest};
+use crate::workflow::request::{
+    RequestChoice, RequestCommand, RequestRejection, RequestStatus, SubmitRequest, WaitlistRequest,
+};
 use dashmap::DashMap;
 use std::time::Instant;
 use uuid::Uuid;
@@ -69,6 +71,9 @@ pub struct WaitlistInput {
     pub choices: Vec<(TrainDateKey, SeatClass)>,
     /// The user's cut-off; `None`: the latest every choice allows.
     pub cutoff_ms: Option<u64>,
+    /// The client's idempotency key: a repeat with the same key (and user)
+    /// answers the request the first one recorded.
+    pub client_request_id: Option<String>,
 }
 
 /// A request with where each of its choices stands.
@@ -86,7 +91,16 @@ impl Engine {
         }
         let from = self.resolve_station("from_station", &input.from_station)?;
         let to = self.resolve_station("to_station", &input.to_station)?;
-        let request_id = WaitlistRequestId::homed(Uuid::now_v7(), slot_of(&input.choices[0].0));
+        let home_slot = slot_of(&input.choices[0].0);
+        let request_id = match &input.client_request_id {
+            Some(key) => WaitlistRequestId::keyed(&input.user_id, key, home_slot),
+            None => WaitlistRequestId::homed(Uuid::now_v7(), home_slot),
+        };
+        if input.client_request_id.is_some()
+            && let Some(existing) = self.repeated_submit(request_id, &input).await?
+        {
+            return Ok(existing);
+        }
         let now_ms = self.now_ms();
         for (index, (key, _)) in input.choices.iter().enumerate() {
             self.check_sales_window(&format!("choices[{index}].train_date.date"), key.date, 0)?;
@@ -231,6 +245,36 @@ impl Engine {
         let handle = self.handle(&home).map_err(|_| not_found())?;
         let request = handle.ask(&home, Read(RequestQuery(request_id))).await??;
         request.filter(|request| user_id.is_none_or(|user| request.user_id == user)).ok_or_else(not_found)
+    }
+
+    /// The request a keyed Submit recorded before, if this one repeats it:
+    /// answered before any choice is checked again, since seats may have
+    /// freed up since (the first Submit's answer stands). REQUEST_ID_REUSED
+    /// when the key named another request.
+    async fn repeated_submit(
+        &self,
+        request_id: WaitlistRequestId,
+        input: &WaitlistInput,
+    ) -> Result<Option<WaitlistView>, EngineError> {
+        let record = match self.owned_request(request_id, Some(&input.user_id)).await {
+            Ok(record) => record,
+            Err(EngineError::NotFound(_)) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let choices: Vec<(TrainDateKey, SeatClass)> =
+            record.choices.iter().map(|choice| (choice.train_date.clone(), choice.class)).collect();
+        let stations = |typed: &str, stored: &StationCode| {
+            self.resolve_station("station", typed).is_ok_and(|code| &code == stored)
+        };
+        let first = &record.choices[0];
+        let same = choices == input.choices
+            && record.passengers == input.passengers
+            && stations(&input.from_station, &first.from_station)
+            && stations(&input.to_station, &first.to_station);
+        if !same {
+            return Err(RequestRejection::RequestIdReused { request_id }.into());
+        }
+        self.waitlist_view(record).await.map(Some)
     }
 
     /// Facts of one choice from its train-date, here or on its node, with

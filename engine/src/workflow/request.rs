@@ -247,8 +247,14 @@ pub fn decide_request(
     let record = match (record, command) {
         (None, RequestCommand::Submit(submit)) => return decide_submit(submit, settings, now_ms),
         (Some(record), RequestCommand::Submit(submit)) => {
+            // A repeat (a client's retry, same key) is the same request; the
+            // order ids it picked afresh and today's fares do not count.
+            let same_choice = |(a, b): (&RequestChoice, &RequestChoice)| {
+                (&a.train_date, a.class, a.from, a.to) == (&b.train_date, b.class, b.from, b.to)
+            };
             return if record.user_id == submit.user_id
-                && record.choices == submit.choices
+                && record.choices.len() == submit.choices.len()
+                && record.choices.iter().zip(&submit.choices).all(same_choice)
                 && record.passengers == submit.passengers
             {
                 Ok(Vec::new())

@@ -263,6 +263,10 @@ enum WaitlistAction {
         /// Unix ms cut-off; default: the latest the departures allow.
         #[arg(long, default_value_t = 0)]
         cutoff_ms: u64,
+        /// Idempotency key; repeat it to retry safely. Default: none (each
+        /// submit records a new request).
+        #[arg(long)]
+        request_id: Option<String>,
     },
     /// Report the prepayment made: the choices join their queues.
     Activate { request: String },
@@ -340,8 +344,8 @@ async fn run(args: Args) -> Result<(), Failure> {
         Command::Order { order, user } => booking::order(session, order, user).await,
         Command::Orders { user, page_size, page_token } => booking::orders(session, user, page_size, page_token).await,
         Command::Waitlist { action, user } => match action {
-            WaitlistAction::Submit { from, to, choices, date, passengers, cutoff_ms } => {
-                let submit = waitlist::SubmitArgs { from, to, date, choices, passengers, user, cutoff_ms };
+            WaitlistAction::Submit { from, to, choices, date, passengers, cutoff_ms, request_id } => {
+                let submit = waitlist::SubmitArgs { from, to, date, choices, passengers, user, cutoff_ms, request_id };
                 waitlist::submit(session, submit).await
             }
             WaitlistAction::Activate { request } => waitlist::request_step(session, "activate", request, user).await,

@@ -16,6 +16,8 @@ pub struct SubmitArgs {
     pub passengers: Vec<String>,
     pub user: Option<String>,
     pub cutoff_ms: u64,
+    /// The client's idempotency key (`client_request_id`).
+    pub request_id: Option<String>,
 }
 
 /// `seatctl waitlist submit FROM TO --choice TRAIN:CLASS[@DATE]... --passenger NAME,ID_NUMBER...`
@@ -29,6 +31,7 @@ pub async fn submit(session: &mut Session, args: SubmitArgs) -> Result<(), Failu
         to_station: args.to,
         choices,
         cutoff_ms: args.cutoff_ms,
+        client_request_id: args.request_id.unwrap_or_default(),
     };
     let reply = session.waitlist.submit_waitlist(request).await?.into_inner();
     print_request(&session.output, &reply);
