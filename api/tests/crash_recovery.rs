@@ -12,26 +12,15 @@
 #[allow(dead_code)] // the harness also serves graceful_shutdown.rs
 mod crash;
 
-use crash::{Backend, run_rounds};
-use persistence::test_env::{MYSQL_URL, service_url};
-
-fn rounds() -> usize {
-    std::env::var("CRASH_ROUNDS").ok().and_then(|rounds| rounds.parse().ok()).unwrap_or(5)
-}
+use crash::{Backend, crash_rounds, on_mysql, run_rounds};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_survives_kill_9() {
     let dir = tempfile::tempdir().expect("temp dir");
-    run_rounds(Backend::Sqlite(dir.path().to_owned()), rounds()).await;
+    run_rounds(Backend::Sqlite(dir.path().to_owned()), crash_rounds(5)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_survives_kill_9() {
-    let Some(server_url) = service_url(MYSQL_URL, "the MySQL crash test") else { return };
-    let name = format!("seat_crash_{}_{}", std::process::id(), rand::random::<u32>());
-    persistence::test_support::create_database(&server_url, &name).await.expect("create test database");
-    let url = persistence::test_support::database_url(&server_url, &name);
-    let dir = tempfile::tempdir().expect("temp dir");
-    run_rounds(Backend::MySql(url, dir.path().to_owned()), rounds()).await;
-    persistence::test_support::drop_database(&server_url, &name).await.expect("drop test database");
+    on_mysql("the MySQL crash test", "seat_crash", |backend| run_rounds(backend, crash_rounds(5))).await;
 }

@@ -53,14 +53,11 @@ pub async fn audit(seatd: &Seatd, ledger: &Ledger) -> Audit {
     for (order_id, ack) in &acknowledged {
         check_acknowledged(&mut booking, order_id, ack, &mut report).await;
     }
-    let orders = all_orders(&mut booking, ledger).await;
-    for (train, date) in TRAINS.iter().flat_map(|train| DAYS_AHEAD.map(|days| (*train, date_ahead(days)))) {
-        let seats = seats(&mut booking, train, &date).await;
-        check_compositions(train, &seats, &mut report);
-        let counts = counts(&mut booking, train, &date).await;
-        let tickets = tickets(train, &date, &orders);
-        report.check_train_date(&format!("{train}/{date}"), STATIONS.len(), &seats, &counts, &tickets);
-    }
+    let users = ledger.users.lock().unwrap().clone();
+    let orders = all_orders(&mut booking, &users).await;
+    let train_dates: Vec<(&str, String)> =
+        TRAINS.iter().flat_map(|train| DAYS_AHEAD.map(|days| (*train, date_ahead(days)))).collect();
+    check_train_dates(&mut booking, &train_dates, &orders, &mut report).await;
     assert!(
         report.ok(),
         "audit after kill -9 found {} problems:\n{}",
@@ -110,8 +107,26 @@ fn allowed(ack: &Acknowledged) -> Vec<pb::OrderStatus> {
     allowed
 }
 
-async fn all_orders(booking: &mut Client, ledger: &Ledger) -> Vec<pb::Order> {
-    let users = ledger.users.lock().unwrap().clone();
+/// Seats, seat maps and counts of each (train, date) read back and checked
+/// against `orders`, which must hold every order on them: nothing sold
+/// twice, every taken seat a live ticket's, counts equal a recount.
+pub async fn check_train_dates(
+    booking: &mut Client,
+    train_dates: &[(&str, String)],
+    orders: &[pb::Order],
+    report: &mut AuditReport,
+) {
+    for (train, date) in train_dates {
+        let seats = seats(booking, train, date).await;
+        check_compositions(train, &seats, report);
+        let counts = counts(booking, train, date).await;
+        let tickets = tickets(train, date, orders);
+        report.check_train_date(&format!("{train}/{date}"), STATIONS.len(), &seats, &counts, &tickets);
+    }
+}
+
+/// Every order of `users`, page by page.
+pub async fn all_orders(booking: &mut Client, users: &[String]) -> Vec<pb::Order> {
     let mut orders = Vec::new();
     for user in users {
         let mut token = String::new();

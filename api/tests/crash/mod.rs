@@ -1,7 +1,7 @@
 //! Child-process harness for the crash test: start seatd, drive load,
 //! SIGKILL, restart, and audit what survived.
 
-mod audit;
+pub mod audit;
 pub mod load;
 
 use api::pb::booking_client::BookingClient;
@@ -103,10 +103,26 @@ impl Seatd {
     }
 
     pub async fn client(&self) -> Client {
+        let (channel, bearer) = self.agent_channel().await;
+        BookingClient::with_interceptor(channel, bearer)
+    }
+
+    pub async fn waitlist_client(&self) -> WaitlistClient {
+        let (channel, bearer) = self.agent_channel().await;
+        api::pb::waitlist_client::WaitlistClient::with_interceptor(channel, bearer)
+    }
+
+    pub async fn change_client(&self) -> ChangeClient {
+        let (channel, bearer) = self.agent_channel().await;
+        api::pb::ticket_change_client::TicketChangeClient::with_interceptor(channel, bearer)
+    }
+
+    /// A connection to seatd and the demo agent's token, which acts for any user it names.
+    async fn agent_channel(&self) -> (Channel, Bearer) {
         let channel = Channel::from_shared(format!("http://{}", self.address)).expect("uri");
         let channel = channel.connect().await.expect("connect to seatd");
         let value: MetadataValue<Ascii> = format!("Bearer {}", self.token).parse().expect("header-safe token");
-        BookingClient::with_interceptor(channel, Bearer(value))
+        (channel, Bearer(value))
     }
 
     /// SIGTERM, then the exit status once seatd has shut down gracefully.
@@ -137,6 +153,12 @@ pub type FeedClient = api::pb::feed_client::FeedClient<InterceptedService<Channe
 /// A booking client that sends the demo agent token.
 pub type Client = BookingClient<InterceptedService<Channel, Bearer>>;
 
+/// A waitlist client that sends the demo agent token.
+pub type WaitlistClient = api::pb::waitlist_client::WaitlistClient<InterceptedService<Channel, Bearer>>;
+
+/// A ticket-change client that sends the demo agent token.
+pub type ChangeClient = api::pb::ticket_change_client::TicketChangeClient<InterceptedService<Channel, Bearer>>;
+
 #[derive(Clone)]
 pub struct Bearer(MetadataValue<Ascii>);
 
@@ -145,6 +167,25 @@ impl Interceptor for Bearer {
         request.metadata_mut().insert("authorization", self.0.clone());
         Ok(request)
     }
+}
+
+/// `CRASH_ROUNDS` from the environment (soak runs set more), else `default`.
+pub fn crash_rounds(default: usize) -> usize {
+    std::env::var("CRASH_ROUNDS").ok().and_then(|rounds| rounds.parse().ok()).unwrap_or(default)
+}
+
+/// Runs `run` on a MySQL database of its own (named `prefix`, the process and
+/// a random number), dropped afterwards, when MYSQL_URL is set; without it
+/// the test is skipped, or fails under `CI=true` (`service_url`).
+pub async fn on_mysql<F: std::future::Future<Output = ()>>(test: &str, prefix: &str, run: impl FnOnce(Backend) -> F) {
+    use persistence::test_env::{MYSQL_URL, service_url};
+    use persistence::test_support::{create_database, database_url, drop_database};
+    let Some(server_url) = service_url(MYSQL_URL, test) else { return };
+    let name = format!("{prefix}_{}_{}", std::process::id(), rand::random::<u32>());
+    create_database(&server_url, &name).await.expect("create test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    run(Backend::MySql(database_url(&server_url, &name), dir.path().to_owned())).await;
+    drop_database(&server_url, &name).await.expect("drop test database");
 }
 
 /// Runs `rounds` of load → kill -9 → restart → audit on one database.
