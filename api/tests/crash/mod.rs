@@ -1,8 +1,13 @@
-//! Child-process harness for the crash test: start seatd, drive load,
+//! Child-process harness for the crash tests: start seatd, drive load,
 //! SIGKILL, restart, and audit what survived.
+//!
+//! - `load` and `audit`: the booking load and its audit (crash_recovery.rs;
+//!   the feed, relay and shutdown tests reuse parts).
+//! - `workflow`: the waitlist and ticket-change scenario (workflow_crash.rs).
 
 pub mod audit;
 pub mod load;
+pub mod workflow;
 
 use api::pb::booking_client::BookingClient;
 use std::path::PathBuf;
