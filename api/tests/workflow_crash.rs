@@ -2,7 +2,7 @@
 //! runs as a child process on a real database; business class is sold out
 //! on G1 and G3 two and three days ahead and waitlist requests (one to three
 //! passengers, one or two of those train-dates each) are queued on them.
-//! Then, round after round, clients refund sold orders (whose seats fulfil
+//! Then, round after round, clients refund orders (whose seats fulfil
 //! waiting requests, possibly on the other date), cancel and submit
 //! requests, change orders across train-dates (to G7, which commits, or to
 //! the other waited train, which aborts), in place, and while a refund of
@@ -32,8 +32,8 @@
 //!
 //! SQLite always runs; MySQL runs when MYSQL_URL is set (its own database),
 //! and fails under `CI=true` when it is not. `CRASH_ROUNDS` (default 3) sets
-//! the rounds; the sold orders run out after about five, so longer soak
-//! runs change and refund less in their later rounds.
+//! the rounds, for longer soak runs; each round sells out again and queues
+//! new requests, so every round has as much to do.
 
 #[allow(dead_code)] // the harness also serves the booking crash tests
 mod crash;

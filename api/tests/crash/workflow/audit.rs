@@ -5,7 +5,7 @@
 //! - every passenger holds exactly the live tickets their calls allow: one,
 //!   through any change (never both the old and the new, never neither);
 //!   none once a refund was acknowledged; one once their request was
-//!   fulfilled, none while it was not;
+//!   fulfilled (until its order is refunded), none while it was not;
 //! - each change ended as its reply said, on both orders;
 //! - each request stands as its calls allow, a fulfilled one with exactly one
 //!   order, on its winning choice, refunded the prepayment less its fare;
@@ -214,7 +214,8 @@ fn fulfilled_problem(
     let wanted: BTreeSet<&str> = names_asked.iter().map(String::as_str).collect();
     if states.iter().enumerate().any(|(index, state)| index != winner && *state != ChoiceState::Lost) {
         Some("another choice did not lose".to_owned())
-    } else if !matches!(order_status(order), OrderStatus::Confirmed | OrderStatus::Changed) {
+    } else if !matches!(order_status(order), OrderStatus::Confirmed | OrderStatus::Changed | OrderStatus::Refunded) {
+        // Changed or refunded later by the load: `check_order` checks those as the ledger's.
         Some(format!("its order is {:?}", order_status(order)))
     } else if order.train_date != request.choices[winner].train_date || names(order) != wanted {
         Some(format!("its order is not the winning choice's for its passengers: {order:?}"))
@@ -244,17 +245,18 @@ fn check_passengers(
         }
     }
     let mut allowed: HashMap<&str, &[usize]> = HashMap::new();
-    for order in known.orders.values().filter(|order| !order.from_waitlist) {
+    for request in requests {
+        let counts: &[usize] = if request.status == WaitlistStatus::Fulfilled as i32 { &[1] } else { &[0] };
+        allowed.extend(request.passenger_names.iter().map(|name| (name.as_str(), counts)));
+    }
+    // Then the ledger's orders, sold or fulfilled: their refunds decide.
+    for order in known.orders.values() {
         let counts: &[usize] = match order.refund {
             Sent::Not | Sent::Refused => &[1],
             Sent::Acknowledged => &[0],
             Sent::Unanswered => &[0, 1],
         };
         allowed.extend(order.passengers.iter().map(|name| (name.as_str(), counts)));
-    }
-    for request in requests {
-        let counts: &[usize] = if request.status == WaitlistStatus::Fulfilled as i32 { &[1] } else { &[0] };
-        allowed.extend(request.passenger_names.iter().map(|name| (name.as_str(), counts)));
     }
     for (name, counts) in &allowed {
         let holds = live.get(name).copied().unwrap_or(0);
@@ -282,7 +284,7 @@ fn waiting_parties(requests: &[pb::WaitlistRequest], train_date: &pb::TrainDate)
         .collect()
 }
 
-/// Fulfilled requests' confirmed orders join the ledger, to be changed later.
+/// Fulfilled requests' confirmed orders join the ledger, for later rounds to refund or change.
 fn remember_fulfilled(ledger: &SharedLedger, requests: &[pb::WaitlistRequest], by_id: &Orders) {
     let mut ledger = ledger.lock().unwrap();
     for request in requests.iter().filter(|request| request.status == WaitlistStatus::Fulfilled as i32) {
@@ -294,7 +296,6 @@ fn remember_fulfilled(ledger: &SharedLedger, requests: &[pb::WaitlistRequest], b
             user_id: request.user_id.clone(),
             train_date: order.train_date.clone().expect("an order's train-date"),
             passengers: request.passenger_names.clone(),
-            from_waitlist: true,
             refund: Sent::Not,
             change: None,
         };

@@ -2,7 +2,8 @@
 //! each a bounded number of calls per round, until seatd is killed at a
 //! random point among their replies.
 //!
-//! - refunds of sold orders, whose seats serve the waitlist queues;
+//! - refunds of confirmed orders (sold, or fulfilled from the waitlist),
+//!   whose seats serve the waitlist queues;
 //! - changes of confirmed orders (sold, or fulfilled from the waitlist) to
 //!   the spare train the same day (they commit), or to a waited train-date
 //!   (sold out: they abort);
@@ -23,8 +24,9 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 /// Calls of each kind per round: enough that several workflows run when the
-/// kill comes, few enough that the sold orders (topped up each round with
-/// the seats no waiting party took) seldom run out.
+/// kill comes. What they use up comes back: freed seats fulfil requests
+/// (new orders to refund or change), and each round sells out what is left
+/// and queues new requests.
 const BUDGETS: [(Call, u32); 6] = [
     (Call::Refund, 5),
     (Call::ChangeAcross, 5),
@@ -240,9 +242,8 @@ struct Picked {
     change: Option<(pb::TrainDate, SeatClass)>,
 }
 
-/// A random confirmed order nobody refunded or changed yet (sold in the
-/// setup, when it is to be refunded), marked with the plan at once so no
-/// other task picks it.
+/// A random confirmed order nobody refunded or changed yet, marked with the
+/// plan at once so no other task picks it.
 fn pick_order(ledger: &SharedLedger, plan: Plan) -> Option<Picked> {
     let mut ledger = ledger.lock().unwrap();
     let refunds = !matches!(plan, Plan::Change { .. });
@@ -250,7 +251,6 @@ fn pick_order(ledger: &SharedLedger, plan: Plan) -> Option<Picked> {
         .orders
         .iter()
         .filter(|(_, order)| order.refund == Sent::Not && order.change.is_none())
-        .filter(|(_, order)| !(refunds && order.from_waitlist))
         .map(|(id, _)| id.clone())
         .collect();
     if untouched.is_empty() {

@@ -86,16 +86,14 @@ impl Sent {
     }
 }
 
-/// A confirmed order the load may refund or change.
+/// A confirmed order the load may refund or change: sold in the setup, or
+/// a fulfilled waitlist request's.
 #[derive(Clone, Debug)]
 pub struct TicketOrder {
     pub user_id: String,
     pub train_date: pb::TrainDate,
     /// Passenger names, unique in the scenario.
     pub passengers: Vec<String>,
-    /// A fulfilled waitlist request's order (changed, never refunded, by the
-    /// load); otherwise sold in the setup.
-    pub from_waitlist: bool,
     pub refund: Sent,
     pub change: Option<ChangeSent>,
 }

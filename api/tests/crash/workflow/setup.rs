@@ -66,7 +66,6 @@ pub async fn sell_out(seatd: &Seatd, ledger: &SharedLedger) {
                 user_id,
                 train_date: train_date.clone(),
                 passengers: passengers.into_iter().map(|(name, _)| name).collect(),
-                from_waitlist: false,
                 refund: Sent::Not,
                 change: None,
             };
