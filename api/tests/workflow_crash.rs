@@ -28,7 +28,9 @@
 //! - each change leaves every passenger exactly one ticket (never both the
 //!   old and the new, never neither), and ends as its reply said;
 //! - every call acknowledged is there; one refused or unanswered is
-//!   allowed for both ways.
+//!   allowed for both ways; every Submit (each carries a client key),
+//!   repeated after the restart, answers the request the first one
+//!   recorded, and no user has two.
 //!
 //! SQLite always runs; MySQL runs when MYSQL_URL is set (its own database),
 //! and fails under `CI=true` when it is not. `CRASH_ROUNDS` (default 3) sets

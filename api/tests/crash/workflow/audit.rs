@@ -9,7 +9,9 @@
 //! - each change ended as its reply said, on both orders;
 //! - each request stands as its calls allow, a fulfilled one with exactly one
 //!   order, on its winning choice, refunded the prepayment less its fare;
-//! - no business seat of a waited train-date is free while a party it fits waits.
+//! - no business seat of a waited train-date is free while a party it fits waits;
+//! - a Submit repeated with its key names the request the first one
+//!   recorded, and no user has two.
 
 use super::setup::remaining;
 use super::{ChangeSent, Ledger, Sent, SharedLedger, TicketOrder, WaitRequest, waited_train_dates};
@@ -70,6 +72,7 @@ pub async fn audit(seatd: &Seatd, ledger: &SharedLedger) -> Audited {
             report.problem(format!("{train_date:?}: {free} business seats free while a party of {smallest} waits"));
         }
     }
+    check_repeated_submits(&mut waitlist, ledger, &requests, &mut report).await;
     assert!(
         report.ok(),
         "the API after kill -9 shows {} problems:\n{}",
@@ -268,6 +271,45 @@ fn check_passengers(
         report.problem(format!("passenger {name} holds tickets nobody bought for them"));
     }
     allowed.len()
+}
+
+/// Every Submit sent, repeated with its key: one acknowledged answers the
+/// request it recorded; one unanswered answers the request if it was
+/// recorded (which joins the ledger, never activated) or is decided afresh.
+/// No user has two requests.
+async fn check_repeated_submits(
+    waitlist: &mut WaitlistClient,
+    ledger: &SharedLedger,
+    requests: &[pb::WaitlistRequest],
+    report: &mut AuditReport,
+) {
+    let mut per_user: HashMap<&str, usize> = HashMap::new();
+    for request in requests {
+        *per_user.entry(request.user_id.as_str()).or_default() += 1;
+    }
+    for (user, count) in per_user.iter().filter(|(_, count)| **count > 1) {
+        report.problem(format!("user {user} has {count} waitlist requests from one keyed Submit"));
+    }
+    let submissions = ledger.lock().unwrap().submissions.clone();
+    for (user, submission) in submissions {
+        let recorded = {
+            let ledger = ledger.lock().unwrap();
+            ledger.requests.iter().find(|(_, request)| request.user_id == user).map(|(id, _)| id.clone())
+        };
+        let repeated = waitlist.submit_waitlist(submission.clone()).await.map(|reply| reply.into_inner().request_id);
+        match (recorded, repeated) {
+            (Some(recorded), Ok(repeated)) if recorded == repeated => {}
+            (Some(recorded), repeated) => {
+                report.problem(format!("{user}'s Submit repeated answers {repeated:?}, not {recorded}"));
+            }
+            (None, Ok(request_id)) => {
+                let passengers = submission.passengers.into_iter().map(|passenger| passenger.name).collect();
+                let record = WaitRequest { user_id: user, passengers, activate: Sent::Not, cancel: Sent::Not };
+                ledger.lock().unwrap().requests.insert(request_id, record);
+            }
+            (None, Err(_)) => {}
+        }
+    }
 }
 
 /// Party sizes of the active requests waiting on `train_date`.

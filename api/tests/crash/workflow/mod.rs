@@ -123,6 +123,8 @@ pub struct Ledger {
     pub orders: BTreeMap<String, TicketOrder>,
     /// By request id.
     pub requests: BTreeMap<String, WaitRequest>,
+    /// Every Submit sent, by user (one each), to be repeated after a restart.
+    pub submissions: BTreeMap<String, pb::SubmitWaitlistRequest>,
     /// Every user the scenario acted for; the audit lists their orders and requests.
     pub users: BTreeSet<String>,
     next_serial: u64,

@@ -113,7 +113,10 @@ pub async fn submit_and_activate(waitlist: &mut WaitlistClient, ledger: &SharedL
         to_station: TO.into(),
         choices,
         cutoff_ms: 0,
+        // One request per user: the key need only be the same when repeated.
+        client_request_id: "wf-request".into(),
     };
+    ledger.lock().unwrap().submissions.insert(user_id.clone(), request.clone());
     let reply = waitlist.submit_waitlist(request).await;
     let submitted = Sent::of(&reply);
     let Ok(reply) = reply else { return (submitted, Sent::Not) };
