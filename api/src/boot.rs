@@ -84,6 +84,7 @@ impl BootConfig {
             batch_events_max: config.batch_events_max.max(1),
             batch_window: Duration::from_micros(config.batch_window_us),
             commits_in_flight_max: config.commits_in_flight_max.max(1),
+            overlap_events_min: config.commit_overlap_events_min,
             ack_mode: match config.ack {
                 AckSetting::Durable => AckMode::Durable,
                 AckSetting::Memory => AckMode::Memory,

@@ -40,6 +40,9 @@ pub struct SeatdConfig {
     /// Group commits in the database at once, for disjoint train-dates
     /// (MySQL; SQLite always commits one at a time).
     pub commits_in_flight_max: usize,
+    /// A group commit starts beside another only once it holds this many
+    /// events (see `WriterConfig::overlap_events_min`).
+    pub commit_overlap_events_min: usize,
     pub snapshot_every_events: u64,
     /// Actor threads; unset means one per core.
     pub arbiters: Option<usize>,
@@ -96,6 +99,7 @@ impl Default for SeatdConfig {
             batch_events_max: 4096,
             batch_window_us: 1000,
             commits_in_flight_max: 4,
+            commit_overlap_events_min: persistence::writer::OVERLAP_EVENTS_MIN_DEFAULT,
             snapshot_every_events: 1000,
             arbiters: None,
             hold_ttl_secs: 600,
@@ -164,6 +168,10 @@ pub struct Flags {
     /// (MySQL only; SQLite has one writer) [default: 4].
     #[arg(long, env = "SEATD_COMMITS_IN_FLIGHT_MAX")]
     pub commits_in_flight_max: Option<usize>,
+    /// A group commit starts while another is in the database only once it
+    /// holds this many events; 0: whenever due [default: 32].
+    #[arg(long, env = "SEATD_COMMIT_OVERLAP_EVENTS_MIN")]
+    pub commit_overlap_events_min: Option<usize>,
     /// A train-date snapshots itself after this many events [default: 1000].
     #[arg(long, env = "SEATD_SNAPSHOT_EVERY_EVENTS")]
     pub snapshot_every_events: Option<u64>,
@@ -276,6 +284,7 @@ impl SeatdConfig {
             batch_events_max,
             batch_window_us,
             commits_in_flight_max,
+            commit_overlap_events_min,
             snapshot_every_events,
             hold_ttl_secs
         );

@@ -39,6 +39,15 @@ pub struct WriterConfig {
     /// each holds a pooled connection. The journal may allow fewer
     /// (`Journal::appends_in_flight_max`: SQLite has one writer).
     pub commits_in_flight_max: usize,
+    /// A batch starts while another commit is in flight only once it holds
+    /// this many events; with none in flight it starts when due. Overlapping
+    /// commits pay off only when the database waits on its log, and each
+    /// commit costs the database its fixed statements: on a CPU-bound box,
+    /// four small overlapping commits cost about twice the database CPU per
+    /// write of one commit four times their size (BENCHMARKS.md, "Durable
+    /// write path"). So commits overlap only under a load that fills
+    /// batches faster than they commit. 0: overlap whenever due.
+    pub overlap_events_min: usize,
     /// Entries queued ahead of the writer. Bounds memory when the database
     /// is slower than the actors; a full queue makes writes answer
     /// RESOURCE_EXHAUSTED instead of queueing without limit.
@@ -56,11 +65,17 @@ impl Default for WriterConfig {
             commit_attempts: 3,
             retry_backoff: Duration::from_millis(50),
             commits_in_flight_max: 4,
+            overlap_events_min: OVERLAP_EVENTS_MIN_DEFAULT,
             queue_capacity: 65_536,
             ack_mode: AckMode::Durable,
         }
     }
 }
+
+/// `WriterConfig::overlap_events_min` unless configured: a batch this size
+/// spreads a commit's fixed statements (begin, feed clock and row, commit)
+/// over enough writes that a second commit in flight costs little.
+pub const OVERLAP_EVENTS_MIN_DEFAULT: usize = 32;
 
 /// Buckets of the batch-size histogram: batch sizes 1, 2–3, 4–7, … 2^15+.
 pub const BATCH_SIZE_BUCKETS: usize = 16;

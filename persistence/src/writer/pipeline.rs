@@ -29,7 +29,10 @@ pub(super) async fn run<J: Journal>(
     let mut commits: JoinSet<Committed> = JoinSet::new();
     let mut open = true;
     loop {
-        while commits.len() < in_flight_max && pipeline.due(&config, !open) {
+        while commits.len() < in_flight_max
+            && pipeline.due(&config, !open)
+            && pipeline.may_start(&config, commits.len(), !open)
+        {
             let (batch, keys) = pipeline.launch();
             let handle = commits.spawn(commit(Arc::clone(&journal), batch, config));
             pipeline.in_flight.insert(handle.id(), keys);
@@ -49,8 +52,11 @@ pub(super) async fn run<J: Journal>(
                 Some(message) => pipeline.accept(message),
                 None => open = false,
             },
+            // A window that ends while the batch may not start yet wakes
+            // nothing: a landing commit or a new entry does.
             _ = tokio::time::sleep_until(window_ends.unwrap_or_else(Instant::now)),
-                if window_ends.is_some() && commits.len() < in_flight_max => {}
+                if window_ends.is_some() && commits.len() < in_flight_max
+                    && pipeline.may_start(&config, commits.len(), !open) => {}
         }
     }
 }
@@ -87,6 +93,12 @@ impl Pipeline {
             && (closing
                 || self.pending.events >= config.batch_events_max
                 || self.window_ends(config).is_some_and(|end| end <= Instant::now()))
+    }
+
+    /// Whether a due batch may start beside `in_flight` commits: always
+    /// alone or at shutdown, else once it is `overlap_events_min` events.
+    fn may_start(&self, config: &WriterConfig, in_flight: usize, closing: bool) -> bool {
+        in_flight == 0 || closing || self.pending.events >= config.overlap_events_min
     }
 
     /// Takes the pending batch to commit; its train-dates are busy until it lands.

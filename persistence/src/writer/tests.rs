@@ -174,8 +174,52 @@ async fn send_fenced(sink: &JournalSink, key: TrainDateKey, seq: u64, fence: Opt
     acked
 }
 
+/// Commits overlap whenever due (`overlap_events_min` 0), so these tests
+/// see the pipelining itself; `small_batches_wait_for_the_commit_in_flight`
+/// tests the threshold.
 fn config(commits_in_flight_max: usize) -> WriterConfig {
-    WriterConfig { commits_in_flight_max, batch_window: Duration::from_micros(200), ..WriterConfig::default() }
+    WriterConfig {
+        commits_in_flight_max,
+        overlap_events_min: 0,
+        batch_window: Duration::from_micros(200),
+        ..WriterConfig::default()
+    }
+}
+
+// Paused time: sleeps advance a virtual clock, so the overlaps are the same every run.
+#[tokio::test(start_paused = true)]
+async fn small_batches_wait_for_the_commit_in_flight_and_large_ones_overlap() {
+    const OVERLAP_EVENTS_MIN: usize = 8;
+    let journal = Arc::new(RecordingJournal { delay: Duration::from_millis(5), ..RecordingJournal::default() });
+    let config = WriterConfig { overlap_events_min: OVERLAP_EVENTS_MIN, ..config(4) };
+    let (sink, writer, stats) = start_writer(Arc::clone(&journal), config);
+    // A trickle: one entry a millisecond, so every batch is due small while
+    // the one before it commits; they go one at a time.
+    let mut acks = Vec::new();
+    for train in 0..12 {
+        acks.push(send(&sink, key(train), 1).await);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for ack in acks.drain(..) {
+        assert_eq!(ack.await.unwrap(), Ok(()));
+    }
+    assert_eq!(journal.state.lock().unwrap().peak_appends, 1, "small batches never overlap");
+    let small_batches = stats.batches.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(small_batches < 12, "entries that waited for a commit share the next batch: {small_batches} batches");
+    // A burst: batches of the threshold's size start beside the one in flight.
+    for round in 0..4 {
+        for train in 0..OVERLAP_EVENTS_MIN {
+            acks.push(send(&sink, key(100 + round * 100 + train), 1).await);
+        }
+        tokio::time::sleep(Duration::from_micros(300)).await;
+    }
+    for ack in acks {
+        assert_eq!(ack.await.unwrap(), Ok(()));
+    }
+    drop(sink);
+    writer.await.unwrap();
+    let peak = journal.state.lock().unwrap().peak_appends;
+    assert!(peak > 1, "batches of {OVERLAP_EVENTS_MIN} events overlap");
 }
 
 // Paused time: sleeps advance a virtual clock, so the overlaps are the same every run.
