@@ -7,7 +7,10 @@ use api::auth::Role;
 use api::pb::ticket_change_client::TicketChangeClient;
 use api::pb::waitlist_client::WaitlistClient;
 use api::pb::{self, SeatClass};
+use engine::domain::settings::{TicketRules, WaitlistSettings};
+use engine::facade::EngineSettings;
 use seat_tests::{Bearer, TOMORROW, TestServer, hold_request, remaining, resident_id, token, train_date};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const FROM: &str = "VNP";
@@ -261,4 +264,35 @@ async fn a_waiting_request_survives_a_restart_and_is_served_after_it() {
         poll(&mut waitlist, &reference, |request| request.status == pb::WaitlistStatus::Fulfilled as i32).await;
     assert_eq!(states(&fulfilled), [pb::ChoiceState::Fulfilled]);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_queue_holds_as_many_choices_as_the_engine_is_set_to() {
+    let waitlist_settings = WaitlistSettings { queue_per_class_max: 1, ..WaitlistSettings::default() };
+    let rules = TicketRules { waitlist: waitlist_settings, ..TicketRules::default() };
+    let server = TestServer::start_with(EngineSettings { rules: Arc::new(rules), ..EngineSettings::default() }).await;
+    let mut booking = server.booking().await;
+    let mut serial = 700;
+    sell_out(&mut booking, "G1", &mut serial).await;
+    let agent = Bearer::new(&token(Role::Agent, "frontend"));
+    let mut waitlist = WaitlistClient::with_interceptor(server.channel().await, agent);
+    let mut submit = |user: &str| pb::SubmitWaitlistRequest {
+        user_id: user.into(),
+        passengers: vec![pb::WaitlistPassenger { name: "王五".into(), id_number: next_id(&mut serial) }],
+        from_station: FROM.into(),
+        to_station: TO.into(),
+        choices: vec![pb::RequestedChoice {
+            train_date: train_date("G1", TOMORROW),
+            seat_class: SeatClass::Business.into(),
+        }],
+        cutoff_ms: 0,
+    };
+    // given a queue set to hold one choice, and one user's choice in it
+    let (first, second) = (submit("first"), submit("second"));
+    let submitted = waitlist.submit_waitlist(first).await.expect("the queue has room").into_inner();
+    let reference = pb::WaitlistRequestRef { request_id: submitted.request_id, user_id: "first".into() };
+    waitlist.activate_waitlist(reference).await.expect("activates");
+    // when another user waitlists the same class, then the queue is full
+    let refused = waitlist.submit_waitlist(second).await.expect_err("the queue is at its bound");
+    assert_eq!(seat_tests::reason(&refused), "WAITLIST_FULL");
 }
