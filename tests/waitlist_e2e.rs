@@ -7,7 +7,11 @@ use api::auth::Role;
 use api::pb::ticket_change_client::TicketChangeClient;
 use api::pb::waitlist_client::WaitlistClient;
 use api::pb::{self, SeatClass};
+use engine::clock::Clock;
+use engine::domain::settings::{TicketRules, WaitlistSettings};
+use engine::facade::EngineSettings;
 use seat_tests::{Bearer, TOMORROW, TestServer, hold_request, remaining, resident_id, token, train_date};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const FROM: &str = "VNP";
@@ -297,5 +301,70 @@ async fn a_waiting_request_survives_a_restart_and_is_served_after_it() {
     let fulfilled =
         poll(&mut waitlist, &reference, |request| request.status == pb::WaitlistStatus::Fulfilled as i32).await;
     assert_eq!(states(&fulfilled), [pb::ChoiceState::Fulfilled]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_queue_holds_as_many_choices_as_the_engine_is_set_to() {
+    let waitlist_settings = WaitlistSettings { queue_per_class_max: 1, ..WaitlistSettings::default() };
+    let rules = TicketRules { waitlist: waitlist_settings, ..TicketRules::default() };
+    let server = TestServer::start_with(EngineSettings { rules: Arc::new(rules), ..EngineSettings::default() }).await;
+    let mut booking = server.booking().await;
+    let mut serial = 700;
+    sell_out(&mut booking, "G1", &mut serial).await;
+    let agent = Bearer::new(&token(Role::Agent, "frontend"));
+    let mut waitlist = WaitlistClient::with_interceptor(server.channel().await, agent);
+    let mut submit = |user: &str| pb::SubmitWaitlistRequest {
+        user_id: user.into(),
+        passengers: vec![pb::WaitlistPassenger { name: "王五".into(), id_number: next_id(&mut serial) }],
+        from_station: FROM.into(),
+        to_station: TO.into(),
+        choices: vec![pb::RequestedChoice {
+            train_date: train_date("G1", TOMORROW),
+            seat_class: SeatClass::Business.into(),
+        }],
+        cutoff_ms: 0,
+    };
+    // given a queue set to hold one choice, and one user's choice in it
+    let (first, second) = (submit("first"), submit("second"));
+    let submitted = waitlist.submit_waitlist(first).await.expect("the queue has room").into_inner();
+    let reference = pb::WaitlistRequestRef { request_id: submitted.request_id, user_id: "first".into() };
+    waitlist.activate_waitlist(reference).await.expect("activates");
+    // when another user waitlists the same class, then the queue is full
+    let refused = waitlist.submit_waitlist(second).await.expect_err("the queue is at its bound");
+    assert_eq!(seat_tests::reason(&refused), "WAITLIST_FULL");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_request_expires_by_itself_at_its_cut_off() {
+    let server = TestServer::start().await;
+    let mut booking = server.booking().await;
+    let mut waitlist =
+        WaitlistClient::with_interceptor(server.channel().await, Bearer::new(&token(Role::Passenger, "hopeful")));
+    let mut serial = 900;
+    sell_out(&mut booking, "G1", &mut serial).await;
+    // given a request never paid (none of its choices queued), its cut-off a millisecond away
+    let cutoff_ms = server.clock.now_ms() + 1;
+    let submitted = waitlist
+        .submit_waitlist(pb::SubmitWaitlistRequest {
+            passengers: vec![pb::WaitlistPassenger { name: "赵六".into(), id_number: next_id(&mut serial) }],
+            from_station: FROM.into(),
+            to_station: TO.into(),
+            choices: vec![pb::RequestedChoice {
+                train_date: train_date("G1", TOMORROW),
+                seat_class: SeatClass::Business.into(),
+            }],
+            cutoff_ms,
+            ..Default::default()
+        })
+        .await
+        .expect("sold out")
+        .into_inner();
+    assert_eq!(submitted.status, pb::WaitlistStatus::Submitted as i32);
+    // when the cut-off passes, then its home train-date's timer expires it
+    server.clock.advance_ms(1_000);
+    let reference = pb::WaitlistRequestRef { request_id: submitted.request_id, user_id: String::new() };
+    let expired = poll(&mut waitlist, &reference, |request| request.status == pb::WaitlistStatus::Expired as i32).await;
+    assert_eq!(expired.refund_fen, 0, "nothing was paid");
     server.stop().await;
 }

@@ -5,6 +5,7 @@
 use crate::config::{AckSetting, SeatdConfig};
 use engine::actor::ActorSettings;
 use engine::clock::Clock;
+use engine::domain::settings::TicketRules;
 use engine::durability::{AckMode, Persistence, Store};
 use engine::facade::{Engine, EngineError, EngineSettings, RecoverySummary};
 use engine::slots::SlotTable;
@@ -75,6 +76,7 @@ impl BootConfig {
                 mailbox_pending_max: config.mailbox_pending_max.max(1),
             },
             presale_days: config.presale_days,
+            rules: Arc::new(TicketRules { waitlist: config.waitlist.clone(), ..TicketRules::default() }),
             ..EngineSettings::default()
         };
         if let Some(arbiters) = config.arbiters {

@@ -6,6 +6,7 @@ use crate::admission::RateLimits;
 use crate::watch::WatchLimits;
 use clap::{Parser, ValueEnum};
 use engine::allocation::AllocationPolicy;
+use engine::domain::settings::WaitlistSettings;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,6 +66,8 @@ pub struct SeatdConfig {
     pub rate_limits: RateLimits,
     /// Bounds on open WatchAvailability streams.
     pub watch_limits: WatchLimits,
+    /// Limits of the waitlist (候补): requests, choices, passengers, queue length, cut-off.
+    pub waitlist: WaitlistSettings,
     /// etcd client URLs; non-empty makes this node one of a cluster.
     pub cluster_etcd: Vec<String>,
     /// This node's id in the cluster: unique among live nodes.
@@ -116,6 +119,7 @@ impl Default for SeatdConfig {
             tls_key_file: None,
             rate_limits: RateLimits::default(),
             watch_limits: WatchLimits::default(),
+            waitlist: WaitlistSettings::default(),
             cluster_etcd: Vec::new(),
             node_id: None,
             advertise: None,
@@ -238,6 +242,9 @@ pub struct Flags {
     /// Open WatchAvailability streams on the whole server [default: 20000].
     #[arg(long, env = "SEATD_WATCH_STREAMS_MAX")]
     pub watch_streams_max: Option<usize>,
+    /// Choices one train-date's waitlist queue holds per seat class [default: 10000].
+    #[arg(long, env = "SEATD_WAITLIST_QUEUE_PER_CLASS_MAX")]
+    pub waitlist_queue_per_class_max: Option<usize>,
     /// Run as one node of a cluster: etcd client URLs, comma-separated
     /// (needs --node-id, --advertise and a MySQL --database-url).
     #[arg(long, env = "SEATD_CLUSTER_ETCD", value_delimiter = ',')]
@@ -312,6 +319,10 @@ impl SeatdConfig {
                 *limit = value;
             }
         }
+        if let Some(max) = flags.waitlist_queue_per_class_max {
+            config.waitlist.queue_per_class_max = max;
+        }
+        config.waitlist.check()?;
         config.presale_time()?;
         if config.tls_cert_file.is_some() != config.tls_key_file.is_some() {
             return Err("tls_cert_file and tls_key_file go together".into());
@@ -451,6 +462,19 @@ mod tests {
         assert_eq!(config.rate_limits.user_write_burst, 3);
         assert_eq!(config.rate_limits.user_writes_per_sec, RateLimits::default().user_writes_per_sec);
         assert_eq!(config.batch_events_max, 4096, "default");
+    }
+
+    #[test]
+    fn waitlist_limits_come_from_the_file_and_the_flag_and_are_checked() {
+        let file = "[waitlist]\nqueue_per_class_max = 50000\npassengers_max = 2\n";
+        let config = SeatdConfig::layered(Some(file), &Flags::default()).unwrap();
+        assert_eq!((config.waitlist.queue_per_class_max, config.waitlist.passengers_max), (50_000, 2));
+        assert_eq!(config.waitlist.dates_per_request_max, WaitlistSettings::default().dates_per_request_max);
+        let flags = Flags { waitlist_queue_per_class_max: Some(60_000), ..Flags::default() };
+        assert_eq!(SeatdConfig::layered(Some(file), &flags).unwrap().waitlist.queue_per_class_max, 60_000);
+        let zero = Flags { waitlist_queue_per_class_max: Some(0), ..Flags::default() };
+        assert!(SeatdConfig::layered(None, &zero).unwrap_err().contains("queue_per_class_max"));
+        assert!(SeatdConfig::layered(Some("[waitlist]\nqueue = 3\n"), &Flags::default()).is_err(), "unknown key");
     }
 
     #[test]

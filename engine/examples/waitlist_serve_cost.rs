@@ -1,7 +1,14 @@
 //! What a refund costs when a long waitlist waits behind it: a sold-out
-//! 720-seat train, then queues of 0 to 50,000 two-passenger choices, then
-//! 200 one-seat refunds, each decided and applied. Every refund serves the
-//! queue in its own decision (`decide::serve`), scanning it to the end.
+//! 720-seat train, then queues of 0 to 50,000 choices, then 200 one-seat
+//! refunds, each decided and applied. Every refund serves the queue in its
+//! own decision (`decide::serve`), which tests each fit group (journey and
+//! party size) once and reads only the heads of groups with room.
+//!
+//! Two queues per length: every choice a two-passenger whole-route one (one
+//! group; a one-seat refund fits none, so each refund reads the whole queue
+//! if it reads choice by choice), and choices spread over every journey of
+//! the 24 stops and parties of 1 to 3 (828 groups; a refund's seat serves
+//! a chain of shorter journeys).
 //!
 //! ```text
 //! cargo run --release -p seat-engine --example waitlist_serve_cost
@@ -28,6 +35,17 @@ const STOPS: u32 = 24;
 const SEATS: u128 = 720;
 const QUEUE_LENGTHS: [usize; 4] = [0, 1_000, 10_000, 50_000];
 const REFUNDS: usize = 200;
+/// Party sizes of the spread queue: the waitlist's default maximum.
+const PARTY_MAX: u128 = 3;
+
+/// Which choices the queue holds.
+#[derive(Clone, Copy, Debug)]
+enum Spread {
+    /// Two passengers, whole route: one fit group.
+    OneGroup,
+    /// Every journey, parties of 1 to `PARTY_MAX`, in turn.
+    EveryGroup,
+}
 
 /// A G train of eight 18-row second-class carriages calling at 24 stops.
 fn train() -> TrainTemplate {
@@ -54,6 +72,48 @@ fn record(state: &mut TrainDateState, events: Vec<Event>) {
 
 fn passenger(id_number: String) -> PassengerRequest {
     PassengerRequest { name: id_number.clone(), id_number, class: SeatClass::Second, choice: SeatChoice::Any }
+}
+
+/// Choice `n`'s journey and passenger count.
+fn shape(spread: Spread, n: u128) -> (usize, usize, u128) {
+    let last_stop = STOPS as usize - 1;
+    match spread {
+        Spread::OneGroup => (0, last_stop, 2),
+        Spread::EveryGroup => {
+            let journeys: Vec<(usize, usize)> =
+                (0..last_stop).flat_map(|from| (from + 1..=last_stop).map(move |to| (from, to))).collect();
+            let (from, to) = journeys[(n / PARTY_MAX) as usize % journeys.len()];
+            (from, to, 1 + n % PARTY_MAX)
+        }
+    }
+}
+
+fn join(spread: Spread, n: u128, now_ms: u64) -> JoinWaitlist {
+    let (from, to, passengers) = shape(spread, n);
+    JoinWaitlist {
+        choice: ChoiceRef { request_id: WaitlistRequestId(Uuid::from_u128(1 << 32 | n)), index: 0 },
+        activated_at_ms: now_ms + n as u64,
+        user_id: format!("waiting-{n}"),
+        order_id: OrderId(Uuid::from_u128(1 << 33 | n)),
+        class: SeatClass::Second,
+        from,
+        to,
+        passengers: (0..passengers)
+            .map(|tag| WaitlistPassenger { name: format!("P{tag}"), id_number: format!("P{tag}-{n}") })
+            .collect(),
+        deadline_ms: now_ms + DAY_MS,
+        policy: AllocationPolicy::TightestFit,
+    }
+}
+
+/// Refunds `orders`, each decided and applied: what is timed. Not inlined,
+/// so `valgrind --tool=callgrind --toggle-collect='*refund*'` counts it alone.
+#[inline(never)]
+fn refund(state: &mut TrainDateState, orders: &[OrderId], now_ms: u64) {
+    for order_id in orders {
+        let refunded = decide(state, &Command::CancelOrder { order_id: *order_id, user_id: None }, now_ms);
+        record(state, refunded.expect("paid order"));
+    }
 }
 
 fn main() {
@@ -83,34 +143,23 @@ fn main() {
         record(&mut state, paid);
         sold.push(order_id);
     }
-    for length in QUEUE_LENGTHS {
-        let mut queued = state.clone();
-        for n in 0..length as u128 {
-            let join = JoinWaitlist {
-                choice: ChoiceRef { request_id: WaitlistRequestId(Uuid::from_u128(1 << 32 | n)), index: 0 },
-                activated_at_ms: now_ms + n as u64,
-                user_id: format!("waiting-{n}"),
-                order_id: OrderId(Uuid::from_u128(1 << 33 | n)),
-                class: SeatClass::Second,
-                from: 0,
-                to: last_stop,
-                passengers: ["W", "V"]
-                    .iter()
-                    .map(|tag| WaitlistPassenger { name: tag.to_string(), id_number: format!("{tag}{n}") })
-                    .collect(),
-                deadline_ms: now_ms + DAY_MS,
-                policy: AllocationPolicy::TightestFit,
-            };
-            let joined = decide_workflow(&queued, &WorkflowCommand::JoinWaitlist(join), now_ms).expect("join");
-            record(&mut queued, joined);
+    for spread in [Spread::OneGroup, Spread::EveryGroup] {
+        for length in QUEUE_LENGTHS {
+            let mut queued = state.clone();
+            for n in 0..length as u128 {
+                let command = WorkflowCommand::JoinWaitlist(join(spread, n, now_ms));
+                let joined = decide_workflow(&queued, &command, now_ms).expect("join");
+                record(&mut queued, joined);
+            }
+            let groups = queued.waitlist.waiting_groups(SeatClass::Second).count();
+            let started = Instant::now();
+            refund(&mut queued, &sold[..REFUNDS], now_ms);
+            let per_refund = started.elapsed() / REFUNDS as u32;
+            let reserved = queued.waitlist.reserved_count();
+            println!(
+                "{spread:?} queue {length:>6} ({groups:>3} groups): {per_refund:>10.1?} per refund (decide + apply); \
+                 {reserved} choices reserved"
+            );
         }
-        let started = Instant::now();
-        for order_id in &sold[..REFUNDS] {
-            let refunded = decide(&queued, &Command::CancelOrder { order_id: *order_id, user_id: None }, now_ms);
-            record(&mut queued, refunded.expect("paid order"));
-        }
-        let per_refund = started.elapsed() / REFUNDS as u32;
-        let reserved = queued.waitlist.reserved_count();
-        println!("queue {length:>6}: {per_refund:>10.1?} per refund (decide + apply); {reserved} choices reserved");
     }
 }

@@ -208,6 +208,44 @@ fn workload() -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(op(), 1..=120)
 }
 
+/// Users of the crowded workload: one open request each, so enough for
+/// queues of a few dozen choices.
+const CROWDED_USERS: usize = 40;
+
+/// One train-date sold out in both classes, then mostly waitlist requests
+/// (many users, few people, so the same passenger waits in several
+/// requests), refunds, holds and time passing: queues where a fit group's
+/// earlier choices are past their cut-off or blocked by a passenger's
+/// journey while a later one of the group fits, which `workload` rarely
+/// builds.
+fn crowded_op() -> impl Strategy<Value = Op> {
+    let journey = (0..STOPS - 1, 1..STOPS);
+    let people = prop::collection::btree_set(0..PEOPLE, 1..=2).prop_map(|set| set.into_iter().collect::<Vec<_>>());
+    let choices = prop::collection::vec((prop_oneof![4 => Just(0usize), 1 => 1..3usize], any::<bool>()), 1..=2);
+    prop_oneof![
+        30 => (0..CROWDED_USERS, people.clone(), choices, prop_oneof![3 => Just((0, STOPS - 1)), 1 => journey.clone()], prop::bool::weighted(0.3))
+            .prop_map(|(user, people, choices, (from, length), early_cut_off)| Op::Submit { user, people, choices, from, length, early_cut_off, activate: true }),
+        15 => any::<Index>().prop_map(|which| Op::Cancel { which }),
+        8 => (0..USERS, journey, people, any::<bool>()).prop_map(|(user, (from, length), people, first)| {
+            Op::Hold { train_date: 0, user, from, length, people, first }
+        }),
+        8 => any::<Index>().prop_map(|which| Op::Confirm { which }),
+        4 => any::<Index>().prop_map(|which| Op::CancelRequest { which }),
+        15 => any::<Index>().prop_map(|which| Op::Deliver { which }),
+        3 => Just(Op::DeliverAll),
+        4 => (10..=60u64).prop_map(|minutes| Op::Advance { minutes }),
+        2 => Just(Op::ExpireWaitlist { train_date: 0 }),
+        1 => Just(Op::Crash),
+    ]
+}
+
+fn crowded_workload() -> impl Strategy<Value = Vec<Op>> {
+    let sell_out = [true, false].map(|first| Op::SellOut { train_date: 0, first });
+    prop::collection::vec(crowded_op(), 20..=120).prop_map(move |ops| sell_out.iter().cloned().chain(ops).collect())
+}
+
+const PASSED_IN_GROUP: &str = "reserved past a choice of its fit group";
+
 // ---- the brute-force reference, one per train-date ----
 
 /// Live seats of one owner: an order, a reservation or a change's pending
@@ -244,6 +282,11 @@ struct Reference {
     changing: BTreeMap<ChangeId, OrderId>,
     /// Change id → the new order id its pending seats are under.
     pending: BTreeMap<ChangeId, OrderId>,
+    /// Reservations made past an earlier waiting choice of the same fit
+    /// group (class, journey, party size) that could not be seated, its
+    /// cut-off passed or a passenger's journey overlapping: serving reads
+    /// past such choices within a group, so a workload must reach it.
+    passed_in_group: usize,
 }
 
 impl Reference {
@@ -257,6 +300,7 @@ impl Reference {
             sales_open: true,
             changing: BTreeMap::new(),
             pending: BTreeMap::new(),
+            passed_in_group: 0,
         }
     }
 
@@ -340,6 +384,15 @@ impl Reference {
                         && self.fits(other, now_ms)
                 });
                 assert!(ahead.is_none(), "{choice} reserved ahead of {:?}, which fits", ahead.map(|a| a.position));
+                let same_group_ahead = |other: &RefChoice| {
+                    !other.reserved
+                        && other.first == entry.first
+                        && (other.from, other.to, other.ids.len()) == (entry.from, entry.to, entry.ids.len())
+                        && other.position < entry.position
+                };
+                if self.queue.values().any(same_group_ahead) {
+                    self.passed_in_group += 1;
+                }
                 self.take(entry.order_id, entry.from, entry.to, &tickets(reserved));
                 self.queue.get_mut(choice).expect("queued").reserved = true;
             }
@@ -965,6 +1018,10 @@ fn run_workload(ops: &[Op]) -> BTreeMap<String, usize> {
         harness.step(op);
     }
     harness.settle_and_check();
+    let passed_in_group: usize = harness.references.values().map(|reference| reference.passed_in_group).sum();
+    if passed_in_group > 0 {
+        harness.outcomes.insert(PASSED_IN_GROUP.into(), passed_in_group);
+    }
     let leaves: Vec<ChoiceEnd> = harness
         .states
         .values()
@@ -995,6 +1052,25 @@ proptest! {
     fn waitlist_and_change_workflows_agree_with_the_reference(ops in workload()) {
         run_workload(&ops);
     }
+
+    #[test]
+    fn crowded_waitlists_agree_with_the_reference(ops in crowded_workload()) {
+        run_workload(&ops);
+    }
+}
+
+/// Guards the crowded generator: it must build queues where serving reads
+/// past a fit group's blocked choices to a later one that fits.
+#[test]
+fn the_crowded_workload_serves_past_blocked_choices_of_a_group() {
+    let mut runner = TestRunner::deterministic();
+    let strategy = crowded_workload();
+    let mut passed_in_group = 0;
+    for _ in 0..64 {
+        let ops = strategy.new_tree(&mut runner).expect("workload generated").current();
+        passed_in_group += run_workload(&ops).get(PASSED_IN_GROUP).copied().unwrap_or(0);
+    }
+    assert!(passed_in_group > 0, "no reservation was made past a blocked choice of its fit group");
 }
 
 /// Guards the generator: a workload that never formed a queue, never lost a

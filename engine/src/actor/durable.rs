@@ -254,7 +254,9 @@ impl TrainDateActor {
         }));
     }
 
-    fn resume_with(&mut self, state: crate::domain::state::TrainDateState, ctx: &mut Context<Self>) {
+    fn resume_with(&mut self, mut state: crate::domain::state::TrainDateState, ctx: &mut Context<Self>) {
+        // Rules are configuration, never stored: the journal's state decides by the actor's.
+        state.rules = Arc::clone(&self.state.rules);
         let Some(persistence) = &self.persistence else { return };
         if persistence.sink.sender.try_send(JournalMessage::Resume(state.key.clone())).is_err() {
             self.schedule_rebuild(REBUILD_RETRY_FIRST_MS, ctx);

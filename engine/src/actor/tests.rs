@@ -1,14 +1,15 @@
 //! The actor's journal-failure path: read-only mode, rebuild, and the stop
-//! on corrupt data, against a writer that fails every batch and a store
-//! whose journal cannot be read.
+//! on corrupt data, against a writer that fails batches and a store whose
+//! journal cannot be read (or holds nothing).
 
-use super::{ActorSettings, Execute, TrainDateActor};
+use super::{ActorSettings, Execute, Query, Read, TrainDateActor};
 use crate::actor::view::TrainDateShared;
 use crate::clock::ManualClock;
 use crate::domain::command::{Command, HoldSeats, PassengerRequest, SeatChoice};
 use crate::domain::order::OrderId;
 use crate::domain::plan::TrainPlan;
 use crate::domain::seat_class::SeatClass;
+use crate::domain::settings::{TicketRules, WaitlistSettings};
 use crate::domain::state::{TrainDateKey, TrainDateState};
 use crate::domain::timetable::{Station, TrainTemplate};
 use crate::durability::{
@@ -24,13 +25,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// A store whose every train-date load finds corrupt data, counting the attempts.
+/// A store whose every train-date load finds corrupt data, or, when
+/// `readable`, a journal with nothing in it; counting the loads.
 #[derive(Default)]
-struct CorruptStore {
+struct TestStore {
     loads: AtomicUsize,
+    readable: bool,
 }
 
-impl Store for CorruptStore {
+impl Store for TestStore {
     fn upsert_stations(&self, _: Vec<Station>) -> BoxFuture<Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
     }
@@ -46,9 +49,17 @@ impl Store for CorruptStore {
     fn archive_train_dates(&self, _: Vec<TrainDateKey>, _: u64) -> BoxFuture<Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
     }
-    fn load_train_date(&self, _: TrainDateKey, _: Arc<TrainPlan>) -> BoxFuture<Result<TrainDateState, StoreError>> {
+    fn load_train_date(
+        &self,
+        key: TrainDateKey,
+        plan: Arc<TrainPlan>,
+    ) -> BoxFuture<Result<TrainDateState, StoreError>> {
         self.loads.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async { Err(StoreError::Corrupt { detail: "event 7 does not decode".into() }) })
+        let loaded = match self.readable {
+            true => Ok(TrainDateState::open(key, plan)),
+            false => Err(StoreError::Corrupt { detail: "event 7 does not decode".into() }),
+        };
+        Box::pin(async { loaded })
     }
     fn load_train_dates(&self) -> BoxFuture<Result<Vec<(TrainDateKey, TrainTemplate)>, StoreError>> {
         Box::pin(async { Ok(Vec::new()) })
@@ -106,7 +117,7 @@ fn a_rebuild_that_finds_corrupt_data_stops_and_says_so() {
                 }
             }
         });
-        let store = Arc::new(CorruptStore::default());
+        let store = Arc::new(TestStore::default());
         let persistence = Persistence {
             sink: JournalSink { sender, ack_mode: AckMode::Durable },
             store: Arc::clone(&store) as Arc<dyn Store>,
@@ -140,6 +151,61 @@ fn a_rebuild_that_finds_corrupt_data_stops_and_says_so() {
     });
 }
 
+/// The waitlist queue cap a train-date decides by.
+struct QueueCap;
+
+impl Query for QueueCap {
+    type Answer = usize;
+    fn answer(self, state: &TrainDateState) -> usize {
+        state.rules.waitlist.queue_per_class_max
+    }
+}
+
+#[test]
+fn a_train_date_rebuilt_from_its_journal_keeps_the_engines_rules() {
+    actix_rt::System::new().block_on(async {
+        let plan = Arc::new(TrainPlan::new(template(4, &[(SeatClass::Second, 2, "ABCDF")])));
+        let date = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("valid date");
+        let mut state = TrainDateState::open(TrainDateKey::new("G1", date), plan);
+        let waitlist = WaitlistSettings { queue_per_class_max: 7, ..WaitlistSettings::default() };
+        state.rules = Arc::new(TicketRules { waitlist, ..TicketRules::default() });
+        let clock = Arc::new(ManualClock::new(state.service_day_start_ms));
+        let (sender, mut writer) = mpsc::channel(16);
+        // The writer fails the first batch, then commits.
+        tokio::spawn(async move {
+            let mut appends = 0;
+            while let Some(message) = writer.recv().await {
+                if let JournalMessage::Append(entry) = message {
+                    appends += 1;
+                    let failure = StoreError::Unavailable { detail: "connection reset".into() };
+                    let _ = entry.ack.send(if appends == 1 { Err(failure) } else { Ok(()) });
+                }
+            }
+        });
+        let store = Arc::new(TestStore { readable: true, ..TestStore::default() });
+        let persistence = Persistence {
+            sink: JournalSink { sender, ack_mode: AckMode::Durable },
+            store: Arc::clone(&store) as Arc<dyn Store>,
+            snapshot_every_events: 1_000,
+        };
+        let settings = ActorSettings::default();
+        let shared = Arc::new(TrainDateShared::new(&state, settings.mailbox_pending_max));
+        let orders = Arc::new(OrderIndex::default());
+        let addr = TrainDateActor::new(state, Arc::clone(&shared), orders, clock, settings, Some(persistence)).start();
+
+        // given a write the journal lost, and the rebuild (after 200 ms) from what it holds
+        shared.pending_messages.fetch_add(1, Ordering::AcqRel);
+        let lost = addr.send(Execute { deadline: None, command: hold("r1", "A") }).await.expect("actor answers");
+        assert!(matches!(lost, Err(CommandError::Unavailable(Unavailable::NotDurable { .. }))), "{lost:?}");
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        assert_eq!(store.loads.load(Ordering::SeqCst), 1);
+        // then the rebuilt state decides by the rules the engine gave it, not the defaults
+        shared.pending_messages.fetch_add(1, Ordering::AcqRel);
+        let cap = addr.send(Read(QueueCap)).await.expect("actor answers");
+        assert_eq!(cap.expect("writable again"), 7);
+    });
+}
+
 /// The train-date the fenced tests use, and the fence its actor writes under.
 fn fenced_key() -> TrainDateKey {
     TrainDateKey::new("G1", chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("valid date"))
@@ -159,7 +225,7 @@ fn start_fenced(
     let clock = Arc::new(ManualClock::new(state.service_day_start_ms));
     let persistence = Persistence {
         sink: JournalSink { sender, ack_mode: AckMode::Durable },
-        store: Arc::new(CorruptStore::default()) as Arc<dyn Store>,
+        store: Arc::new(TestStore::default()) as Arc<dyn Store>,
         snapshot_every_events: 1_000,
     };
     let settings = ActorSettings::default();

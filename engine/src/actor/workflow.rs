@@ -10,7 +10,7 @@ use crate::domain::event::Event;
 use crate::domain::waitlist::WaitlistRequestId;
 use crate::domain::workflow::WorkflowCommand;
 use crate::durability::AckMode;
-use crate::workflow::request::{RequestCommand, RequestStatus, WaitlistRequest, decide_request};
+use crate::workflow::request::{RequestCommand, WaitlistRequest, decide_request};
 use crate::workflow::{Effect, effects_of_events, effects_of_rejection, effects_of_request_events, grant_reply};
 use actix::{AsyncContext, Context, Handler, Message, ResponseActFuture};
 use std::collections::BTreeMap;
@@ -191,16 +191,7 @@ impl TrainDateActor {
     }
 
     fn next_workflow_deadline_ms(&self) -> Option<u64> {
-        let requests = self.open_requests().map(|record| record.deadline_ms).min();
-        [self.state.waitlist.next_deadline_ms(), requests].into_iter().flatten().min()
-    }
-
-    /// Requests homed here that may still expire.
-    fn open_requests(&self) -> impl Iterator<Item = &WaitlistRequest> {
-        self.state
-            .waitlist_requests
-            .values()
-            .filter(|record| matches!(record.status, RequestStatus::Submitted | RequestStatus::Active))
+        [self.state.waitlist.next_deadline_ms(), self.state.next_request_deadline_ms()].into_iter().flatten().min()
     }
 
     /// Expires every waiting choice and open request past its cut-off.
@@ -217,12 +208,8 @@ impl TrainDateActor {
                 break;
             }
         }
-        let due: Vec<WaitlistRequestId> = self
-            .open_requests()
-            .filter(|record| record.deadline_ms <= now_ms)
-            .map(|record| record.id)
-            .take(REQUEST_EXPIRIES_PER_SWEEP_MAX)
-            .collect();
+        let due: Vec<WaitlistRequestId> =
+            self.state.requests_due(now_ms).take(REQUEST_EXPIRIES_PER_SWEEP_MAX).collect();
         for request_id in due {
             let step = Step::Request { request_id, command: RequestCommand::Expire };
             let (_, ack) = self.step(&step, ctx);

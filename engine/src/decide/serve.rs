@@ -15,9 +15,17 @@
 //! own: the hold path reads nothing of the waitlist, and an empty queue costs
 //! the release path one emptiness test.
 //!
-//! A pass scans every waiting choice of every class (a release of one
-//! passenger's first-class journey can let the same passenger's
-//! second-class choice fit): at most `queue_per_class_max` per class.
+//! A pass serves the classes in plan order (a release of one passenger's
+//! first-class journey can let the same passenger's second-class choice
+//! fit). Within a class it does not read every waiting choice: choices of
+//! one fit group (journey and party size, `FitGroup`) need the same free
+//! seats, so a group without room is passed over whole, and in a group with
+//! room only the choices up to its first that fits are read (those before it
+//! are past their cut-off or hold an overlapping journey). The groups' heads
+//! are taken earliest first, so this serves exactly the choices, in exactly
+//! the order, that reading the queue front to back would (`serve_class`),
+//! reading each group's head plus one choice per choice served or passed
+//! over, instead of the whole queue.
 
 use crate::allocation::{SeatSearch, allocate_group};
 use crate::domain::allocation_policy::AllocationPolicy;
@@ -26,8 +34,10 @@ use crate::domain::inventory::SeatInventory;
 use crate::domain::order::{Order, OrderId, Ticket};
 use crate::domain::seat_class::SeatClass;
 use crate::domain::state::{SalesStatus, TrainDateState};
-use crate::domain::waitlist::{WaitingChoice, WaitlistPassenger};
+use crate::domain::waitlist::{FitGroup, WaitingChoice, WaitlistPassenger};
 use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Seats a decision releases: one order's (or reservation's) tickets.
 pub(crate) struct Released<'a> {
@@ -75,14 +85,28 @@ impl<'a> Seating<'a> {
 
     /// Seats for every passenger of `choice` now, or `None` if it does not fit.
     pub fn seat(&self, choice: &WaitingChoice, now_ms: u64) -> Option<Vec<Ticket>> {
-        let (from, to) = choice.journey();
-        let eligible = self.state.sales == SalesStatus::Open
-            && now_ms < choice.deadline_ms
-            && now_ms < self.state.departure_ms(from);
-        if !eligible {
+        if !self.group_has_room(choice.class, FitGroup::of(choice), now_ms) || !self.may_seat(choice, now_ms) {
             return None;
         }
+        let (from, to) = choice.journey();
         self.seat_group(choice.class, from, to, &choice.passengers, choice.policy)
+    }
+
+    /// What every choice of `group` in `class` needs alike: sales open, the
+    /// train not yet gone from the boarding stop, enough seats free.
+    fn group_has_room(&self, class: SeatClass, group: FitGroup, now_ms: u64) -> bool {
+        let (from, to) = group.journey();
+        self.state.sales == SalesStatus::Open
+            && now_ms < self.state.departure_ms(from)
+            && self.remaining(class, from, to) >= u32::from(group.passengers)
+    }
+
+    /// What only `choice` needs: its cut-off not passed, and none of its
+    /// passengers holding an overlapping journey.
+    fn may_seat(&self, choice: &WaitingChoice, now_ms: u64) -> bool {
+        let (from, to) = choice.journey();
+        now_ms < choice.deadline_ms
+            && !choice.passengers.iter().any(|passenger| self.overlaps(&passenger.id_number, from, to))
     }
 
     /// Free seats of `class` for `from..to` remaining after this decision so far.
@@ -158,14 +182,60 @@ pub(crate) fn serve_queue(state: &TrainDateState, released: &[Released], now_ms:
 pub(crate) fn serve<'a>(state: &'a TrainDateState, mut seating: Seating<'a>, now_ms: u64) -> Vec<Event> {
     let mut events = Vec::new();
     for class in state.plan.classes() {
-        for choice in state.waitlist.queue(*class).filter(|choice| choice.reserved.is_none()) {
-            if let Some(tickets) = seating.seat(choice, now_ms) {
-                seating.take(usize::from(choice.from), usize::from(choice.to), &tickets);
-                events.push(Event::WaitlistSeatsReserved { choice: choice.position.choice, tickets, at_ms: now_ms });
-            }
-        }
+        serve_class(state, &mut seating, *class, now_ms, &mut events);
     }
     events
+}
+
+/// Serves the choices of `class` that fit, earliest first. `heads` holds,
+/// per fit group, its first choice not yet served or passed over, earliest
+/// on top; every waiting choice of the class before the top has been served
+/// or passed over. So the top fits if its group has room and it may be
+/// seated, and it is then the earliest choice that fits: it is served. If
+/// its group has no room, the group is done for the pass (seats are only
+/// taken); if the choice may not be seated, it is passed over (the clock
+/// stands still, journeys are only added). Either way the top is never read
+/// again, so a pass reads each group's head once plus one choice per choice
+/// served or passed over.
+fn serve_class<'a>(
+    state: &'a TrainDateState,
+    seating: &mut Seating<'a>,
+    class: SeatClass,
+    now_ms: u64,
+    events: &mut Vec<Event>,
+) {
+    let waiting_groups = state.waitlist.waiting_groups(class);
+    let mut groups = Vec::with_capacity(waiting_groups.len());
+    let mut heads = BinaryHeap::with_capacity(waiting_groups.len());
+    for (group, positions) in waiting_groups {
+        // Most groups of a sold-out class have no room: leave them out at once.
+        if !seating.group_has_room(class, group, now_ms) {
+            continue;
+        }
+        let mut positions = positions.iter();
+        if let Some(first) = positions.next() {
+            heads.push(Reverse((*first, groups.len())));
+        }
+        groups.push((group, positions));
+    }
+    while let Some(Reverse((position, index))) = heads.pop() {
+        let (group, rest) = &mut groups[index];
+        if !seating.group_has_room(class, *group, now_ms) {
+            continue;
+        }
+        let choice = state.waitlist.at(class, &position).expect("grouped choices are queued");
+        if seating.may_seat(choice, now_ms) {
+            let (from, to) = choice.journey();
+            let tickets = seating
+                .seat_group(class, from, to, &choice.passengers, choice.policy)
+                .expect("the group has room and the choice may be seated");
+            seating.take(from, to, &tickets);
+            events.push(Event::WaitlistSeatsReserved { choice: position.choice, tickets, at_ms: now_ms });
+        }
+        if let Some(next) = rest.next() {
+            heads.push(Reverse((*next, index)));
+        }
+    }
 }
 
 /// The first waiting choice that fits the state as it is: `None` after

@@ -36,9 +36,9 @@ pub fn apply(state: &mut TrainDateState, record: &EventRecord) {
         Event::ChangeCompleted { change_id, at_ms } => apply_change::completed(state, change_id, *at_ms),
         Event::TicketsChangedInPlace(change) => apply_change::changed_in_place(state, change),
         Event::WaitlistRequest { request_id, event } => {
-            let mut record = state.waitlist_requests.remove(request_id);
+            let mut record = state.take_request(request_id);
             crate::workflow::request::apply_request(&mut record, event);
-            state.waitlist_requests.insert(*request_id, record.expect("a request record after its event"));
+            state.put_request(record.expect("a request record after its event"));
         }
     }
     state.last_seq = record.seq;

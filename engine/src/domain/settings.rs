@@ -21,7 +21,9 @@ pub struct TicketRules {
 }
 
 /// Limits of 候补 at launch (Spring Festival 2019); 12306 has raised them since.
+/// seatd reads them from its `[waitlist]` table; a key left out keeps its default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct WaitlistSettings {
     /// Departure dates one request may name (adjacent dates).
     pub dates_per_request_max: usize,
@@ -31,8 +33,9 @@ pub struct WaitlistSettings {
     pub passengers_max: usize,
     /// Requests a user may have open (submitted or active, not yet ended).
     pub open_requests_per_user_max: usize,
-    /// Choices one (train-date, class) queue holds, waiting or reserved. Also
-    /// bounds the scan a seat release makes to serve the queue.
+    /// Choices one (train-date, class) queue holds, waiting or reserved: the
+    /// queue lives in the train-date's memory and snapshots. A seat release
+    /// reads the queue's fit groups, not every choice (`decide::serve`).
     pub queue_per_class_max: usize,
     pub deadline: WaitlistDeadline,
 }
@@ -50,9 +53,46 @@ impl Default for WaitlistSettings {
     }
 }
 
+impl WaitlistSettings {
+    /// Settings the waitlist can run with: every limit at least 1, a party
+    /// no larger than an order, a request's choices numbered in a byte,
+    /// cut-off times within the day.
+    pub fn check(&self) -> Result<(), String> {
+        let limits = [
+            ("dates_per_request_max", self.dates_per_request_max),
+            ("choices_per_date_max", self.choices_per_date_max),
+            ("open_requests_per_user_max", self.open_requests_per_user_max),
+            ("queue_per_class_max", self.queue_per_class_max),
+        ];
+        if let Some((name, _)) = limits.iter().find(|(_, value)| *value == 0) {
+            return Err(format!("waitlist.{name} must be at least 1"));
+        }
+        let order_max = super::command::PASSENGERS_PER_ORDER_MAX;
+        if !(1..=order_max).contains(&self.passengers_max) {
+            return Err(format!(
+                "waitlist.passengers_max {}: from 1 to {order_max}, the most one order seats",
+                self.passengers_max
+            ));
+        }
+        if self.dates_per_request_max.saturating_mul(self.choices_per_date_max) > usize::from(u8::MAX) {
+            return Err(
+                "waitlist: dates_per_request_max × choices_per_date_max at most 255 (choices are numbered in a byte)"
+                    .into(),
+            );
+        }
+        let day_minutes = 24 * 60;
+        let deadline = &self.deadline;
+        if deadline.close_at_minutes >= day_minutes || deadline.early_departure_before_minutes >= day_minutes {
+            return Err("waitlist.deadline: close_at_minutes and early_departure_before_minutes below 1440".into());
+        }
+        Ok(())
+    }
+}
+
 /// The latest cut-off a request may pick: at `close_at_minutes` (service
 /// time, UTC+8) some days before the departure from the boarding station.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct WaitlistDeadline {
     /// Departures before this time of day (minutes after midnight) count as early.
     pub early_departure_before_minutes: u32,
@@ -199,6 +239,18 @@ mod tests {
             settings.open_requests_per_user_max,
         );
         assert_eq!(limits, (2, 2, 3, 1));
+    }
+
+    #[test]
+    fn unworkable_waitlist_settings_are_refused_by_name() {
+        assert_eq!(WaitlistSettings::default().check(), Ok(()));
+        let refused = |settings: WaitlistSettings| settings.check().unwrap_err();
+        assert!(
+            refused(WaitlistSettings { queue_per_class_max: 0, ..Default::default() }).contains("queue_per_class_max")
+        );
+        assert!(refused(WaitlistSettings { passengers_max: 6, ..Default::default() }).contains("passengers_max"));
+        let late = WaitlistDeadline { close_at_minutes: 24 * 60, ..Default::default() };
+        assert!(refused(WaitlistSettings { deadline: late, ..Default::default() }).contains("close_at_minutes"));
     }
 
     #[test]

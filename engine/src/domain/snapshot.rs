@@ -108,7 +108,9 @@ impl TrainDateSnapshot {
         }
         state.changes.outgoing = self.changes_out.into_iter().map(|change| (change.change_id, change)).collect();
         state.changes.abandoned = self.changes_abandoned.into_iter().collect();
-        state.waitlist_requests = self.waitlist_requests.into_iter().map(|record| (record.id, record)).collect();
+        for record in self.waitlist_requests {
+            state.put_request(record);
+        }
         state
     }
 }

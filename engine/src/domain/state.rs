@@ -7,7 +7,7 @@ use super::plan::TrainPlan;
 use super::settings::TicketRules;
 use super::timetable::StationCode;
 use super::waitlist::{TrainDateWaitlist, WaitlistRequestId};
-use crate::workflow::request::WaitlistRequest;
+use crate::workflow::request::{RequestStatus, WaitlistRequest};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -153,9 +153,14 @@ pub struct TrainDateState {
     #[serde(skip)]
     pub changes: TrainDateChanges,
     /// Waitlist requests whose home (first choice) is this train-date, by id;
-    /// snapshots carry them as a list.
+    /// snapshots carry them as a list. Changed through `put_request` and
+    /// `take_request` only, which keep `request_deadlines` in step.
     #[serde(skip)]
     pub waitlist_requests: BTreeMap<WaitlistRequestId, WaitlistRequest>,
+    /// Requests homed here that may still expire (submitted or active), by
+    /// cut-off, so the expiry timer never scans the records. Derived.
+    #[serde(skip)]
+    request_deadlines: BTreeSet<(u64, WaitlistRequestId)>,
 }
 
 /// Counters a monitoring call reads without scanning.
@@ -167,6 +172,12 @@ pub struct TrainDateTotals {
     pub held_tickets: u32,
     /// Tickets on Confirmed orders.
     pub sold_tickets: u32,
+}
+
+/// Submitted or active: a cut-off can still expire it (a granted one
+/// finishes its grant).
+fn may_expire(record: &WaitlistRequest) -> bool {
+    matches!(record.status, RequestStatus::Submitted | RequestStatus::Active)
 }
 
 /// Service time zone of every timetable: China Standard Time, UTC+8, no DST.
@@ -204,6 +215,7 @@ impl TrainDateState {
             waitlist: TrainDateWaitlist::default(),
             changes: TrainDateChanges::default(),
             waitlist_requests: BTreeMap::new(),
+            request_deadlines: BTreeSet::new(),
         }
     }
 
@@ -218,6 +230,35 @@ impl TrainDateState {
 
     pub fn order(&self, order_id: &OrderId) -> Option<&Order> {
         self.orders.get(order_id)
+    }
+
+    /// Stores a request record homed here.
+    pub(crate) fn put_request(&mut self, record: WaitlistRequest) {
+        if let Some(previous) = self.waitlist_requests.get(&record.id) {
+            self.request_deadlines.remove(&(previous.deadline_ms, previous.id));
+        }
+        if may_expire(&record) {
+            self.request_deadlines.insert((record.deadline_ms, record.id));
+        }
+        self.waitlist_requests.insert(record.id, record);
+    }
+
+    /// Takes a request record out, to change it and put it back.
+    pub(crate) fn take_request(&mut self, request_id: &WaitlistRequestId) -> Option<WaitlistRequest> {
+        let record = self.waitlist_requests.remove(request_id)?;
+        self.request_deadlines.remove(&(record.deadline_ms, record.id));
+        Some(record)
+    }
+
+    /// The earliest cut-off of a request homed here that may still expire.
+    pub fn next_request_deadline_ms(&self) -> Option<u64> {
+        self.request_deadlines.first().map(|(deadline_ms, _)| *deadline_ms)
+    }
+
+    /// Requests homed here whose cut-off is at or before `now_ms`, and that
+    /// may still expire, earliest first.
+    pub fn requests_due(&self, now_ms: u64) -> impl Iterator<Item = WaitlistRequestId> + '_ {
+        self.request_deadlines.iter().take_while(move |(deadline_ms, _)| *deadline_ms <= now_ms).map(|(_, id)| *id)
     }
 
     pub fn order_for_request(&self, user_id: &str, request_id: &str) -> Option<&Order> {

@@ -7,6 +7,13 @@
 //! taken in the inventory like a hold's, but belong to no order yet). The
 //! request's record then grants one choice: the winner's reservation becomes
 //! a confirmed order, the others leave the queue. See `crate::workflow`.
+//!
+//! Waiting choices are also kept in fit groups (`FitGroup`): choices of one
+//! class, journey and party size need the same free seats, so a release
+//! tests each group's room once and reads only the heads of groups with room
+//! (`crate::decide::serve`), instead of every waiting choice. The groups are
+//! derived from the choices and rebuilt by `insert` on replay and restore;
+//! snapshots and the journal do not carry them.
 
 use super::allocation_policy::AllocationPolicy;
 use super::order::{OrderId, Ticket};
@@ -125,6 +132,30 @@ impl WaitingChoice {
     }
 }
 
+/// What decides alike, for every waiting choice that shares it, whether
+/// free seats fit: the journey and the party size (the class is the key
+/// above it). Allocation needs nothing else: any `passengers` seats of the
+/// class free over `from..to` seat the party. A choice's own cut-off and
+/// passengers (the overlap rule) are checked one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FitGroup {
+    pub from: u8,
+    pub to: u8,
+    pub passengers: u8,
+}
+
+impl FitGroup {
+    pub fn of(choice: &WaitingChoice) -> Self {
+        let passengers =
+            u8::try_from(choice.passengers.len()).expect("a party fits in a u8 (3 at most by the settings)");
+        FitGroup { from: choice.from, to: choice.to, passengers }
+    }
+
+    pub fn journey(&self) -> (usize, usize) {
+        (usize::from(self.from), usize::from(self.to))
+    }
+}
+
 /// Why a choice left the queue (or never could join it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -150,6 +181,9 @@ pub struct TrainDateWaitlist {
     queues: BTreeMap<SeatClass, BTreeMap<QueuePosition, WaitingChoice>>,
     /// Live choice → its class and position.
     positions: BTreeMap<ChoiceRef, (SeatClass, QueuePosition)>,
+    /// Waiting (unreserved) choices per class and fit group, each group in
+    /// queue order: what serving reads. Derived; empty groups are removed.
+    waiting_groups: BTreeMap<SeatClass, BTreeMap<FitGroup, BTreeSet<QueuePosition>>>,
     /// Waiting (unreserved) choices by cut-off, so the sweep never scans.
     deadlines: BTreeSet<(u64, ChoiceRef)>,
     /// Choices that left, so a repeated join or leave changes nothing.
@@ -201,10 +235,48 @@ impl TrainDateWaitlist {
         self.reserved_count
     }
 
-    /// Waiting choices ahead of `choice` in its queue: what a waiting user sees.
+    /// Waiting choices ahead of `choice` in its queue: what a waiting user
+    /// sees. Counts from whichever end of the queue is nearer, so asking
+    /// about the newest choice (as every activation does) costs little
+    /// however long the queue.
     pub fn ahead_of(&self, choice: &ChoiceRef) -> Option<usize> {
         let (class, position) = self.positions.get(choice)?;
-        Some(self.queues[class].range(..position).filter(|(_, ahead)| ahead.reserved.is_none()).count())
+        let queue = &self.queues[class];
+        let waiting = |(_, entry): &(&QueuePosition, &WaitingChoice)| entry.reserved.is_none();
+        let mut ahead = queue.range(..position).rev().filter(waiting);
+        let mut behind = queue.range(position..).skip(1).filter(waiting);
+        let mut counted = 0;
+        loop {
+            match (ahead.next(), behind.next()) {
+                (None, _) => return Some(counted),
+                (Some(_), None) => {
+                    let waiting_in_class = self.waiting_count(*class);
+                    let this_one = usize::from(queue[position].reserved.is_none());
+                    return Some(waiting_in_class - counted - this_one);
+                }
+                (Some(_), Some(_)) => counted += 1,
+            }
+        }
+    }
+
+    /// Waiting (unreserved) choices of `class`.
+    pub fn waiting_count(&self, class: SeatClass) -> usize {
+        self.waiting_groups.get(&class).map_or(0, |groups| groups.values().map(BTreeSet::len).sum())
+    }
+
+    /// The fit groups of `class` with waiting choices, each with its
+    /// choices' positions in queue order.
+    pub fn waiting_groups(
+        &self,
+        class: SeatClass,
+    ) -> impl ExactSizeIterator<Item = (FitGroup, &BTreeSet<QueuePosition>)> {
+        let groups = self.waiting_groups.get(&class).map(BTreeMap::iter).unwrap_or_default();
+        groups.map(|(group, positions)| (*group, positions))
+    }
+
+    /// The live choice of `class` at `position`.
+    pub fn at(&self, class: SeatClass, position: &QueuePosition) -> Option<&WaitingChoice> {
+        self.queues.get(&class)?.get(position)
     }
 
     /// Waiting choices whose cut-off is at or before `now_ms`, earliest first.
@@ -226,6 +298,7 @@ impl TrainDateWaitlist {
             self.reserved_count += 1;
         } else {
             self.deadlines.insert((choice.deadline_ms, key));
+            self.group_insert(&choice);
         }
         self.queues.entry(choice.class).or_default().insert(choice.position, choice);
     }
@@ -238,6 +311,7 @@ impl TrainDateWaitlist {
         assert!(self.deadlines.remove(&(entry.deadline_ms, *choice)));
         entry.reserved = Some(tickets);
         self.reserved_count += 1;
+        Self::group_remove(&mut self.waiting_groups, class, FitGroup::of(entry), &position);
         entry
     }
 
@@ -253,9 +327,34 @@ impl TrainDateWaitlist {
             self.reserved_count -= 1;
         } else {
             assert!(self.deadlines.remove(&(entry.deadline_ms, *choice)));
+            Self::group_remove(&mut self.waiting_groups, class, FitGroup::of(&entry), &position);
         }
         self.ended.insert(*choice, end);
         entry
+    }
+
+    fn group_insert(&mut self, choice: &WaitingChoice) {
+        let group = self.waiting_groups.entry(choice.class).or_default().entry(FitGroup::of(choice)).or_default();
+        assert!(group.insert(choice.position), "choice {} grouped twice", choice.position.choice);
+    }
+
+    /// Takes a choice out of its group, dropping the group (and the class)
+    /// once empty so equal queues give equal groups.
+    fn group_remove(
+        groups: &mut BTreeMap<SeatClass, BTreeMap<FitGroup, BTreeSet<QueuePosition>>>,
+        class: SeatClass,
+        group: FitGroup,
+        position: &QueuePosition,
+    ) {
+        let class_groups = groups.get_mut(&class).expect("a waiting choice's class has groups");
+        let members = class_groups.get_mut(&group).expect("a waiting choice has a group");
+        assert!(members.remove(position), "choice {} was not in its group", position.choice);
+        if members.is_empty() {
+            class_groups.remove(&group);
+        }
+        if class_groups.is_empty() {
+            groups.remove(&class);
+        }
     }
 
     /// Records that `choice` ended without ever joining (a refused join is

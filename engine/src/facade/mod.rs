@@ -31,6 +31,7 @@ use crate::actor::{ActorSettings, TrainDateActor};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::domain::plan::TrainPlan;
+use crate::domain::settings::TicketRules;
 use crate::domain::state::{TrainDateKey, TrainDateState};
 use crate::durability::Persistence;
 use crate::durability::{Store, StoreError};
@@ -41,7 +42,7 @@ use crate::slots::SlotTable;
 use actix::Actor;
 use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct EngineSettings {
     /// Threads running actors; one per core by default.
     pub arbiters: usize,
@@ -50,6 +51,8 @@ pub struct EngineSettings {
     /// Sales open this many days ahead: searches and holds for later dates
     /// are refused, and the scheduler keeps today..today+presale_days open.
     pub presale_days: u64,
+    /// Waitlist, change and refund rules every train-date decides by.
+    pub rules: Arc<TicketRules>,
 }
 
 /// Default presale window: 12306 sells 15 days ahead.
@@ -61,6 +64,7 @@ impl Default for EngineSettings {
             arbiters: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
             actor: ActorSettings::default(),
             presale_days: PRESALE_DAYS_DEFAULT,
+            rules: Arc::default(),
         }
     }
 }
@@ -181,8 +185,11 @@ impl Engine {
         self.spawn_state(TrainDateState::open(key, plan))
     }
 
-    /// Starts the actor that owns `state`; its events up to `state.last_seq` are durable.
-    fn spawn_state(&self, state: TrainDateState) -> TrainDateHandle {
+    /// Starts the actor that owns `state`; its events up to `state.last_seq`
+    /// are durable. It decides by the engine's rules (configuration, never
+    /// stored with the state).
+    fn spawn_state(&self, mut state: TrainDateState) -> TrainDateHandle {
+        state.rules = Arc::clone(&self.settings.rules);
         let shared = Arc::new(TrainDateShared::new(&state, self.settings.actor.mailbox_pending_max));
         let actor_shared = Arc::clone(&shared);
         let orders = Arc::clone(&self.orders);

@@ -192,6 +192,73 @@ fn choices_are_served_in_the_order_their_requests_became_active() {
 }
 
 #[test]
+fn freed_seats_go_to_the_earliest_fitting_choice_across_journeys_and_party_sizes() {
+    let mut world = two_days_ahead(SMALL);
+    let sold = sell_out_first_class(&mut world);
+    let t = world.now_ms;
+    // given, in activation order: a pair 0 → 5, a single 0 → 2, a single 0 → 5, a single 3 → 5
+    world.joined(world.join(1, t, First, 0, 5, &["P1", "P2"]));
+    world.joined(world.join(2, t + 1, First, 0, 2, &["SHORT"]));
+    world.joined(world.join(3, t + 2, First, 0, 5, &["LONG"]));
+    world.joined(world.join(4, t + 3, First, 3, 5, &["TAIL"]));
+    // when one whole-route seat is refunded
+    let events = world.events(cancel(sold[0])).unwrap();
+    // then the pair does not fit, the single 0 → 2 does; what it leaves
+    // (2 → 5) cannot seat the single 0 → 5 but seats the single 3 → 5
+    assert_eq!(reserved_choices(&events), [choice(2), choice(4)]);
+    assert_eq!(world.state.waitlist.ahead_of(&choice(3)), Some(1));
+}
+
+#[test]
+fn a_choice_past_its_cut_off_is_passed_over_for_the_next_of_its_kind() {
+    let mut world = two_days_ahead(SMALL);
+    let sold = sell_out_first_class(&mut world);
+    let t = world.now_ms;
+    // given two singles for the same journey, the first with a cut-off a minute away
+    let mut early = world.join(1, t, First, 0, 5, &["EARLY"]);
+    early.deadline_ms = t + MINUTE_MS;
+    world.joined(early);
+    world.joined(world.join(2, t + 1, First, 0, 5, &["LATER"]));
+    // when the cut-off passes before the sweep ran, and a seat is refunded
+    world.now_ms += MINUTE_MS;
+    let events = world.events(cancel(sold[0])).unwrap();
+    // then the seat goes to the later single; the first still waits for its sweep
+    assert_eq!(reserved_choices(&events), [choice(2)]);
+    assert!(world.state.waitlist.choice(&choice(1)).is_some_and(|entry| entry.reserved.is_none()));
+}
+
+#[test]
+fn a_choice_whose_passenger_took_a_journey_is_passed_over_for_the_next_of_its_kind() {
+    let mut world = two_days_ahead(SMALL);
+    let sold = sell_out_first_class(&mut world);
+    let t = world.now_ms;
+    // given two singles for the same journey, and the first one's passenger
+    // then holds second class over part of it (holds do not see choices)
+    world.joined(world.join(1, t, First, 0, 5, &["BUSY"]));
+    world.joined(world.join(2, t + 1, First, 0, 5, &["FREE"]));
+    world.held("busy-second", 1, 2, vec![any("BUSY", Second)]);
+    // when a seat is refunded, then it goes to the second single
+    let events = world.events(cancel(sold[0])).unwrap();
+    assert_eq!(reserved_choices(&events), [choice(2)]);
+}
+
+#[test]
+fn the_place_in_the_queue_counts_waiting_choices_only_from_either_end() {
+    let mut world = two_days_ahead(SMALL);
+    let sold = sell_out_first_class(&mut world);
+    let t = world.now_ms;
+    for request in 1..=6 {
+        world.joined(world.join(request, t + request as u64, First, 0, 5, &[&format!("W{request}")]));
+    }
+    // given the first choice reserved (it no longer counts as ahead of anyone)
+    world.events(cancel(sold[0])).unwrap();
+    assert!(world.reserved_seats(1).is_some());
+    let ahead: Vec<_> = (2..=6).map(|request| world.state.waitlist.ahead_of(&choice(request))).collect();
+    assert_eq!(ahead, [Some(0), Some(1), Some(2), Some(3), Some(4)]);
+    assert_eq!(world.state.waitlist.waiting_count(First), 5);
+}
+
+#[test]
 fn a_choice_of_a_passenger_with_an_overlapping_journey_waits_until_that_journey_is_released() {
     let mut world = two_days_ahead(SMALL);
     let sold = sell_out_first_class(&mut world);

@@ -2,7 +2,9 @@
 //!
 //! Closed loop (N clients, one operation each in flight) or open loop (a
 //! fixed arrival rate; latency counted from each arrival's intended time, so
-//! queueing is not hidden by coordinated omission). Demand is seeded: the
+//! queueing is not hidden by coordinated omission), or the waitlist
+//! scenario (`waitlist`: a sold-out train, a long waitlist and a stream of
+//! refunds; refund → confirmed order latency). Demand is seeded: the
 //! same seed gives the same requests. At the end every acknowledged order is
 //! read back and audited; a failed audit fails the run. Results go to the
 //! terminal and, with --out, to a JSON file.
@@ -11,6 +13,7 @@ mod audit;
 mod client;
 mod demand;
 mod load;
+mod waitlist;
 
 use api::pb;
 use clap::{Parser, ValueEnum};
@@ -27,6 +30,8 @@ use std::time::{Duration, Instant};
 enum Mode {
     Closed,
     Open,
+    /// One class sold out, --requests waiting, refunds at --refunds-per-sec.
+    Waitlist,
 }
 
 #[derive(Parser, Debug)]
@@ -40,6 +45,7 @@ struct Args {
     #[arg(long, value_enum, default_value = "closed")]
     mode: Mode,
     /// Closed loop: concurrent clients, each with one operation in flight.
+    /// Waitlist mode: clients selling out and queuing requests at once.
     #[arg(long, default_value_t = 64)]
     clients: usize,
     /// Open loop: operations (a hold and its follow-ups) started per second.
@@ -48,6 +54,7 @@ struct Args {
     /// HTTP/2 connections the load is spread over.
     #[arg(long, default_value_t = 8)]
     connections: usize,
+    /// How long the load runs; in waitlist mode, the refund stream.
     #[arg(long, default_value_t = 10)]
     duration_secs: u64,
     /// Percent of held orders then confirmed.
@@ -93,6 +100,8 @@ struct Args {
     token: Option<String>,
     #[arg(long, default_value = "./data/demo-tokens.json")]
     tokens_file: std::path::PathBuf,
+    #[command(flatten)]
+    waitlist: waitlist::WaitlistArgs,
 }
 
 #[derive(serde::Serialize)]
@@ -133,6 +142,20 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<bool, String> {
     let (booking_token, admin_token) = client::tokens(args.token.as_deref(), &args.tokens_file)?;
+    if args.mode == Mode::Waitlist {
+        let common = waitlist::Common {
+            server: &args.server,
+            connections: args.connections,
+            clients: args.clients,
+            duration: Duration::from_secs(args.duration_secs),
+            seed: args.seed,
+            booking_token: &booking_token,
+            admin_token: &admin_token,
+            audit: !args.no_audit,
+            out: args.out.as_deref(),
+        };
+        return waitlist::run(&args.waitlist, common).await;
+    }
     let channels = client::connect(&args.server, args.connections, &booking_token).await?;
     let first_server = args.server.split(',').next().unwrap_or_default();
     let mut admin = client::admin(first_server, &admin_token).await?;
@@ -156,6 +179,7 @@ async fn run(args: Args) -> Result<bool, String> {
     let recorder = match args.mode {
         Mode::Closed => load::closed_loop(&channels, args.clients, &plan, &progress).await,
         Mode::Open => load::open_loop(&channels, args.rate, &plan, &progress).await,
+        Mode::Waitlist => unreachable!("the waitlist scenario returned above"),
     };
     progress.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
@@ -216,6 +240,7 @@ fn print_results(args: &Args, results: &Results, before: &pb::StatsResponse, aft
     let load = match args.mode {
         Mode::Closed => format!("{} clients", args.clients),
         Mode::Open => format!("open loop at {} operations/s", args.rate),
+        Mode::Waitlist => unreachable!("the waitlist scenario prints its own results"),
     };
     println!("seatbench: {load} for {:.1} s against {} (seed {})", results.duration_secs, args.server, args.seed);
     println!("acknowledged writes: {} ({:.0}/s)", results.acknowledged_writes, results.writes_per_sec);
