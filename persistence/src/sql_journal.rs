@@ -295,7 +295,9 @@ where
         check_sequences(batch, &stored)?;
         insert_rows(&mut tx, sql::INSERT_EVENTS, "", &rows.events, ROW_SHAPES).await?;
         insert_rows(&mut tx, sql::INSERT_ORDERS, "", &rows.orders, ROW_SHAPES).await?;
-        insert_rows(&mut tx, sql::INSERT_SNAPSHOTS, D::REPLACE_SNAPSHOTS, &rows.snapshots, ROW_SHAPES).await?;
+        // One snapshot a statement: each may be megabytes, and a statement
+        // must stay under the server's packet limit (`SNAPSHOT_BYTES_MAX`).
+        insert_rows(&mut tx, sql::INSERT_SNAPSHOTS, D::REPLACE_SNAPSHOTS, &rows.snapshots, &[1]).await?;
         for stream in rows.snapshotted {
             sqlx::query(sql::PRUNE_SNAPSHOTS).bind(stream).bind(stream).execute(&mut *tx).await?;
         }

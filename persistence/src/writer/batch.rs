@@ -11,6 +11,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Largest snapshot body the journal writes. One snapshot is one INSERT
+/// statement, and MariaDB refuses a statement over `max_allowed_packet`
+/// (16 MiB by default): a larger snapshot could never be written, and its
+/// failed batch would make the train-date read-only at every snapshot (a
+/// train-date with 50,000 waitlist requests snapshots about 45 MB). Half the
+/// default leaves room for escaping. A snapshot over it is skipped, logged
+/// and counted (`seat_journal_snapshots_skipped_total`): recovery then
+/// replays from the previous snapshot, which is slower but the same state.
+pub const SNAPSHOT_BYTES_MAX: usize = 8 * 1024 * 1024;
+
 #[derive(Default)]
 pub(super) struct Batch {
     pub(super) streams: Vec<(TrainDateKey, StreamAppend)>,
@@ -61,7 +71,7 @@ impl Batch {
             stream.events.push(encode(record));
         }
         if let Some(snapshot) = snapshot {
-            stream.snapshot = Some(encode_snapshot(&snapshot));
+            stream.snapshot = within_bound(encode_snapshot(&snapshot), SNAPSHOT_BYTES_MAX, &stream.stream);
         }
         self.events += records.len();
         self.waiters.push(Waiter { stream: index, ack, durable_seq, seq });
@@ -107,11 +117,39 @@ impl Batch {
     }
 }
 
+/// `snapshot`, unless its body is over `bytes_max` (see `SNAPSHOT_BYTES_MAX`).
+fn within_bound(snapshot: StoredSnapshot, bytes_max: usize, stream: &str) -> Option<StoredSnapshot> {
+    if snapshot.body.len() <= bytes_max {
+        return Some(snapshot);
+    }
+    tracing::warn!(
+        stream,
+        seq = snapshot.seq,
+        bytes = snapshot.body.len(),
+        bytes_max,
+        "snapshot too large to write; skipped (recovery replays from the previous one)"
+    );
+    metrics::counter!("seat_journal_snapshots_skipped_total").increment(1);
+    None
+}
+
 /// A train-date snapshot as the journal stores it, at the seq it was taken.
 pub fn encode_snapshot(snapshot: &TrainDateSnapshot) -> StoredSnapshot {
     StoredSnapshot {
         seq: snapshot.last_seq,
         version: SNAPSHOT_SCHEMA_VERSION,
         body: serde_json::to_string(snapshot).expect("snapshots always serialise"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_over_the_bound_is_skipped_and_one_within_it_kept() {
+        let snapshot = |bytes: usize| StoredSnapshot { seq: 9, version: 1, body: "x".repeat(bytes) };
+        assert_eq!(within_bound(snapshot(100), 100, "s"), Some(snapshot(100)));
+        assert_eq!(within_bound(snapshot(101), 100, "s"), None);
     }
 }
