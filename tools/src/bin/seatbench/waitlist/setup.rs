@@ -202,6 +202,8 @@ async fn queue_one(waitlist: &mut Waitlist, target: &Target, n: u64) -> (Outcome
             seat_class: target.class.into(),
         }],
         cutoff_ms: 0,
+        // One submit per user, never retried: no idempotency key needed.
+        client_request_id: String::new(),
     };
     let submitted = waitlist.submit_waitlist(submit).await.map(tonic::Response::into_inner);
     outcomes.note("submit", &submitted);
