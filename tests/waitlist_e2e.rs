@@ -323,7 +323,7 @@ async fn a_queue_holds_as_many_choices_as_the_engine_is_set_to() {
             train_date: train_date("G1", TOMORROW),
             seat_class: SeatClass::Business.into(),
         }],
-        cutoff_ms: 0,
+        ..Default::default()
     };
     // given a queue set to hold one choice, and one user's choice in it
     let (first, second) = (submit("first"), submit("second"));
