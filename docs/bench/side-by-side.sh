@@ -119,7 +119,8 @@ for n in "${clients[@]}"; do
         run_base "$target" "$n"
     done
 done
-"$bin/benchplot" --out-dir "$root/docs/bench" "$results"/*.json
+# Only this script's results: other benchmarks keep theirs in the same folder.
+"$bin/benchplot" --out-dir "$root/docs/bench" "$results"/{seatd-mysql,seat-engine,mysql-classic,redis-lua}-c*.json
 
 # The table: writes/s, latency, CPU per write of every process, and the
 # ratios against Redis + Lua and the classic design at the same client count.
