@@ -97,7 +97,7 @@ impl Engine {
             None => WaitlistRequestId::homed(Uuid::now_v7(), home_slot),
         };
         if input.client_request_id.is_some()
-            && let Some(existing) = self.repeated_submit(request_id, &input).await?
+            && let Some(existing) = self.repeated_submit(request_id, &input, (&from, &to)).await?
         {
             return Ok(existing);
         }
@@ -255,23 +255,15 @@ impl Engine {
         &self,
         request_id: WaitlistRequestId,
         input: &WaitlistInput,
+        stations: (&StationCode, &StationCode),
     ) -> Result<Option<WaitlistView>, EngineError> {
         let record = match self.owned_request(request_id, Some(&input.user_id)).await {
             Ok(record) => record,
             Err(EngineError::NotFound(_)) => return Ok(None),
             Err(error) => return Err(error),
         };
-        let choices: Vec<(TrainDateKey, SeatClass)> =
-            record.choices.iter().map(|choice| (choice.train_date.clone(), choice.class)).collect();
-        let stations = |typed: &str, stored: &StationCode| {
-            self.resolve_station("station", typed).is_ok_and(|code| &code == stored)
-        };
-        let first = &record.choices[0];
-        let same = choices == input.choices
-            && record.passengers == input.passengers
-            && stations(&input.from_station, &first.from_station)
-            && stations(&input.to_station, &first.to_station);
-        if !same {
+        let choices = input.choices.iter().map(|(key, class)| (key, *class));
+        if !record.is_repeated_by(&input.user_id, &input.passengers, stations, choices) {
             return Err(RequestRejection::RequestIdReused { request_id }.into());
         }
         self.waitlist_view(record).await.map(Some)

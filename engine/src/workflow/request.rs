@@ -96,6 +96,30 @@ pub struct WaitlistRequest {
 }
 
 impl WaitlistRequest {
+    /// Whether a Submit of these contents repeats this request (a client's
+    /// retry with the same key): same user, passengers, stations and
+    /// (train-date, class) choices in order. The order ids a repeat picks
+    /// afresh and today's fares do not count. Every choice runs between the
+    /// same two stations (`StationsDiffer`), so the first one's stand for all.
+    pub fn is_repeated_by<'a>(
+        &self,
+        user_id: &str,
+        passengers: &[WaitlistPassenger],
+        (from_station, to_station): (&StationCode, &StationCode),
+        choices: impl ExactSizeIterator<Item = (&'a TrainDateKey, SeatClass)>,
+    ) -> bool {
+        let Some(first) = self.choices.first() else { return false };
+        self.user_id == user_id
+            && self.passengers == passengers
+            && (&first.from_station, &first.to_station) == (from_station, to_station)
+            && self.choices.len() == choices.len()
+            && self
+                .choices
+                .iter()
+                .zip(choices)
+                .all(|(mine, (key, class))| (&mine.train_date, mine.class) == (key, class))
+    }
+
     pub fn choice_ref(&self, index: u8) -> ChoiceRef {
         ChoiceRef { request_id: self.id, index }
     }
@@ -247,16 +271,12 @@ pub fn decide_request(
     let record = match (record, command) {
         (None, RequestCommand::Submit(submit)) => return decide_submit(submit, settings, now_ms),
         (Some(record), RequestCommand::Submit(submit)) => {
-            // A repeat (a client's retry, same key) is the same request; the
-            // order ids it picked afresh and today's fares do not count.
-            let same_choice = |(a, b): (&RequestChoice, &RequestChoice)| {
-                (&a.train_date, a.class, a.from, a.to) == (&b.train_date, b.class, b.from, b.to)
-            };
-            return if record.user_id == submit.user_id
-                && record.choices.len() == submit.choices.len()
-                && record.choices.iter().zip(&submit.choices).all(same_choice)
-                && record.passengers == submit.passengers
-            {
+            let choices = submit.choices.iter().map(|choice| (&choice.train_date, choice.class));
+            let repeated = submit.choices.first().is_some_and(|first| {
+                let stations = (&first.from_station, &first.to_station);
+                record.is_repeated_by(&submit.user_id, &submit.passengers, stations, choices)
+            });
+            return if repeated {
                 Ok(Vec::new())
             } else {
                 Err(RequestRejection::RequestIdReused { request_id: submit.request_id })
@@ -507,6 +527,26 @@ mod tests {
 
     fn refused(command: SubmitRequest) -> RequestRejection {
         decide_request(None, &RequestCommand::Submit(command), &WaitlistSettings::default(), NOW_MS).unwrap_err()
+    }
+
+    #[test]
+    fn a_repeated_submit_changes_nothing_and_another_under_its_id_is_refused() {
+        let mut record = None;
+        run(&mut record, RequestCommand::Submit(submit(vec![choice("G1", 1, 100)], 1))).expect("recorded");
+        // A retry picks its order ids afresh, and the fare may have moved.
+        let mut retry = choice("G1", 1, 120);
+        retry.order_id = OrderId(Uuid::from_u128(77));
+        assert_eq!(run(&mut record, RequestCommand::Submit(submit(vec![retry], 1))), Ok(Vec::new()));
+        let reused = RequestRejection::RequestIdReused { request_id: WaitlistRequestId(Uuid::from_u128(9)) };
+        let other_train = submit(vec![choice("G3", 1, 100)], 1);
+        assert_eq!(run(&mut record, RequestCommand::Submit(other_train)), Err(reused.clone()));
+        assert_eq!(
+            run(&mut record, RequestCommand::Submit(submit(vec![choice("G1", 1, 100)], 2))),
+            Err(reused.clone())
+        );
+        let mut elsewhere = choice("G1", 1, 100);
+        elsewhere.to_station = "NKH".into();
+        assert_eq!(run(&mut record, RequestCommand::Submit(submit(vec![elsewhere], 1))), Err(reused));
     }
 
     #[test]
