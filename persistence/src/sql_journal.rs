@@ -100,17 +100,15 @@ impl CommittedSeqs {
     /// The known last seqs of `streams` written under their batch's token,
     /// and the streams whose seq must be read from the database.
     fn split<'a>(&self, batch: &[StreamAppend], streams: Vec<&'a str>) -> (HashMap<String, u64>, Vec<&'a str>) {
+        // A stream's entries in one batch carry one fence (the writer's batch).
+        let tokens: HashMap<&str, Option<u64>> =
+            batch.iter().map(|append| (append.stream.as_str(), append.fence.map(|fence| fence.token))).collect();
         let known = self.0.lock().expect("committed seqs lock");
         let mut cached = HashMap::new();
         let mut unknown = Vec::new();
         for stream in streams {
-            let token = batch
-                .iter()
-                .find(|append| append.stream == stream)
-                .and_then(|append| append.fence)
-                .map(|fence| fence.token);
             match known.get(stream) {
-                Some(&(seq, written_under)) if written_under == token => {
+                Some(&(seq, written_under)) if tokens.get(stream) == Some(&written_under) => {
                     cached.insert(stream.to_owned(), seq);
                 }
                 _ => unknown.push(stream),
@@ -119,11 +117,14 @@ impl CommittedSeqs {
         (cached, unknown)
     }
 
-    /// Records a committed batch's streams' last seqs.
-    fn committed(&self, batch: &[StreamAppend]) {
+    /// Records the last seqs of a committed batch's streams; the streams it
+    /// left out as fenced are forgotten (another node writes them now).
+    fn committed(&self, batch: &[StreamAppend], fenced: &[FencedStream]) {
         let mut known = self.0.lock().expect("committed seqs lock");
         for append in batch {
-            if let Some(last) = append.events.last() {
+            if fenced.iter().any(|fenced| fenced.stream == append.stream) {
+                known.remove(&append.stream);
+            } else if let Some(last) = append.events.last() {
                 known.insert(append.stream.clone(), (last.seq, append.fence.map(|fence| fence.token)));
             }
         }
@@ -261,64 +262,6 @@ where
     Ok(fences)
 }
 
-/// The append path, with the bounds it needs (see the `Journal` impl's).
-impl<D: Dialect> SqlJournal<D>
-where
-    for<'c> &'c mut ConnectionOf<D>: Executor<'c, Database = D::Database>,
-    ArgumentsOf<D>: IntoArguments<D::Database>,
-    for<'t> &'t str: Encode<'t, D::Database> + Type<D::Database>,
-    for<'t> i64: Encode<'t, D::Database> + Type<D::Database>,
-    for<'t> Option<i64>: Encode<'t, D::Database> + Type<D::Database>,
-    for<'r> (String, Option<u64>): FromRow<'r, RowOf<D>>,
-    for<'r> (u64,): FromRow<'r, RowOf<D>>,
-    for<'r> (u64, u64): FromRow<'r, RowOf<D>>,
-{
-    /// The append's transaction: fence check, sequence check, rows, feed
-    /// position, commit.
-    async fn append_in_transaction(&self, batch: &[StreamAppend]) -> Result<AppendOutcome, JournalError> {
-        let mut tx = self.begin_write().await?;
-        let fenced = fenced_streams::<D>(&mut tx, batch, self.fences_required).await?;
-        let admitted: Vec<StreamAppend>;
-        let batch = if fenced.is_empty() {
-            batch
-        } else {
-            // Rare: a slot moved. Its streams are left out; the rest commit.
-            admitted =
-                batch.iter().filter(|append| !fenced.iter().any(|f| f.stream == append.stream)).cloned().collect();
-            &admitted
-        };
-        let rows = AppendRows::of(batch);
-        let (mut stored, unknown) = self.committed_seqs.split(batch, streams_to_check(batch));
-        if !unknown.is_empty() {
-            stored.extend(stored_seqs::<D>(&mut tx, &unknown).await?);
-        }
-        check_sequences(batch, &stored)?;
-        insert_rows(&mut tx, sql::INSERT_EVENTS, "", &rows.events, ROW_SHAPES).await?;
-        insert_rows(&mut tx, sql::INSERT_ORDERS, "", &rows.orders, ROW_SHAPES).await?;
-        // One snapshot a statement: each may be megabytes, and a statement
-        // must stay under the server's packet limit (`SNAPSHOT_BYTES_MAX`).
-        insert_rows(&mut tx, sql::INSERT_SNAPSHOTS, D::REPLACE_SNAPSHOTS, &rows.snapshots, &[1]).await?;
-        for stream in rows.snapshotted {
-            sqlx::query(sql::PRUNE_SNAPSHOTS).bind(stream).bind(stream).execute(&mut *tx).await?;
-        }
-        // Feed positions last. Taking them locks the clock row until COMMIT,
-        // so an append that commits later also takes its positions later:
-        // positions follow commit order, and a reader that sees N+1 sees N.
-        // Held only for the one insert below and the commit. A rollback
-        // takes its positions back with it. Fenced streams, left out above,
-        // get none.
-        let spans = feed_spans(batch);
-        if !spans.is_empty() {
-            let committed_at_ms = unix_ms_now();
-            let head = D::raise_feed_clock(&mut tx, spans.len() as u64).await?;
-            let feed_row = feed_values(&spans, head, committed_at_ms);
-            insert_rows(&mut tx, sql::INSERT_FEED_COMMITS, "", &[feed_row], ROW_SHAPES).await?;
-        }
-        tx.commit().await?;
-        Ok(AppendOutcome { fenced })
-    }
-}
-
 /// The bounds say only that the database runs queries on a connection, binds
 /// text and integers, and decodes the journal's row types. They stand here,
 /// not on `Dialect`, because Rust does not carry a trait's where clauses to
@@ -356,18 +299,52 @@ where
         if AppendRows::of(batch).is_empty() {
             return Ok(AppendOutcome::default());
         }
-        let appended = self.append_in_transaction(batch).await;
-        match &appended {
-            Ok(outcome) if outcome.fenced.is_empty() => self.committed_seqs.committed(batch),
-            Ok(outcome) => {
-                let committed: Vec<StreamAppend> = batch
-                    .iter()
-                    .filter(|append| !outcome.fenced.iter().any(|fenced| fenced.stream == append.stream))
-                    .cloned()
-                    .collect();
-                self.committed_seqs.committed(&committed);
-                self.committed_seqs.forget(outcome.fenced.iter().map(|fenced| fenced.stream.as_str()));
+        // The transaction: fence check, sequence check, rows, feed position, commit.
+        let appended: Result<AppendOutcome, JournalError> = async {
+            let mut tx = self.begin_write().await?;
+            let fenced = fenced_streams::<D>(&mut tx, batch, self.fences_required).await?;
+            let admitted: Vec<StreamAppend>;
+            let batch = if fenced.is_empty() {
+                batch
+            } else {
+                // Rare: a slot moved. Its streams are left out; the rest commit.
+                admitted =
+                    batch.iter().filter(|append| !fenced.iter().any(|f| f.stream == append.stream)).cloned().collect();
+                &admitted
+            };
+            let rows = AppendRows::of(batch);
+            let (mut stored, unknown) = self.committed_seqs.split(batch, streams_to_check(batch));
+            if !unknown.is_empty() {
+                stored.extend(stored_seqs::<D>(&mut tx, &unknown).await?);
             }
+            check_sequences(batch, &stored)?;
+            insert_rows(&mut tx, sql::INSERT_EVENTS, "", &rows.events, ROW_SHAPES).await?;
+            insert_rows(&mut tx, sql::INSERT_ORDERS, "", &rows.orders, ROW_SHAPES).await?;
+            // One snapshot a statement: each may be megabytes, and a statement
+            // must stay under the server's packet limit (`SNAPSHOT_BYTES_MAX`).
+            insert_rows(&mut tx, sql::INSERT_SNAPSHOTS, D::REPLACE_SNAPSHOTS, &rows.snapshots, &[1]).await?;
+            for stream in rows.snapshotted {
+                sqlx::query(sql::PRUNE_SNAPSHOTS).bind(stream).bind(stream).execute(&mut *tx).await?;
+            }
+            // Feed positions last. Taking them locks the clock row until COMMIT,
+            // so an append that commits later also takes its positions later:
+            // positions follow commit order, and a reader that sees N+1 sees N.
+            // Held only for the one insert below and the commit. A rollback
+            // takes its positions back with it. Fenced streams, left out above,
+            // get none.
+            let spans = feed_spans(batch);
+            if !spans.is_empty() {
+                let committed_at_ms = unix_ms_now();
+                let head = D::raise_feed_clock(&mut tx, spans.len() as u64).await?;
+                let feed_row = feed_values(&spans, head, committed_at_ms);
+                insert_rows(&mut tx, sql::INSERT_FEED_COMMITS, "", &[feed_row], ROW_SHAPES).await?;
+            }
+            tx.commit().await?;
+            Ok(AppendOutcome { fenced })
+        }
+        .await;
+        match &appended {
+            Ok(outcome) => self.committed_seqs.committed(batch, &outcome.fenced),
             Err(_) => self.committed_seqs.forget(batch.iter().map(|append| append.stream.as_str())),
         }
         appended
@@ -598,5 +575,34 @@ where
 
     async fn load_orders(&self) -> Result<Vec<OrderRow>, JournalError> {
         sqlx::query_as(sql::LOAD_ORDERS).fetch_all(&self.pool).await.map_err(decode_error("orders"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn append(stream: &str, last_seq: u64, token: Option<u64>) -> StreamAppend {
+        StreamAppend {
+            stream: stream.into(),
+            events: vec![StoredEvent { seq: last_seq, kind: "sales_closed".into(), version: 1, body: "{}".into() }],
+            fence: token.map(|token| SlotFence { slot: 1, token }),
+            ..StreamAppend::default()
+        }
+    }
+
+    #[test]
+    fn a_stream_is_read_from_memory_only_under_the_token_it_was_committed_with() {
+        let seqs = CommittedSeqs::default();
+        let fenced = FencedStream { stream: "c".into(), fence: SlotFence { slot: 1, token: 5 }, current: 6 };
+        seqs.committed(&[append("a", 3, Some(5)), append("b", 7, None), append("c", 2, Some(5))], &[fenced]);
+        let next = [append("a", 4, Some(5)), append("b", 8, None), append("c", 3, Some(5)), append("d", 1, None)];
+        let (cached, unknown) = seqs.split(&next, vec!["a", "b", "c", "d"]);
+        assert_eq!(cached, HashMap::from([("a".to_owned(), 3), ("b".to_owned(), 7)]));
+        assert_eq!(unknown, ["c", "d"], "fenced and never written streams are read from the database");
+        let (cached, unknown) = seqs.split(&[append("a", 4, Some(6))], vec!["a"]);
+        assert!(cached.is_empty() && unknown == ["a"], "another token: another writer may have written since");
+        seqs.forget(["a"]);
+        assert_eq!(seqs.split(&[append("a", 4, Some(5))], vec!["a"]).1, ["a"], "a failed append forgets");
     }
 }
