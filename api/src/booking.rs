@@ -53,32 +53,17 @@ impl BookingService {
     /// The call's caller, peer and deadline; in a cluster, whether another
     /// member forwarded it (then it was admitted where it entered).
     fn call<T>(&self, request: &Request<T>) -> Result<Call, Status> {
-        let mut call = Call::of(request)?;
-        call.forwarded = self.cluster.as_ref().is_some_and(|cluster| cluster.forwarded_by_member(request));
-        Ok(call)
+        Call::in_cluster(request, self.cluster.as_ref())
     }
 
     fn admit(&self, call: &Call, user: &str, class: RpcClass) -> Result<(), Status> {
-        if call.forwarded {
-            return Ok(());
-        }
-        self.admission.admit(&call.caller, user, call.peer, class)
+        call.admit(&self.admission, user, class)
     }
 
-    /// Where a call about `key` is served: `None` here, or the address of
-    /// the node that serves it.
     fn elsewhere<T>(&self, key: &TrainDateKey, request: &Request<T>) -> Result<Option<(&Cluster, String)>, Status> {
-        let Some(cluster) = &self.cluster else { return Ok(None) };
-        let forwarded = request.metadata().get(route::FORWARDED_HEADER).is_some();
-        match cluster.route(key, forwarded).map_err(engine_status)? {
-            Route::Local => Ok(None),
-            Route::Remote(address) => Ok(Some((cluster, address))),
-        }
+        route::elsewhere(self.cluster.as_deref(), key, request)
     }
 
-    /// Where an order's calls are served: found in this node's index, else
-    /// in the journal's order index (in a cluster). `None`: serve here (and
-    /// answer NOT_FOUND there if it is nobody's).
     async fn order_elsewhere<T>(
         &self,
         order_id: &str,
@@ -88,10 +73,7 @@ impl BookingService {
             return Ok(None);
         }
         let order_id = convert::order_id("order_id", order_id)?;
-        match self.engine.locate_order(order_id).await.map_err(engine_status)? {
-            Some(key) => self.elsewhere(&key, request),
-            None => Ok(None),
-        }
+        route::order_elsewhere(self.cluster.as_deref(), order_id, request).await
     }
 
     /// Parses the order a confirm or cancel targets and admits it as a write
@@ -503,6 +485,23 @@ pub(crate) struct Call {
 }
 
 impl Call {
+    /// The call as a node of `cluster` (if any) sees it: whether another
+    /// member forwarded it (then it was admitted where it entered).
+    pub(crate) fn in_cluster<T>(request: &Request<T>, cluster: Option<&Arc<Cluster>>) -> Result<Call, Status> {
+        let mut call = Call::of(request)?;
+        call.forwarded = cluster.is_some_and(|cluster| cluster.forwarded_by_member(request));
+        Ok(call)
+    }
+
+    /// Admits the call as `user`'s, of `class`; a forwarded call was
+    /// admitted by the member it entered.
+    pub(crate) fn admit(&self, admission: &Admission, user: &str, class: RpcClass) -> Result<(), Status> {
+        if self.forwarded {
+            return Ok(());
+        }
+        admission.admit(&self.caller, user, self.peer, class)
+    }
+
     pub(crate) fn of<T>(request: &Request<T>) -> Result<Call, Status> {
         let caller = auth::caller(request)?;
         observe::record("user", &caller.user);

@@ -13,7 +13,6 @@ use crate::cluster::route::{self, Route, forward};
 use crate::pb::{self, ticket_change_server, waitlist_server};
 use crate::status::{engine_status, refusal};
 use crate::{auth, convert, observe, reasons};
-use engine::domain::waitlist::WaitlistRequestId;
 use engine::facade::{ChangeInput, Engine, WAITLIST_LIST_MAX, WaitlistInput};
 use engine::slots::{SlotId, slot_of};
 use std::sync::Arc;
@@ -39,25 +38,16 @@ impl WaitlistService {
     }
 
     fn call<T>(&self, request: &Request<T>) -> Result<Call, Status> {
-        let mut call = Call::of(request)?;
-        call.forwarded = self.cluster.as_ref().is_some_and(|cluster| cluster.forwarded_by_member(request));
-        Ok(call)
+        Call::in_cluster(request, self.cluster.as_ref())
     }
 
-    /// Admits a write by the user it acts for (the caller, or whom an agent
-    /// names); a call another member forwarded was admitted there.
+    /// Admits a write by the user it acts for (the caller, or whom an agent names).
     fn admit_write(&self, call: &Call, user: Option<&str>) -> Result<(), Status> {
-        if call.forwarded {
-            return Ok(());
-        }
-        self.admission.admit(&call.caller, user.unwrap_or(&call.caller.user), call.peer, RpcClass::Write)
+        call.admit(&self.admission, user.unwrap_or(&call.caller.user), RpcClass::Write)
     }
 
     fn admit_read(&self, call: &Call, user: Option<&str>) -> Result<(), Status> {
-        if call.forwarded {
-            return Ok(());
-        }
-        self.admission.admit(&call.caller, user.unwrap_or(&call.caller.user), call.peer, RpcClass::Read)
+        call.admit(&self.admission, user.unwrap_or(&call.caller.user), RpcClass::Read)
     }
 
     /// The node serving `slot`, if not this one: the cluster and its address.
@@ -72,19 +62,6 @@ impl WaitlistService {
                 format!("the node serving this request (slot {slot}) is changing; retry"),
             )),
         }
-    }
-
-    /// The node serving a request named by `request_id` (its home slot).
-    fn request_elsewhere<T>(
-        &self,
-        request_id: &str,
-        request: &Request<T>,
-    ) -> Result<Option<(&Cluster, String)>, Status> {
-        if self.cluster.is_none() {
-            return Ok(None);
-        }
-        let request_id: WaitlistRequestId = convert::waitlist_request_id("request_id", request_id)?;
-        self.slot_elsewhere(request_id.home_slot(), request)
     }
 
     /// The request a call names and the user its lookup is limited to.
@@ -139,11 +116,11 @@ impl waitlist_server::Waitlist for WaitlistService {
         observe::observed("ActivateWaitlist", span, async move {
             let call = self.call(&request)?;
             let (request_id, user) = self.request_ref(&call, request.get_ref())?;
-            if let Some((cluster, address)) = self.request_elsewhere(&request.get_ref().request_id, &request)? {
+            self.admit_write(&call, user.as_deref())?;
+            if let Some((cluster, address)) = self.slot_elsewhere(request_id.home_slot(), &request)? {
                 let onward = forward(cluster, request)?;
                 return route::relayed(cluster.waitlist_client(&address)?.activate_waitlist(onward).await);
             }
-            self.admit_write(&call, user.as_deref())?;
             let view = self
                 .engine
                 .activate_waitlist(request_id, user.as_deref(), call.deadline)
@@ -159,11 +136,11 @@ impl waitlist_server::Waitlist for WaitlistService {
         observe::observed("CancelWaitlist", span, async move {
             let call = self.call(&request)?;
             let (request_id, user) = self.request_ref(&call, request.get_ref())?;
-            if let Some((cluster, address)) = self.request_elsewhere(&request.get_ref().request_id, &request)? {
+            self.admit_write(&call, user.as_deref())?;
+            if let Some((cluster, address)) = self.slot_elsewhere(request_id.home_slot(), &request)? {
                 let onward = forward(cluster, request)?;
                 return route::relayed(cluster.waitlist_client(&address)?.cancel_waitlist(onward).await);
             }
-            self.admit_write(&call, user.as_deref())?;
             let view =
                 self.engine.cancel_waitlist(request_id, user.as_deref(), call.deadline).await.map_err(engine_status)?;
             Ok(Response::new(convert::waitlist_pb(&view)))
@@ -176,11 +153,11 @@ impl waitlist_server::Waitlist for WaitlistService {
         observe::observed("GetWaitlist", span, async move {
             let call = self.call(&request)?;
             let (request_id, user) = self.request_ref(&call, request.get_ref())?;
-            if let Some((cluster, address)) = self.request_elsewhere(&request.get_ref().request_id, &request)? {
+            self.admit_read(&call, user.as_deref())?;
+            if let Some((cluster, address)) = self.slot_elsewhere(request_id.home_slot(), &request)? {
                 let onward = forward(cluster, request)?;
                 return route::relayed(cluster.waitlist_client(&address)?.get_waitlist(onward).await);
             }
-            self.admit_read(&call, user.as_deref())?;
             let view = self.engine.get_waitlist(request_id, user.as_deref()).await.map_err(engine_status)?;
             Ok(Response::new(convert::waitlist_pb(&view)))
         })
@@ -216,7 +193,9 @@ impl ticket_change_server::TicketChange for WaitlistService {
             let order_id = convert::order_id("order_id", &request.get_ref().order_id)?;
             let user = auth::order_scope(&call.caller, &request.get_ref().user_id)?;
             self.admit_write(&call, user.as_deref())?;
-            if let Some((cluster, address)) = self.order_elsewhere(order_id, &request).await? {
+            if let Some((cluster, address)) =
+                route::order_elsewhere(self.cluster.as_deref(), order_id, &request).await?
+            {
                 let onward = forward(cluster, request)?;
                 return route::relayed(cluster.ticket_change_client(&address)?.change_order(onward).await);
             }
@@ -240,24 +219,6 @@ impl ticket_change_server::TicketChange for WaitlistService {
             Ok(Response::new(convert::change_pb(&view)))
         })
         .await
-    }
-}
-
-impl WaitlistService {
-    /// The node serving an order's train-date, found in the journal's order
-    /// index, if not this one. `None`: serve here (NOT_FOUND if nobody's).
-    async fn order_elsewhere<T>(
-        &self,
-        order_id: engine::domain::order::OrderId,
-        request: &Request<T>,
-    ) -> Result<Option<(&Cluster, String)>, Status> {
-        if self.cluster.is_none() {
-            return Ok(None);
-        }
-        match self.engine.locate_order(order_id).await.map_err(engine_status)? {
-            Some(key) => self.slot_elsewhere(slot_of(&key), request),
-            None => Ok(None),
-        }
     }
 }
 

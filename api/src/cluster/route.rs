@@ -170,6 +170,36 @@ pub fn relayed<T>(reply: Result<Response<T>, Status>) -> Result<Response<T>, Sta
     }
 }
 
+/// Where a call about `key` is served: `None` here (always on a single
+/// node), else the cluster and the address of the node that serves it.
+pub fn elsewhere<'c, T>(
+    cluster: Option<&'c Cluster>,
+    key: &TrainDateKey,
+    request: &Request<T>,
+) -> Result<Option<(&'c Cluster, String)>, Status> {
+    let Some(cluster) = cluster else { return Ok(None) };
+    let forwarded = request.metadata().get(FORWARDED_HEADER).is_some();
+    match cluster.route(key, forwarded).map_err(crate::status::engine_status)? {
+        Route::Local => Ok(None),
+        Route::Remote(address) => Ok(Some((cluster, address))),
+    }
+}
+
+/// Where an order's calls are served: its train-date's node, found in this
+/// node's index, else in the journal's order index. `None`: serve here (and
+/// answer NOT_FOUND there if it is nobody's).
+pub async fn order_elsewhere<'c, T>(
+    cluster: Option<&'c Cluster>,
+    order_id: engine::domain::order::OrderId,
+    request: &Request<T>,
+) -> Result<Option<(&'c Cluster, String)>, Status> {
+    let Some(cluster) = cluster else { return Ok(None) };
+    match cluster.engine.locate_order(order_id).await.map_err(crate::status::engine_status)? {
+        Some(key) => elsewhere(Some(cluster), &key, request),
+        None => Ok(None),
+    }
+}
+
 /// `request` as a call to another node, with the caller's token and deadline.
 pub fn forward<T>(cluster: &Cluster, request: Request<T>) -> Result<Request<T>, Status> {
     let deadline = crate::admission::deadline(&request)?;
