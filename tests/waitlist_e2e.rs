@@ -36,6 +36,21 @@ async fn sell_out(booking: &mut seat_tests::Booking, train: &str, serial: &mut u
     panic!("{train} business did not sell out in 20 holds");
 }
 
+/// A Submit for one passenger of `train`'s business class tomorrow, over
+/// the whole line; callers change what their case needs.
+fn business_waitlist(train: &str, name: &str, id_number: String) -> pb::SubmitWaitlistRequest {
+    pb::SubmitWaitlistRequest {
+        passengers: vec![pb::WaitlistPassenger { name: name.into(), id_number }],
+        from_station: FROM.into(),
+        to_station: TO.into(),
+        choices: vec![pb::RequestedChoice {
+            train_date: train_date(train, TOMORROW),
+            seat_class: SeatClass::Business.into(),
+        }],
+        ..Default::default()
+    }
+}
+
 fn next_id(serial: &mut u32) -> String {
     *serial += 1;
     resident_id(*serial)
@@ -95,13 +110,7 @@ async fn a_refund_serves_the_waitlist_and_a_change_moves_a_ticket_to_another_tra
     assert_eq!(queues, [(train_date("G1", TOMORROW), 1), (train_date("G3", TOMORROW), 1)]);
     // a seat that is waitlisted cannot be waitlisted twice by the same user
     let again = waitlist
-        .submit_waitlist(pb::SubmitWaitlistRequest {
-            passengers: vec![pb::WaitlistPassenger { name: "赵六".into(), id_number: next_id(&mut serial) }],
-            from_station: FROM.into(),
-            to_station: TO.into(),
-            choices: vec![choice("G1")],
-            ..Default::default()
-        })
+        .submit_waitlist(business_waitlist("G1", "赵六", next_id(&mut serial)))
         .await
         .expect_err("one open request per user");
     assert_eq!(seat_tests::reason(&again), "WAITLIST_OPEN_REQUESTS");
@@ -177,16 +186,7 @@ async fn a_choice_that_can_be_booked_is_refused_and_a_cancel_refunds_everything(
     let bearer = Bearer::new(&token(Role::Passenger, "someone"));
     let mut waitlist = WaitlistClient::with_interceptor(server.channel().await, bearer);
     let mut serial = 700;
-    let submit = |train: &str, id_number: String| pb::SubmitWaitlistRequest {
-        passengers: vec![pb::WaitlistPassenger { name: "张三".into(), id_number }],
-        from_station: FROM.into(),
-        to_station: TO.into(),
-        choices: vec![pb::RequestedChoice {
-            train_date: train_date(train, TOMORROW),
-            seat_class: SeatClass::Business.into(),
-        }],
-        ..Default::default()
-    };
+    let submit = |train: &str, id_number: String| business_waitlist(train, "张三", id_number);
     let refused = waitlist.submit_waitlist(submit("G1", next_id(&mut serial))).await.expect_err("G1 has seats");
     assert_eq!(seat_tests::reason(&refused), "BOOK_NORMALLY");
 
@@ -218,13 +218,11 @@ async fn a_repeated_submit_with_the_same_client_request_id_records_one_request()
     let mut serial = 900;
     sell_out(&mut booking, "G1", &mut serial).await;
     let passenger = pb::WaitlistPassenger { name: "李四".into(), id_number: next_id(&mut serial) };
-    let submit = |key: &str, class: SeatClass| pb::SubmitWaitlistRequest {
-        passengers: vec![passenger.clone()],
-        from_station: FROM.into(),
-        to_station: TO.into(),
-        choices: vec![pb::RequestedChoice { train_date: train_date("G1", TOMORROW), seat_class: class.into() }],
-        client_request_id: key.into(),
-        ..Default::default()
+    let submit = |key: &str, class: SeatClass| {
+        let mut submit = business_waitlist("G1", &passenger.name, passenger.id_number.clone());
+        submit.choices[0].seat_class = class.into();
+        submit.client_request_id = key.into();
+        submit
     };
     let first = waitlist.submit_waitlist(submit("k-1", SeatClass::Business)).await.expect("sold out").into_inner();
 
@@ -271,16 +269,7 @@ async fn a_waiting_request_survives_a_restart_and_is_served_after_it() {
     let mut serial = 800;
     let g1_orders = sell_out(&mut booking, "G1", &mut serial).await;
     let submitted = waitlist
-        .submit_waitlist(pb::SubmitWaitlistRequest {
-            passengers: vec![pb::WaitlistPassenger { name: "李四".into(), id_number: next_id(&mut serial) }],
-            from_station: FROM.into(),
-            to_station: TO.into(),
-            choices: vec![pb::RequestedChoice {
-                train_date: train_date("G1", TOMORROW),
-                seat_class: SeatClass::Business.into(),
-            }],
-            ..Default::default()
-        })
+        .submit_waitlist(business_waitlist("G1", "李四", next_id(&mut serial)))
         .await
         .expect("sold out")
         .into_inner();
@@ -316,14 +305,7 @@ async fn a_queue_holds_as_many_choices_as_the_engine_is_set_to() {
     let mut waitlist = WaitlistClient::with_interceptor(server.channel().await, agent);
     let mut submit = |user: &str| pb::SubmitWaitlistRequest {
         user_id: user.into(),
-        passengers: vec![pb::WaitlistPassenger { name: "王五".into(), id_number: next_id(&mut serial) }],
-        from_station: FROM.into(),
-        to_station: TO.into(),
-        choices: vec![pb::RequestedChoice {
-            train_date: train_date("G1", TOMORROW),
-            seat_class: SeatClass::Business.into(),
-        }],
-        ..Default::default()
+        ..business_waitlist("G1", "王五", next_id(&mut serial))
     };
     // given a queue set to hold one choice, and one user's choice in it
     let (first, second) = (submit("first"), submit("second"));
@@ -347,15 +329,8 @@ async fn an_unpaid_request_expires_by_itself_at_its_cut_off() {
     let cutoff_ms = server.clock.now_ms() + 1;
     let submitted = waitlist
         .submit_waitlist(pb::SubmitWaitlistRequest {
-            passengers: vec![pb::WaitlistPassenger { name: "赵六".into(), id_number: next_id(&mut serial) }],
-            from_station: FROM.into(),
-            to_station: TO.into(),
-            choices: vec![pb::RequestedChoice {
-                train_date: train_date("G1", TOMORROW),
-                seat_class: SeatClass::Business.into(),
-            }],
             cutoff_ms,
-            ..Default::default()
+            ..business_waitlist("G1", "赵六", next_id(&mut serial))
         })
         .await
         .expect("sold out")
