@@ -101,13 +101,31 @@ fn hold(request_id: &str, id_number: &str) -> Command {
     })
 }
 
+/// Starts `state`'s actor journaling to `sender` and rebuilding from `store`.
+fn start_on_store(
+    state: TrainDateState,
+    sender: mpsc::Sender<JournalMessage>,
+    store: &Arc<TestStore>,
+) -> (actix::Addr<TrainDateActor>, Arc<TrainDateShared>) {
+    let clock = Arc::new(ManualClock::new(state.service_day_start_ms));
+    let persistence = Persistence {
+        sink: JournalSink { sender, ack_mode: AckMode::Durable },
+        store: Arc::clone(store) as Arc<dyn Store>,
+        snapshot_every_events: 1_000,
+    };
+    let settings = ActorSettings::default();
+    let shared = Arc::new(TrainDateShared::new(&state, settings.mailbox_pending_max));
+    let orders = Arc::new(OrderIndex::default());
+    let addr = TrainDateActor::new(state, Arc::clone(&shared), orders, clock, settings, Some(persistence)).start();
+    (addr, shared)
+}
+
 #[test]
 fn a_rebuild_that_finds_corrupt_data_stops_and_says_so() {
     actix_rt::System::new().block_on(async {
         let plan = Arc::new(TrainPlan::new(template(4, &[(SeatClass::Second, 2, "ABCDF")])));
         let date = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("valid date");
         let state = TrainDateState::open(TrainDateKey::new("G1", date), plan);
-        let clock = Arc::new(ManualClock::new(state.service_day_start_ms));
         let (sender, mut writer) = mpsc::channel(16);
         // The writer fails every batch, as when the database is down.
         tokio::spawn(async move {
@@ -118,16 +136,7 @@ fn a_rebuild_that_finds_corrupt_data_stops_and_says_so() {
             }
         });
         let store = Arc::new(TestStore::default());
-        let persistence = Persistence {
-            sink: JournalSink { sender, ack_mode: AckMode::Durable },
-            store: Arc::clone(&store) as Arc<dyn Store>,
-            snapshot_every_events: 1_000,
-        };
-        let settings = ActorSettings::default();
-        let shared = Arc::new(TrainDateShared::new(&state, settings.mailbox_pending_max));
-        let orders = Arc::new(OrderIndex::default());
-        let actor = TrainDateActor::new(state, Arc::clone(&shared), orders, clock, settings, Some(persistence));
-        let addr = actor.start();
+        let (addr, shared) = start_on_store(state, sender, &store);
         let send = |command: Command| {
             shared.pending_messages.fetch_add(1, Ordering::AcqRel);
             addr.send(Execute { deadline: None, command })
@@ -169,7 +178,6 @@ fn a_train_date_rebuilt_from_its_journal_keeps_the_engines_rules() {
         let mut state = TrainDateState::open(TrainDateKey::new("G1", date), plan);
         let waitlist = WaitlistSettings { queue_per_class_max: 7, ..WaitlistSettings::default() };
         state.rules = Arc::new(TicketRules { waitlist, ..TicketRules::default() });
-        let clock = Arc::new(ManualClock::new(state.service_day_start_ms));
         let (sender, mut writer) = mpsc::channel(16);
         // The writer fails the first batch, then commits.
         tokio::spawn(async move {
@@ -183,15 +191,7 @@ fn a_train_date_rebuilt_from_its_journal_keeps_the_engines_rules() {
             }
         });
         let store = Arc::new(TestStore { readable: true, ..TestStore::default() });
-        let persistence = Persistence {
-            sink: JournalSink { sender, ack_mode: AckMode::Durable },
-            store: Arc::clone(&store) as Arc<dyn Store>,
-            snapshot_every_events: 1_000,
-        };
-        let settings = ActorSettings::default();
-        let shared = Arc::new(TrainDateShared::new(&state, settings.mailbox_pending_max));
-        let orders = Arc::new(OrderIndex::default());
-        let addr = TrainDateActor::new(state, Arc::clone(&shared), orders, clock, settings, Some(persistence)).start();
+        let (addr, shared) = start_on_store(state, sender, &store);
 
         // given a write the journal lost, and the rebuild (after 200 ms) from what it holds
         shared.pending_messages.fetch_add(1, Ordering::AcqRel);
