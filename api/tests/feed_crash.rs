@@ -75,12 +75,8 @@ async fn run(backend: Backend) -> Vec<Received> {
     let (stop, stopped) = watch::channel(false);
     let consumer = tokio::spawn(consume(addresses, seatd.feed_token.clone(), Arc::clone(&received), stopped));
     for round in 0..ROUNDS {
-        let load_ms = 300 + rand::random::<u64>() % 1200;
-        let running = load::start(&seatd, &ledger, round).await;
-        tokio::time::sleep(Duration::from_millis(load_ms)).await;
-        seatd.kill().await;
-        let stats = running.finish().await;
-        seatd = Seatd::start(&backend).await;
+        let (restarted, load_ms, stats) = crash::load_then_kill(&backend, seatd, &ledger, round).await;
+        seatd = restarted;
         address.send_replace(seatd.address.clone());
         let seen = received.lock().unwrap().len();
         eprintln!("{backend:?} round {round}: load {load_ms} ms, {stats:?}; consumer has {seen} events");

@@ -193,17 +193,30 @@ pub async fn on_mysql<F: std::future::Future<Output = ()>>(test: &str, prefix: &
     drop_database(&server_url, &name).await.expect("drop test database");
 }
 
+/// One round: booking load for a random 300–1,500 ms, kill -9 in the middle
+/// of it, and a restart on the same database. The restarted seatd, the
+/// load's length and what it did.
+pub async fn load_then_kill(
+    backend: &Backend,
+    seatd: Seatd,
+    ledger: &load::Ledger,
+    round: usize,
+) -> (Seatd, u64, load::LoadStats) {
+    let load_ms = 300 + rand::random::<u64>() % 1200;
+    let running = load::start(&seatd, ledger, round).await;
+    tokio::time::sleep(Duration::from_millis(load_ms)).await;
+    seatd.kill().await;
+    let stats = running.finish().await;
+    (Seatd::start(backend).await, load_ms, stats)
+}
+
 /// Runs `rounds` of load → kill -9 → restart → audit on one database.
 pub async fn run_rounds(backend: Backend, rounds: usize) {
     let ledger = load::Ledger::default();
     let mut seatd = Seatd::start(&backend).await;
     for round in 0..rounds {
-        let load_ms = 300 + rand::random::<u64>() % 1200;
-        let running = load::start(&seatd, &ledger, round).await;
-        tokio::time::sleep(Duration::from_millis(load_ms)).await;
-        seatd.kill().await;
-        let stats = running.finish().await;
-        seatd = Seatd::start(&backend).await;
+        let (restarted, load_ms, stats) = load_then_kill(&backend, seatd, &ledger, round).await;
+        seatd = restarted;
         let audited = audit::audit(&seatd, &ledger).await;
         eprintln!(
             "{} round {round}: load {load_ms} ms, {stats:?}; after kill -9: {} acknowledged orders intact, \
