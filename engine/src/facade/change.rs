@@ -3,7 +3,6 @@
 //! train-dates.
 
 use super::peers::{PeerAnswer, PeerCall, unexpected};
-use super::search::journey_stops;
 use super::{Engine, EngineError};
 use crate::actor::replies::OrderSnapshot;
 use crate::actor::workflow::Step;
@@ -119,9 +118,6 @@ impl Engine {
         from_station: &StationCode,
         to_station: &StationCode,
     ) -> Result<(usize, usize), EngineError> {
-        if !self.elsewhere(target) {
-            return journey_stops(&self.handle(target)?.shared.view.load_full(), from_station, to_station);
-        }
         let call = PeerCall::JourneyStops {
             key: target.clone(),
             from_station: from_station.clone(),
@@ -135,9 +131,6 @@ impl Engine {
 
     /// The change's new order, here or on its train-date's node.
     async fn new_order(&self, target: &TrainDateKey, order_id: OrderId) -> Option<OrderSnapshot> {
-        if !self.elsewhere(target) {
-            return self.get_order(order_id, None).await.ok();
-        }
         match self.peer(PeerCall::Order { key: target.clone(), order_id }).await {
             Ok(PeerAnswer::Order(order)) => Some(*order),
             Ok(_) | Err(_) => None,

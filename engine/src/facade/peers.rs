@@ -170,15 +170,11 @@ impl Engine {
         let _ = self.peers.set(peers);
     }
 
-    /// Whether calls about `key` are carried (`peer`): in a cluster, unless
-    /// this node serves its slot and has finished recovering it. A slot
-    /// being adopted here is carried too, and answered "retry" until ready,
-    /// rather than taken for a train-date that is not open.
-    pub(super) fn elsewhere(&self, key: &TrainDateKey) -> bool {
-        self.peers.get().is_some() && self.slots.as_ref().is_some_and(|slots| !slots.is_ready(slot_of(key)))
-    }
-
-    /// `call` on the node serving it, which may be this one.
+    /// `call` on the node serving it, which may be this one: answered here
+    /// on a single node, else by the cluster layer's carrier, which answers
+    /// here too when this node serves the slot and has finished recovering
+    /// it. A slot being adopted here is answered "retry" until ready, rather
+    /// than taken for a train-date that is not open.
     pub(super) async fn peer(&self, call: PeerCall) -> Result<PeerAnswer, EngineError> {
         let (Some(peers), Some(slot)) = (self.peers.get(), call.slot()) else {
             return self.answer_peer(call).await;

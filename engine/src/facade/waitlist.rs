@@ -6,14 +6,14 @@ use super::peers::{PeerAnswer, PeerCall, unexpected};
 use super::search::journey_stops;
 use super::{Engine, EngineError};
 use crate::actor::Read;
-use crate::actor::workflow::{ChoiceFacts, ChoiceQuery, ChoiceStanding, RequestQuery, Step, WaitlistableQuery};
+use crate::actor::workflow::{ChoiceFacts, ChoiceStanding, RequestQuery, Step, WaitlistableQuery};
 use crate::domain::order::OrderId;
 use crate::domain::seat_class::SeatClass;
 use crate::domain::state::TrainDateKey;
 use crate::domain::timetable::StationCode;
 use crate::domain::waitlist::{ChoiceRef, WaitlistPassenger, WaitlistRequestId};
 use crate::domain::workflow::JoinWaitlist;
-use crate::error::NotFound;
+use crate::error::{NotFound, Unavailable};
 use crate::slots::slot_of;
 use crate::workflow::request::{
     RequestChoice, RequestCommand, RequestRejection, RequestStatus, SubmitRequest, WaitlistRequest,
@@ -279,9 +279,6 @@ impl Engine {
         join: JoinWaitlist,
         now_ms: u64,
     ) -> Result<(usize, usize, ChoiceFacts), EngineError> {
-        if !self.elsewhere(key) {
-            return self.local_choice_facts(key, from_station, to_station, join, now_ms).await;
-        }
         let call = PeerCall::Waitlistable {
             key: key.clone(),
             from_station: from_station.clone(),
@@ -327,21 +324,16 @@ impl Engine {
     async fn waitlist_view(&self, request: WaitlistRequest) -> Result<WaitlistView, EngineError> {
         let mut choices = Vec::with_capacity(request.choices.len());
         for (index, choice) in request.choices.iter().enumerate() {
-            let standing = match self.handle(&choice.train_date) {
-                Err(_) if self.elsewhere(&choice.train_date) => {
-                    let call =
-                        PeerCall::Standing { key: choice.train_date.clone(), choice: request.choice_ref(index as u8) };
-                    match self.peer(call).await {
-                        Ok(PeerAnswer::Standing(standing)) => standing,
-                        // Its node is moving: shown as not joined until it answers.
-                        Ok(_) | Err(_) => ChoiceStanding::NotJoined,
-                    }
+            let call = PeerCall::Standing { key: choice.train_date.clone(), choice: request.choice_ref(index as u8) };
+            let standing = match self.peer(call).await {
+                Ok(PeerAnswer::Standing(standing)) => standing,
+                // Not open here any more, or its node is moving: shown as
+                // not joined until it answers.
+                Err(EngineError::NotFound(_) | EngineError::Unavailable(Unavailable::Peer { .. })) => {
+                    ChoiceStanding::NotJoined
                 }
-                Ok(handle) => {
-                    let query = ChoiceQuery(request.choice_ref(index as u8));
-                    handle.ask(&choice.train_date, Read(query)).await??
-                }
-                Err(_) => ChoiceStanding::NotJoined,
+                Ok(other) => return Err(unexpected(other)),
+                Err(error) => return Err(error),
             };
             choices.push(standing);
         }

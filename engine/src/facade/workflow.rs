@@ -10,9 +10,7 @@
 use super::peers::{PeerAnswer, PeerCall};
 use super::{Engine, EngineError};
 use crate::actor::Read;
-use crate::actor::workflow::{
-    EFFECTS_QUEUE_MAX, ExecuteStep, NextChangeStepQuery, PendingEffectsQuery, Step, StepDone,
-};
+use crate::actor::workflow::{EFFECTS_QUEUE_MAX, ExecuteStep, PendingEffectsQuery, Step, StepDone};
 use crate::domain::state::TrainDateKey;
 use crate::domain::workflow::WorkflowCommand;
 use crate::error::NotFound;
@@ -94,29 +92,17 @@ impl Engine {
         source: &TrainDateKey,
         change: crate::domain::change::OutgoingChange,
     ) -> Option<Effect> {
-        let target = change.target.train_date.clone();
         let change_id = change.change_id;
         let not_started = change.outcome.is_none();
-        if self.elsewhere(&target) {
-            let call = PeerCall::NextChangeStep { source: source.clone(), change };
-            return match self.peer(call).await {
-                Ok(PeerAnswer::NextChangeStep(next)) => next,
-                Err(EngineError::NotFound(NotFound::TrainDate(_))) if not_started => {
-                    Some(Effect::TrainDate { key: source.clone(), command: WorkflowCommand::AbortChange { change_id } })
-                }
-                // Its node is moving: the next adoption of either side asks again.
-                Ok(_) | Err(_) => None,
-            };
-        }
-        let Ok(handle) = self.handle(&target) else {
+        match self.peer(PeerCall::NextChangeStep { source: source.clone(), change }).await {
+            Ok(PeerAnswer::NextChangeStep(next)) => next,
             // The new train-date is gone (archived): nothing there to take, release or complete.
-            return not_started.then(|| Effect::TrainDate {
-                key: source.clone(),
-                command: WorkflowCommand::AbortChange { change_id },
-            });
-        };
-        let query = NextChangeStepQuery { source: source.clone(), change };
-        handle.ask(&target, Read(query)).await.ok()?.ok()?
+            Err(EngineError::NotFound(NotFound::TrainDate(_))) if not_started => {
+                Some(Effect::TrainDate { key: source.clone(), command: WorkflowCommand::AbortChange { change_id } })
+            }
+            // Busy, or its node is moving: the next recovery of either side asks again.
+            Ok(_) | Err(_) => None,
+        }
     }
 
     /// Sends one step to the state it names and awaits its durable answer.
@@ -172,21 +158,9 @@ impl Engine {
     async fn deliver_once(&self, effect: &Effect) -> Result<(), EngineError> {
         let call = match effect {
             Effect::TrainDate { key, command } => {
-                let step = Step::TrainDate(command.clone());
-                if !self.elsewhere(key) {
-                    return self.step(key, step, None).await.map(drop);
-                }
-                PeerCall::Step { key: key.clone(), step }
+                PeerCall::Step { key: key.clone(), step: Step::TrainDate(command.clone()) }
             }
             Effect::Request { request_id, command } => {
-                // The index may still name a home whose slot moved away since.
-                if let Some(home) = self.waitlist.home_of(request_id).filter(|home| !self.elsewhere(home)) {
-                    let step = Step::Request { request_id: *request_id, command: command.clone() };
-                    return self.step(&home, step, None).await.map(drop);
-                }
-                if self.peers.get().is_none() {
-                    return Err(NotFound::WaitlistRequest(*request_id).into());
-                }
                 PeerCall::RequestStep { request_id: *request_id, command: command.clone() }
             }
         };
