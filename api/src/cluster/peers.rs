@@ -8,7 +8,7 @@
 //! parks it until the slot has a new owner.
 
 use super::Cluster;
-use super::route::{FORWARD_TIMEOUT, FORWARDED_HEADER};
+use super::route::{FORWARD_TIMEOUT, FORWARDED_HEADER, Route};
 use crate::pb::peer_client::PeerClient;
 use crate::pb::{PeerCallReply, PeerCallRequest, peer_server};
 use crate::reasons;
@@ -38,16 +38,11 @@ impl Peers for ClusterPeers {
     fn call(&self, slot: SlotId, call: PeerCall) -> PeerFuture<'_, Result<PeerAnswer, EngineError>> {
         Box::pin(async move {
             let Some(cluster) = self.cluster.upgrade() else { return Err(moved(&call, "the node is stopping")) };
-            if cluster.slots.is_ready(slot) {
-                return cluster.engine.answer_peer(call).await;
+            match cluster.route_slot(slot, false) {
+                Ok(Route::Local) => cluster.engine.answer_peer(call).await,
+                Ok(Route::Remote(address)) => cluster.carry(&address, call).await,
+                Err(slot) => Err(moved(&call, format!("slot {slot} has no live owner"))),
             }
-            let view = cluster.view.load();
-            let address = match view.owner(slot) {
-                Some(owner) if owner.node != cluster.node_id() => view.members.get(&owner.node).cloned(),
-                _ => None,
-            };
-            let Some(address) = address else { return Err(moved(&call, format!("slot {slot} has no live owner"))) };
-            cluster.carry(&address, call).await
         })
     }
 
