@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tonic::{Request, Status};
 
+mod verified;
+use verified::{Lookup, VerifiedTokens};
+
 /// Leeway for exp and nbf, in seconds: tolerates small clock skew between
 /// the token issuer and this server.
 pub const CLOCK_SKEW_LEEWAY_SECS: u64 = 30;
@@ -57,6 +60,8 @@ pub struct Caller {
 #[derive(Clone)]
 pub struct Authenticator {
     keys: Arc<Vec<(Algorithm, DecodingKey)>>,
+    /// Tokens that verified, so a repeated token skips the signature check.
+    verified: Arc<VerifiedTokens>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +94,7 @@ impl Authenticator {
         if keys.is_empty() {
             return Err(AuthConfigError::NoKeys);
         }
-        Ok(Authenticator { keys: Arc::new(keys) })
+        Ok(Authenticator { keys: Arc::new(keys), verified: Arc::default() })
     }
 
     /// The caller named by `authorization: Bearer <jwt>`, or UNAUTHENTICATED.
@@ -102,6 +107,17 @@ impl Authenticator {
             .ok()
             .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
             .ok_or_else(|| unauthenticated("authorization must be `Bearer <token>`"))?;
+        self.authenticate_token(token, unix_now_secs())
+    }
+
+    /// `authenticate` for the token itself, at `now_secs`: a token verified
+    /// before answers from the cache until it expires.
+    fn authenticate_token(&self, token: &str, now_secs: u64) -> Result<Caller, Status> {
+        match self.verified.lookup(token, now_secs) {
+            Lookup::Valid(caller) => return Ok(caller),
+            Lookup::Expired => return Err(unauthenticated(token_error(&ErrorKind::ExpiredSignature))),
+            Lookup::Unknown => {}
+        }
         let algorithm =
             jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("the bearer token is not a JWT"))?.alg;
         let (_, key) = self
@@ -122,7 +138,9 @@ impl Authenticator {
         {
             return Err(unauthenticated("token subject must be 1 to 64 printable ASCII characters"));
         }
-        Ok(Caller { user: claims.sub, role: claims.role })
+        let caller = Caller { user: claims.sub, role: claims.role };
+        self.verified.remember(token, &caller, claims.exp);
+        Ok(caller)
     }
 
     /// A tonic interceptor admitting callers whose role is in `roles`.
@@ -228,6 +246,29 @@ mod tests {
         assert_eq!(caller, Caller { user: "rsa-user".into(), role: Role::Agent });
         let hs256 = mint_hs256(SECRET, "x", Role::Admin, unix_now_secs(), 60);
         assert_eq!(authenticator.authenticate(&metadata(&hs256)).unwrap_err().code(), tonic::Code::Unauthenticated);
+    }
+
+    #[test]
+    fn a_verified_token_is_answered_from_the_cache_until_it_expires() {
+        let authenticator = Authenticator::new(Some(SECRET), None).unwrap();
+        let now = unix_now_secs();
+        let token = mint_hs256(SECRET, "pat", Role::Passenger, now, 60);
+        let pat = Caller { user: "pat".into(), role: Role::Passenger };
+        assert_eq!(authenticator.authenticate(&metadata(&token)).unwrap(), pat);
+        assert_eq!(authenticator.authenticate_token(&token, now + 60 + CLOCK_SKEW_LEEWAY_SECS).unwrap(), pat);
+        let expired = authenticator.authenticate_token(&token, now + 61 + CLOCK_SKEW_LEEWAY_SECS).unwrap_err();
+        assert_eq!(expired.code(), tonic::Code::Unauthenticated);
+        assert!(expired.message().contains("expired"), "{}", expired.message());
+        // A token that fails verification is never remembered: it fails again.
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let first = if signature.starts_with('A') { 'B' } else { 'A' };
+        let forged = format!("{signed}.{first}{}", &signature[1..]);
+        for _ in 0..2 {
+            assert_eq!(
+                authenticator.authenticate(&metadata(&forged)).unwrap_err().code(),
+                tonic::Code::Unauthenticated
+            );
+        }
     }
 
     #[test]
