@@ -72,8 +72,8 @@ type Reply<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl admin_server::Admin for AdminService {
     async fn upsert_stations(&self, request: Request<pb::UpsertStationsRequest>) -> Reply<pb::UpsertStationsResponse> {
-        let span = observe::span("UpsertStations", &request);
-        observe::observed("UpsertStations", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("UpsertStations", rpc, async move {
             self.admit(&request, RpcClass::Write)?;
             let request = request.into_inner();
             if request.stations.is_empty() || request.stations.len() > STATIONS_PER_UPSERT_MAX {
@@ -88,8 +88,8 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn upsert_train(&self, request: Request<pb::UpsertTrainRequest>) -> Reply<pb::UpsertTrainResponse> {
-        let span = observe::span("UpsertTrain", &request);
-        observe::observed("UpsertTrain", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("UpsertTrain", rpc, async move {
             self.admit(&request, RpcClass::Write)?;
             let train = request.into_inner().train.ok_or_else(|| invalid_argument("train", "is required"))?;
             let template = convert::train_from_pb(&train)?;
@@ -106,8 +106,8 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn open_train_date(&self, request: Request<pb::OpenTrainDateRequest>) -> Reply<pb::OpenTrainDateResponse> {
-        let span = observe::span("OpenTrainDate", &request);
-        observe::observed("OpenTrainDate", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("OpenTrainDate", rpc, async move {
             self.admit(&request, RpcClass::Write)?;
             let key = convert::train_date("train_date", request.into_inner().train_date.as_ref())?;
             let opened = self.engine.open_train_date(&key.train, key.date).await.map_err(engine_status)?;
@@ -118,8 +118,8 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn open_train_dates(&self, request: Request<pb::OpenTrainDatesRequest>) -> Reply<pb::OpenTrainDatesResponse> {
-        let span = observe::span("OpenTrainDates", &request);
-        observe::observed("OpenTrainDates", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("OpenTrainDates", rpc, async move {
             self.admit(&request, RpcClass::Write)?;
             let request = request.into_inner();
             let first = convert::date("first_date", &request.first_date)?;
@@ -139,8 +139,8 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn close_sales(&self, request: Request<pb::CloseSalesRequest>) -> Reply<pb::CloseSalesResponse> {
-        let span = observe::span("CloseSales", &request);
-        observe::observed("CloseSales", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("CloseSales", rpc, async move {
             self.admit(&request, RpcClass::Write)?;
             let key = convert::train_date("train_date", request.get_ref().train_date.as_ref())?;
             if let Some(cluster) = &self.cluster {
@@ -159,8 +159,8 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn list_train_dates(&self, request: Request<pb::ListTrainDatesRequest>) -> Reply<pb::ListTrainDatesResponse> {
-        let span = observe::span("ListTrainDates", &request);
-        observe::observed("ListTrainDates", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("ListTrainDates", rpc, async move {
             self.admit(&request, RpcClass::Read)?;
             let peers = self.peers_to_ask(&request);
             let metadata = request.metadata().clone();
@@ -197,8 +197,8 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn stats(&self, _request: Request<pb::StatsRequest>) -> Reply<pb::StatsResponse> {
-        let span = observe::span("Stats", &_request);
-        observe::observed("Stats", span, async move {
+        let rpc = observe::rpc(&_request);
+        observe::observed("Stats", rpc, async move {
             self.admit(&_request, RpcClass::Read)?;
             let mut stats = convert::stats_pb(&self.engine.stats());
             if let Some(writer) = &self.writer_stats {
@@ -218,8 +218,8 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn run_presale(&self, request: Request<pb::RunPresaleRequest>) -> Reply<pb::RunPresaleResponse> {
-        let span = observe::span("RunPresale", &request);
-        observe::observed("RunPresale", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("RunPresale", rpc, async move {
             self.admit(&request, RpcClass::Write)?;
             let run = self.engine.run_presale().await.map_err(engine_status)?;
             self.announce().await?;
@@ -233,8 +233,8 @@ impl admin_server::Admin for AdminService {
     }
 
     async fn cluster_status(&self, request: Request<pb::ClusterStatusRequest>) -> Reply<pb::ClusterStatusResponse> {
-        let span = observe::span("ClusterStatus", &request);
-        observe::observed("ClusterStatus", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("ClusterStatus", rpc, async move {
             self.admit(&request, RpcClass::Read)?;
             let Some(cluster) = &self.cluster else {
                 return Err(crate::status::refusal(&crate::reasons::NOT_IN_CLUSTER, "this seatd runs alone"));

@@ -110,8 +110,8 @@ type Reply<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl booking_server::Booking for BookingService {
     async fn search_trains(&self, request: Request<pb::SearchTrainsRequest>) -> Reply<pb::SearchTrainsResponse> {
-        let span = observe::span("SearchTrains", &request);
-        observe::observed("SearchTrains", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("SearchTrains", rpc, async move {
             self.admit_read(&request, None)?;
             let peers = match &self.cluster {
                 Some(cluster) if !route::local_scope(&request) => cluster.peers(),
@@ -136,8 +136,8 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn get_availability(&self, request: Request<pb::GetAvailabilityRequest>) -> Reply<pb::TrainOffer> {
-        let span = observe::span("GetAvailability", &request);
-        observe::observed("GetAvailability", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("GetAvailability", rpc, async move {
             self.admit_read(&request, None)?;
             let key = convert::train_date("train_date", request.get_ref().train_date.as_ref())?;
             if let Some((cluster, address)) = self.elsewhere(&key, &request)? {
@@ -158,8 +158,8 @@ impl booking_server::Booking for BookingService {
         &self,
         request: Request<pb::WatchAvailabilityRequest>,
     ) -> Reply<Self::WatchAvailabilityStream> {
-        let span = observe::span("WatchAvailability", &request);
-        observe::observed("WatchAvailability", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("WatchAvailability", rpc, async move {
             self.admit_read(&request, None)?;
             let call = self.call(&request)?;
             let journeys = match &request.get_ref().target {
@@ -190,8 +190,8 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn get_seat_map(&self, request: Request<pb::GetSeatMapRequest>) -> Reply<pb::SeatMap> {
-        let span = observe::span("GetSeatMap", &request);
-        observe::observed("GetSeatMap", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("GetSeatMap", rpc, async move {
             self.admit_read(&request, None)?;
             let key = convert::train_date("train_date", request.get_ref().train_date.as_ref())?;
             if let Some((cluster, address)) = self.elsewhere(&key, &request)? {
@@ -214,8 +214,8 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn hold(&self, request: Request<pb::HoldRequest>) -> Reply<pb::Order> {
-        let span = observe::span("Hold", &request);
-        observe::observed("Hold", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("Hold", rpc, async move {
             let call = self.call(&request)?;
             let user_id = auth::acting_user(&call.caller, &request.get_ref().user_id)?;
             self.admit(&call, &user_id, RpcClass::Write)?;
@@ -248,8 +248,8 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn confirm(&self, request: Request<pb::ConfirmRequest>) -> Reply<pb::Order> {
-        let span = observe::span("Confirm", &request);
-        observe::observed("Confirm", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("Confirm", rpc, async move {
             let call = self.call(&request)?;
             let (order_id, user) =
                 self.admit_order_write(&call, &request.get_ref().order_id, &request.get_ref().user_id)?;
@@ -264,8 +264,8 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn cancel(&self, request: Request<pb::CancelRequest>) -> Reply<pb::Order> {
-        let span = observe::span("Cancel", &request);
-        observe::observed("Cancel", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("Cancel", rpc, async move {
             let call = self.call(&request)?;
             let (order_id, user) =
                 self.admit_order_write(&call, &request.get_ref().order_id, &request.get_ref().user_id)?;
@@ -280,8 +280,8 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> Reply<pb::Order> {
-        let span = observe::span("GetOrder", &request);
-        observe::observed("GetOrder", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("GetOrder", rpc, async move {
             let caller = auth::caller(&request)?;
             let user = auth::order_scope(&caller, &request.get_ref().user_id)?;
             self.admit_read(&request, user.as_deref())?;
@@ -297,8 +297,8 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn list_orders(&self, request: Request<pb::ListOrdersRequest>) -> Reply<pb::ListOrdersResponse> {
-        let span = observe::span("ListOrders", &request);
-        observe::observed("ListOrders", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("ListOrders", rpc, async move {
             let caller = auth::caller(&request)?;
             let user = auth::acting_user(&caller, &request.get_ref().user_id)?;
             self.admit_read(&request, Some(&user))?;
@@ -320,8 +320,8 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn list_stations(&self, request: Request<pb::ListStationsRequest>) -> Reply<pb::ListStationsResponse> {
-        let span = observe::span("ListStations", &request);
-        observe::observed("ListStations", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("ListStations", rpc, async move {
             self.admit_read(&request, None)?;
             let request = request.into_inner();
             let limit = convert::stations_page_size("page_size", request.page_size)?;
@@ -334,8 +334,8 @@ impl booking_server::Booking for BookingService {
     }
 
     async fn get_train(&self, request: Request<pb::GetTrainRequest>) -> Reply<pb::TrainDetail> {
-        let span = observe::span("GetTrain", &request);
-        observe::observed("GetTrain", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("GetTrain", rpc, async move {
             self.admit_read(&request, None)?;
             let request = request.into_inner();
             let key = convert::train_date("train_date", request.train_date.as_ref())?;

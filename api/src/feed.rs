@@ -80,8 +80,8 @@ impl feed_server::Feed for FeedService {
         &self,
         request: Request<pb::StreamEventsRequest>,
     ) -> Result<Response<Self::StreamEventsStream>, Status> {
-        let span = observe::span("StreamEvents", &request);
-        observe::observed("StreamEvents", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("StreamEvents", rpc, async move {
             let call = Call::of(&request)?;
             self.admission.admit(&call.caller, &call.caller.user, call.peer, RpcClass::Read)?;
             let request = request.into_inner();

@@ -1,5 +1,12 @@
-//! Per-RPC observation: a tracing span carrying the request id, user,
-//! train-date and outcome, and Prometheus metrics for outcomes and latency.
+//! Per-RPC observation: the request id, user, train-date and outcome of each
+//! call, logged with its refusal (or, at debug level, its success), and
+//! Prometheus metrics for outcomes and latency.
+//!
+//! The call's fields live in a task-local, not a tracing span: the fmt
+//! subscriber formats every field of every span it is handed, so a span per
+//! call cost about 4% of seatd's CPU under load even when nothing was logged
+//! (BENCHMARKS.md, "Durable write path, third step"). The fields are
+//! formatted only for the one line that is written.
 //!
 //! Metric names (all prefixed `seat_`):
 //! - `rpc_requests_total{method, code, reason}` and `rpc_duration_seconds{method}`;
@@ -18,49 +25,71 @@
 //!   `watch_updates_total` and `watch_streams_stalled_total`.
 
 use engine::facade::Engine;
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::{Request, Response, Status};
-use tracing::{Instrument, Span, field};
 
-/// Opens the span for one RPC; fields are filled in as the call learns them.
-pub fn span<T>(method: &'static str, request: &Request<T>) -> Span {
+/// Longest client request id kept for the log, in characters.
+const REQUEST_ID_CHARS_MAX: usize = 64;
+
+/// What one RPC's log line says of it, filled in as the call learns it.
+#[derive(Default)]
+pub struct RpcFields {
+    request_id: String,
+    user: String,
+    train_date: String,
+}
+
+tokio::task_local! {
+    /// The fields of the RPC this task is serving.
+    static RPC_FIELDS: RefCell<RpcFields>;
+}
+
+/// Starts the fields of one RPC: its client request id (`x-request-id`).
+pub fn rpc<T>(request: &Request<T>) -> RpcFields {
     let request_id = request
         .metadata()
         .get("x-request-id")
         .and_then(|value| value.to_str().ok())
-        .map(|id| id.chars().take(64).collect::<String>())
+        .map(|id| id.chars().take(REQUEST_ID_CHARS_MAX).collect::<String>())
         .unwrap_or_default();
-    tracing::info_span!(
-        "rpc",
-        method,
-        request_id = %request_id,
-        user = field::Empty,
-        train_date = field::Empty,
-        outcome = field::Empty,
-    )
+    RpcFields { request_id, ..RpcFields::default() }
 }
 
-/// Records a field on the current RPC span.
+/// Records a field (`user` or `train_date`) of the RPC being served; outside
+/// an observed call it does nothing.
 pub fn record(name: &'static str, value: &str) {
-    Span::current().record(name, value);
+    let _ = RPC_FIELDS.try_with(|fields| {
+        let mut fields = fields.borrow_mut();
+        let slot = match name {
+            "user" => &mut fields.user,
+            "train_date" => &mut fields.train_date,
+            _ => return,
+        };
+        value.clone_into(slot);
+    });
 }
 
-/// Runs one RPC inside `span`, then records its outcome, latency and counts.
+/// Runs one RPC with its fields, then records its outcome, latency and counts.
 pub async fn observed<T>(
     method: &'static str,
-    span: Span,
+    fields: RpcFields,
     call: impl Future<Output = Result<Response<T>, Status>>,
 ) -> Result<Response<T>, Status> {
     let started = Instant::now();
-    let result = call.instrument(span.clone()).await;
+    let (fields, result) = RPC_FIELDS
+        .scope(RefCell::new(fields), async {
+            let result = call.await;
+            (RPC_FIELDS.with(|fields| std::mem::take(&mut *fields.borrow_mut())), result)
+        })
+        .await;
     let (code, reason) = match &result {
         Ok(_) => ("OK".to_owned(), String::new()),
         Err(status) => (format!("{:?}", status.code()), crate::status::reason_of(status).unwrap_or_default()),
     };
     let outcome = if reason.is_empty() { code.clone() } else { reason.clone() };
-    span.record("outcome", outcome.as_str());
     let elapsed = started.elapsed();
     metrics::histogram!("seat_rpc_duration_seconds", "method" => method).record(elapsed.as_secs_f64());
     metrics::counter!("seat_rpc_requests_total", "method" => method, "code" => code, "reason" => reason.clone())
@@ -75,10 +104,13 @@ pub async fn observed<T>(
     if reason == crate::reasons::RATE_LIMITED.name {
         metrics::counter!("seat_rate_limited_total", "method" => method).increment(1);
     }
-    let _entered = span.enter();
+    let RpcFields { request_id, user, train_date } = &fields;
+    let elapsed_us = elapsed.as_micros() as u64;
     match &result {
-        Ok(_) => tracing::debug!(elapsed_us = elapsed.as_micros() as u64, "rpc ok"),
-        Err(status) => tracing::info!(elapsed_us = elapsed.as_micros() as u64, code = ?status.code(), "rpc refused"),
+        Ok(_) => tracing::debug!(method, request_id, user, train_date, outcome, elapsed_us, "rpc ok"),
+        Err(status) => {
+            tracing::info!(method, request_id, user, train_date, outcome, elapsed_us, code = ?status.code(), "rpc refused")
+        }
     }
     result
 }

@@ -79,8 +79,8 @@ impl WaitlistService {
 #[tonic::async_trait]
 impl waitlist_server::Waitlist for WaitlistService {
     async fn submit_waitlist(&self, request: Request<pb::SubmitWaitlistRequest>) -> Reply<pb::WaitlistRequest> {
-        let span = observe::span("SubmitWaitlist", &request);
-        observe::observed("SubmitWaitlist", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("SubmitWaitlist", rpc, async move {
             let call = self.call(&request)?;
             let user_id = auth::acting_user(&call.caller, &request.get_ref().user_id)?;
             self.admit_write(&call, Some(&user_id))?;
@@ -112,8 +112,8 @@ impl waitlist_server::Waitlist for WaitlistService {
     }
 
     async fn activate_waitlist(&self, request: Request<pb::WaitlistRequestRef>) -> Reply<pb::WaitlistRequest> {
-        let span = observe::span("ActivateWaitlist", &request);
-        observe::observed("ActivateWaitlist", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("ActivateWaitlist", rpc, async move {
             let call = self.call(&request)?;
             let (request_id, user) = self.request_ref(&call, request.get_ref())?;
             self.admit_write(&call, user.as_deref())?;
@@ -132,8 +132,8 @@ impl waitlist_server::Waitlist for WaitlistService {
     }
 
     async fn cancel_waitlist(&self, request: Request<pb::WaitlistRequestRef>) -> Reply<pb::WaitlistRequest> {
-        let span = observe::span("CancelWaitlist", &request);
-        observe::observed("CancelWaitlist", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("CancelWaitlist", rpc, async move {
             let call = self.call(&request)?;
             let (request_id, user) = self.request_ref(&call, request.get_ref())?;
             self.admit_write(&call, user.as_deref())?;
@@ -149,8 +149,8 @@ impl waitlist_server::Waitlist for WaitlistService {
     }
 
     async fn get_waitlist(&self, request: Request<pb::WaitlistRequestRef>) -> Reply<pb::WaitlistRequest> {
-        let span = observe::span("GetWaitlist", &request);
-        observe::observed("GetWaitlist", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("GetWaitlist", rpc, async move {
             let call = self.call(&request)?;
             let (request_id, user) = self.request_ref(&call, request.get_ref())?;
             self.admit_read(&call, user.as_deref())?;
@@ -165,8 +165,8 @@ impl waitlist_server::Waitlist for WaitlistService {
     }
 
     async fn list_waitlist(&self, request: Request<pb::ListWaitlistRequest>) -> Reply<pb::ListWaitlistResponse> {
-        let span = observe::span("ListWaitlist", &request);
-        observe::observed("ListWaitlist", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("ListWaitlist", rpc, async move {
             let call = self.call(&request)?;
             let user = auth::acting_user(&call.caller, &request.get_ref().user_id)?;
             self.admit_read(&call, Some(&user))?;
@@ -187,8 +187,8 @@ impl waitlist_server::Waitlist for WaitlistService {
 #[tonic::async_trait]
 impl ticket_change_server::TicketChange for WaitlistService {
     async fn change_order(&self, request: Request<pb::ChangeOrderRequest>) -> Reply<pb::ChangeOrderResponse> {
-        let span = observe::span("ChangeOrder", &request);
-        observe::observed("ChangeOrder", span, async move {
+        let rpc = observe::rpc(&request);
+        observe::observed("ChangeOrder", rpc, async move {
             let call = self.call(&request)?;
             let order_id = convert::order_id("order_id", &request.get_ref().order_id)?;
             let user = auth::order_scope(&call.caller, &request.get_ref().user_id)?;
