@@ -6,7 +6,9 @@
 # Usage: docs/bench/seatd-ab.sh A_BIN_DIR B_BIN_DIR [seconds] [clients] [pairs]
 #   A_BIN_DIR, B_BIN_DIR: directories holding a release `seatd` each (build the
 #   older commit in a worktree: git worktree add /tmp/a COMMIT && cd /tmp/a &&
-#   cargo build --release --bin seatd). seatbench is taken from B_BIN_DIR.
+#   cargo build --release --bin seatd). seatbench is taken from B_BIN_DIR, or
+#   with SEATBENCH_PER_SIDE=1 from each side's own directory (to A/B a
+#   change to seatbench itself: then the seatd in both directories is the same).
 # Needs MariaDB on 127.0.0.1:3306 (root, no password).
 #
 # Prints one line per run (writes/s, p50/p99 ms, CPU per acknowledged write of
@@ -36,7 +38,8 @@ mariadb_counters() {
 
 # Runs seatd from $2 under seatbench and appends one JSON row for side $1.
 run_side() {
-    local side=$1 dir=$2 work pid db_pid before_db before_seatd counters_before usage out
+    local side=$1 dir=$2 work pid db_pid before_db before_seatd counters_before usage out bench_dir=
+    [ -z "${SEATBENCH_PER_SIDE:-}" ] || bench_dir=$dir
     work=$(mktemp -d)
     mysql -uroot -e "DROP DATABASE IF EXISTS seat_ab; CREATE DATABASE seat_ab"
     (cd "$work" && exec "$dir/seatd" --demo --database-url "$mysql_url/seat_ab" \
@@ -47,7 +50,7 @@ run_side() {
     db_pid=$(pgrep -o -x mariadbd)
     before_db=$(cpu_ticks "$db_pid"); before_seatd=$(cpu_ticks "$pid"); counters_before=$(mariadb_counters)
     usage="$work/usage"; out="$work/run.json"
-    (cd "$work" && /usr/bin/time -f "%U %S" -o "$usage" "$b_bin/seatbench" --server "http://127.0.0.1:$port" \
+    (cd "$work" && /usr/bin/time -f "%U %S" -o "$usage" "${bench_dir:-$b_bin}/seatbench" --server "http://127.0.0.1:$port" \
         --clients "$clients" --duration-secs "$seconds" --seed 7 --no-audit --out "$out" >/dev/null)
     python3 - "$side" "$out" "$ticks" "$(( $(cpu_ticks "$db_pid") - before_db ))" \
         "$(( $(cpu_ticks "$pid") - before_seatd ))" "$(cat "$usage")" "$counters_before" "$(mariadb_counters)" \
