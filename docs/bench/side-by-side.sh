@@ -14,11 +14,17 @@
 # and rows per write (SHOW GLOBAL STATUS deltas), and at the end a table with
 # the ratios against Redis + Lua and the classic design. SEATD_FLAGS adds
 # seatd flags (e.g. "--commits-in-flight-max 1").
+#
+# BEFORE_BIN_DIR=DIR (release binaries of an older commit, built in a
+# worktree) also runs that build's seatd and in-process engine, each just
+# before this build's, so a before/after comparison shares the hour, the
+# baselines and the box's noise; their rows are labelled seatd-before and seat-engine-before.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 bin="$root/target/release"
+before_bin=${BEFORE_BIN_DIR:-}
 results="$root/docs/bench/results"
 seconds=${1:-10}
 [ $# -gt 0 ] && shift
@@ -83,20 +89,21 @@ PY
     rm -f "$usage"
 }
 
+# Runs seatd and seatbench from directory $2 at $1 clients, labelled $3.
 run_seatd() {
-    local n=$1 work
+    local n=$1 dir=$2 label=$3 work
     work=$(mktemp -d)
     mysql -uroot -e "DROP DATABASE IF EXISTS seat_side; CREATE DATABASE seat_side"
     # shellcheck disable=SC2086 # SEATD_FLAGS is a list of flags
-    (cd "$work" && exec "$bin/seatd" --demo --database-url "$mysql_url/seat_side" \
+    (cd "$work" && exec "$dir/seatd" --demo --database-url "$mysql_url/seat_side" \
         --listen 127.0.0.1:$port --metrics-listen off ${SEATD_FLAGS:-} >"$work/seatd.log" 2>&1) &
     local pid=$!
     for _ in $(seq 1 120); do grep -q "serving gRPC" "$work/seatd.log" && break; sleep 0.5; done
     server_pid=$pid
-    (cd "$work" && measured seatd "$n" "$results/seatd-mysql-c$n.json" "$bin/seatbench" \
+    (cd "$work" && measured "$label" "$n" "$results/$label-mysql-c$n.json" "$dir/seatbench" \
         --server http://127.0.0.1:$port --clients "$n" \
         --duration-secs "$seconds" --seed "$n" --label "seatd (gRPC, MySQL journal)" --no-audit \
-        --out "$results/seatd-mysql-c$n.json") | grep -E "acknowledged|latency|per write"
+        --out "$results/$label-mysql-c$n.json") | grep -E "acknowledged|latency|per write"
     server_pid=
     kill "$pid"
     wait "$pid" || true
@@ -104,19 +111,28 @@ run_seatd() {
     rm -rf "$work"
 }
 
+# Runs basebench's $1 target from directory $3 at $2 clients, labelled $4.
 run_base() {
-    local target=$1 n=$2
-    measured "$target" "$n" "$results/$target-c$n.json" \
-        "$bin/basebench" --target "$target" --clients "$n" --duration-secs "$seconds" "${demand[@]}" \
-        --out "$results/$target-c$n.json" | grep -E "acknowledged writes|acked write latency|audit:|per write"
+    local target=$1 n=$2 dir=$3 label=$4
+    measured "$label" "$n" "$results/$label-c$n.json" \
+        "$dir/basebench" --target "$target" --clients "$n" --duration-secs "$seconds" "${demand[@]}" \
+        --out "$results/$label-c$n.json" | grep -E "acknowledged writes|acked write latency|audit:|per write"
 }
 
 for n in "${clients[@]}"; do
+    if [ -n "$before_bin" ]; then
+        echo "== $n clients: seatd over gRPC, before"
+        run_seatd "$n" "$before_bin" seatd-before
+    fi
     echo "== $n clients: seatd over gRPC"
-    run_seatd "$n"
+    run_seatd "$n" "$bin" seatd
+    if [ -n "$before_bin" ]; then
+        echo "== $n clients: seat-engine, before"
+        run_base seat-engine "$n" "$before_bin" seat-engine-before
+    fi
     for target in seat-engine mysql-classic redis-lua; do
         echo "== $n clients: $target"
-        run_base "$target" "$n"
+        run_base "$target" "$n" "$bin" "$target"
     done
 done
 # Only this script's results: other benchmarks keep theirs in the same folder.
