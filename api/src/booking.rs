@@ -235,7 +235,7 @@ impl booking_server::Booking for BookingService {
                 to_station: request.to_station,
                 passengers: convert::passengers(&request.passengers)?,
             };
-            observe::record("train_date", &input.key.to_string());
+            observe::record_train_date(&input.key);
             let order = self
                 .engine
                 .hold(input)
@@ -339,7 +339,7 @@ impl booking_server::Booking for BookingService {
             self.admit_read(&request, None)?;
             let request = request.into_inner();
             let key = convert::train_date("train_date", request.train_date.as_ref())?;
-            observe::record("train_date", &key.to_string());
+            observe::record_train_date(&key);
             let detail = self.engine.train_date_detail(&key).map_err(engine_status)?;
             Ok(Response::new(convert::train_detail_pb(&detail, self.engine.catalog())))
         })
@@ -504,7 +504,7 @@ impl Call {
 
     pub(crate) fn of<T>(request: &Request<T>) -> Result<Call, Status> {
         let caller = auth::caller(request)?;
-        observe::record("user", &caller.user);
+        observe::record_user(&caller.user);
         Ok(Call {
             caller,
             peer: request.remote_addr().map(|address| address.ip()),

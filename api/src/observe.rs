@@ -58,17 +58,20 @@ pub fn rpc<T>(request: &Request<T>) -> RpcFields {
     RpcFields { request_id, ..RpcFields::default() }
 }
 
-/// Records a field (`user` or `train_date`) of the RPC being served; outside
-/// an observed call it does nothing.
-pub fn record(name: &'static str, value: &str) {
+/// Records the acting user of the RPC being served; outside an observed
+/// call it does nothing.
+pub fn record_user(user: &str) {
+    let _ = RPC_FIELDS.try_with(|fields| user.clone_into(&mut fields.borrow_mut().user));
+}
+
+/// Records the train-date of the RPC being served, formatted into the
+/// field's own buffer; outside an observed call it does nothing.
+pub fn record_train_date(key: &impl std::fmt::Display) {
+    use std::fmt::Write;
     let _ = RPC_FIELDS.try_with(|fields| {
-        let mut fields = fields.borrow_mut();
-        let slot = match name {
-            "user" => &mut fields.user,
-            "train_date" => &mut fields.train_date,
-            _ => return,
-        };
-        value.clone_into(slot);
+        let train_date = &mut fields.borrow_mut().train_date;
+        train_date.clear();
+        let _ = write!(train_date, "{key}");
     });
 }
 
